@@ -1,0 +1,90 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { startEmbeddedPostgres } from './db/embedded-postgres.js';
+import { migrate, openOrm } from './db/orm.js';
+import { seedDemoTenant, type DemoTenant } from './dev/seed.js';
+import { startSesEmulator } from './dev/ses-emulator.js';
+import { createLogger } from './logger.js';
+import { createSchema } from './schema.js';
+import { startServer, type Server } from './server.js';
+
+export interface App {
+  readonly config: Config;
+  readonly orm: MikroORM;
+  readonly server: Server;
+  readonly logger: Logger;
+  readonly databaseUrl: string;
+  /** Set when the embedded SES emulator runs (development without SES_ENDPOINT). */
+  readonly sesEmulatorUrl: string | undefined;
+  /** Set in development: the seeded demo company and its key. */
+  readonly demo: DemoTenant | undefined;
+  /** Stops everything that was started, in reverse order. Safe to call twice. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Boots the product: database (embedded when DATABASE_URL is unset) → migrations → SES emulator (development)
+ * → demo seed (development) → HTTP/WebSocket server. If a step fails, what already started is disposed.
+ */
+export async function startApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
+  const disposers: Array<{ name: string; dispose: () => Promise<void> }> = [];
+  let disposed: Promise<void> | undefined;
+  const dispose = () =>
+    (disposed ??= (async () => {
+      for (const { name, dispose: stop } of disposers.reverse()) {
+        try {
+          await stop();
+          logger.debug({ component: name }, 'stopped');
+        } catch (error) {
+          logger.error({ err: error, component: name }, 'failed to stop cleanly');
+        }
+      }
+    })());
+
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const embedded = await startEmbeddedPostgres({
+        dataDir: config.dataDir,
+        port: config.embeddedPostgresPort,
+        database: 'lead_nurture',
+        onLog: (line) => logger.trace({ component: 'postgres' }, line),
+      });
+      disposers.push({ name: 'embedded-postgres', dispose: embedded.dispose });
+      databaseUrl = embedded.url;
+      logger.info({ dataDir: config.dataDir, port: config.embeddedPostgresPort }, 'embedded PostgreSQL started');
+    }
+
+    const orm = await openOrm(databaseUrl);
+    disposers.push({ name: 'orm', dispose: () => orm.close(true) });
+    if (config.migrateOnBoot) {
+      const applied = await migrate(orm);
+      if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    }
+
+    let sesEmulatorUrl: string | undefined;
+    if (config.env === 'development' && !config.ses.endpoint) {
+      const emulator = await startSesEmulator(config.ses.emulatorPort);
+      disposers.push({ name: 'ses-emulator', dispose: emulator.dispose });
+      sesEmulatorUrl = emulator.url;
+    }
+
+    const demo = config.env === 'development' ? await seedDemoTenant(orm, config) : undefined;
+
+    const schema = await createSchema();
+    const server = await startServer({
+      config,
+      orm,
+      schema,
+      logger,
+      ...(demo ? { sandboxHeaders: { Authorization: `Bearer ${demo.apiKey}` } } : {}),
+    });
+    disposers.push({ name: 'server', dispose: server.dispose });
+
+    return { config, orm, server, logger, databaseUrl, sesEmulatorUrl, demo, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}

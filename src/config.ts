@@ -1,0 +1,177 @@
+import { resolve } from 'node:path';
+
+/**
+ * The environment, parsed once into a typed, frozen Config.
+ *
+ * Development gets working defaults for everything (embedded PostgreSQL, the SES emulator, fixed dev
+ * secrets). Production refuses to start without real secrets and a database, naming each variable.
+ */
+
+export type NodeEnv = 'development' | 'test' | 'production';
+
+export interface Config {
+  readonly env: NodeEnv;
+  readonly host: string;
+  readonly port: number;
+  /** Base URL that recipients' mail clients reach (tracking pixel, links, unsubscribe). */
+  readonly publicUrl: string;
+  /** Unset in development: embedded PostgreSQL under `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly embeddedPostgresPort: number;
+  /** Optional MongoDB job store; PostgreSQL is used for jobs when unset. */
+  readonly mongodbUrl: string | undefined;
+  readonly ses: {
+    readonly region: string;
+    /** Unset in development: the embedded aws-ses-v2-local emulator on `emulatorPort`. */
+    readonly endpoint: string | undefined;
+    readonly emulatorPort: number;
+    readonly fromAddress: string;
+    readonly configurationSet: string | undefined;
+  };
+  readonly trackingSecret: Secret;
+  readonly operatorToken: Secret;
+  readonly sandbox: boolean;
+  readonly migrateOnBoot: boolean;
+  readonly logLevel: string;
+  /** Largest accepted HTTP request body, in bytes. */
+  readonly maxRequestBytes: number;
+  /** Deepest selection set accepted in a GraphQL operation (introspection excluded). */
+  readonly maxQueryDepth: number;
+}
+
+/** A secret value that never prints itself: logging a Config cannot leak it. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[secret]';
+  }
+  toJSON(): string {
+    return '[secret]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[secret]';
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEV_TRACKING_SECRET = 'dev-only-tracking-secret-do-not-use-in-production';
+const DEV_OPERATOR_TOKEN = 'dev-operator-token';
+const MIN_SECRET_LENGTH = 32;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const nodeEnv = parseEnum(env.NODE_ENV, ['development', 'test', 'production'] as const, 'development', 'NODE_ENV', problems);
+  const production = nodeEnv === 'production';
+
+  const host = env.HOST?.trim() || (production ? '0.0.0.0' : 'localhost');
+  const port = parseInteger(env.PORT, 4000, 'PORT', problems, 0, 65535);
+  const publicUrl = parseUrl(env.PUBLIC_URL, `http://localhost:${port}`, 'PUBLIC_URL', problems);
+  const databaseUrl = optional(env.DATABASE_URL);
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+
+  const trackingSecret = optional(env.TRACKING_SECRET);
+  const operatorToken = optional(env.OPERATOR_TOKEN);
+  const sesEndpoint = optional(env.SES_ENDPOINT);
+  const fromAddress = optional(env.SES_FROM_ADDRESS);
+
+  if (production) {
+    if (!databaseUrl) problems.push('DATABASE_URL is required in production (the embedded database is for development)');
+    if (!env.PUBLIC_URL) problems.push('PUBLIC_URL is required in production (tracking and unsubscribe links point at it)');
+    if (!fromAddress) problems.push('SES_FROM_ADDRESS is required in production');
+    requireSecret(trackingSecret, 'TRACKING_SECRET', problems);
+    requireSecret(operatorToken, 'OPERATOR_TOKEN', problems);
+  }
+
+  const config: Config = {
+    env: nodeEnv,
+    host,
+    port,
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    databaseUrl,
+    dataDir: resolve(env.DATA_DIR?.trim() || '.data'),
+    embeddedPostgresPort: parseInteger(env.EMBEDDED_POSTGRES_PORT, 54329, 'EMBEDDED_POSTGRES_PORT', problems, 1, 65535),
+    mongodbUrl: optional(env.MONGODB_URL),
+    ses: {
+      region: env.SES_REGION?.trim() || env.AWS_REGION?.trim() || 'us-east-1',
+      endpoint: sesEndpoint,
+      emulatorPort: parseInteger(env.SES_EMULATOR_PORT, 8005, 'SES_EMULATOR_PORT', problems, 0, 65535),
+      fromAddress: fromAddress ?? 'hello@example.com',
+      configurationSet: optional(env.SES_CONFIGURATION_SET),
+    },
+    trackingSecret: new Secret(trackingSecret ?? DEV_TRACKING_SECRET),
+    operatorToken: new Secret(operatorToken ?? DEV_OPERATOR_TOKEN),
+    sandbox: parseBoolean(env.SANDBOX, !production, 'SANDBOX', problems),
+    migrateOnBoot: parseBoolean(env.MIGRATE_ON_BOOT, true, 'MIGRATE_ON_BOOT', problems),
+    logLevel: env.LOG_LEVEL?.trim() || (nodeEnv === 'test' ? 'silent' : 'info'),
+    maxRequestBytes: parseInteger(env.MAX_REQUEST_BYTES, 1_572_864, 'MAX_REQUEST_BYTES', problems, 1024),
+    maxQueryDepth: parseInteger(env.MAX_QUERY_DEPTH, 10, 'MAX_QUERY_DEPTH', problems, 2, 100),
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
+
+function optional(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+function requireSecret(value: string | undefined, name: string, problems: string[]): void {
+  if (!value) problems.push(`${name} is required in production`);
+  else if (value.length < MIN_SECRET_LENGTH) problems.push(`${name} must be at least ${MIN_SECRET_LENGTH} characters`);
+  else if (value === DEV_TRACKING_SECRET || value === DEV_OPERATOR_TOKEN) problems.push(`${name} must not be the development default`);
+}
+
+function parseInteger(raw: string | undefined, fallback: number, name: string, problems: string[], min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
+    return fallback;
+  }
+  return value;
+}
+
+function parseBoolean(raw: string | undefined, fallback: boolean, name: string, problems: string[]): boolean {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  problems.push(`${name} must be true or false (got "${raw}")`);
+  return fallback;
+}
+
+function parseEnum<T extends string>(raw: string | undefined, allowed: readonly T[], fallback: T, name: string, problems: string[]): T {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = raw.trim() as T;
+  if (allowed.includes(value)) return value;
+  problems.push(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+  return fallback;
+}
+
+function parseUrl(raw: string | undefined, fallback: string, name: string, problems: string[]): string {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  try {
+    const url = new URL(raw.trim());
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+    return url.toString();
+  } catch {
+    problems.push(`${name} must be an http(s) URL (got "${raw}")`);
+    return fallback;
+  }
+}

@@ -1,0 +1,31 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** aws-ses-v2-local in-process on loopback: SES v2 `SendEmail` for development, with a mailbox web page. */
+export interface SesEmulator {
+  /** Endpoint for the SES v2 client. Its web page (the mailbox) is served at the same URL. */
+  readonly url: string;
+  dispose(): Promise<void>;
+}
+
+export async function startSesEmulator(port: number): Promise<SesEmulator> {
+  // A CommonJS module with `exports.default`: Node's ESM loader wraps it once more than tsx/esbuild do.
+  type Start = (config: { host: string; port: number }) => Promise<Server>;
+  const module = (await import('aws-ses-v2-local')) as unknown as { default: Start | { default: Start } };
+  const start = typeof module.default === 'function' ? module.default : module.default.default;
+  let server: Server;
+  try {
+    server = await start({ host: '127.0.0.1', port });
+  } catch (error) {
+    throw new Error(`The SES emulator could not listen on 127.0.0.1:${port} (${(error as Error).message}); set SES_EMULATOR_PORT or SES_ENDPOINT`);
+  }
+  const actualPort = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${actualPort}`,
+    dispose: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import cors from '@fastify/cors';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { specifiedRules, validate, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { authenticate, bearerFromConnectionParams, type Auth } from './auth/authenticate.js';
+import type { Config } from './config.js';
+import type { Context } from './context.js';
+import { pendingMigrations } from './db/orm.js';
+import { formatGraphQLError } from './errors.js';
+import { depthLimit } from './graphql/depth-limit.js';
+
+export interface ServerOptions {
+  config: Config;
+  orm: MikroORM;
+  schema: GraphQLSchema;
+  logger: Logger;
+  /** Sandbox presets for development: the demo key's header and a first query. */
+  sandboxHeaders?: Record<string, string>;
+}
+
+export interface Server {
+  /** GraphQL endpoint, e.g. http://localhost:4000/graphql (HTTP and WebSocket). */
+  readonly url: string;
+  readonly port: number;
+  readonly http: FastifyInstance;
+  dispose(): Promise<void>;
+}
+
+const FIRST_QUERY = `# Your company, as seen by the API key in the Authorization header
+query Viewer {
+  viewer {
+    id
+    name
+    fromAddress
+    timezone
+  }
+}
+`;
+
+/** Fastify + Apollo (HTTP) + graphql-ws (WebSocket), all on one port and path. */
+export async function startServer(options: ServerOptions): Promise<Server> {
+  const { config, orm, schema, logger } = options;
+  const exposeInternals = config.env === 'development';
+  const validationRules = [depthLimit(config.maxQueryDepth)];
+
+  const http = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.maxRequestBytes,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // An oversized or malformed request must not take the process down or hang a socket.
+    connectionTimeout: 60_000,
+    requestTimeout: 60_000,
+  });
+  http.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  // Bearer tokens, not cookies, authenticate: any origin may call the API.
+  await http.register(cors, { origin: true, credentials: false, maxAge: 600 });
+
+  // Errors Fastify raises before GraphQL sees the request (bad JSON, body too large, wrong content type),
+  // answered in GraphQL's error shape so clients handle one format.
+  http.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST';
+    if (status === 500) request.log.error({ err: error }, 'unhandled error');
+    const message =
+      status === 413
+        ? `Request body is larger than the limit of ${config.maxRequestBytes} bytes`
+        : status === 500
+          ? 'Internal server error'
+          : error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError
+            ? 'Malformed JSON body'
+            : error.message;
+    void reply.status(status).send({ errors: [{ message, extensions: { code } }] });
+  });
+  http.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ errors: [{ message: `No route ${request.method} ${request.url}`, extensions: { code: 'NOT_FOUND' } }] });
+  });
+
+  const apollo = new ApolloServer<Context>({
+    schema,
+    validationRules,
+    introspection: config.sandbox,
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) =>
+      formatGraphQLError(formatted, error, {
+        exposeInternals,
+        onInternalError: (err) => logger.error({ err }, 'internal error in GraphQL operation'),
+      }),
+    plugins: [
+      fastifyApolloDrainPlugin(http),
+      config.sandbox
+        ? ApolloServerPluginLandingPageLocalDefault({
+            embed: true,
+            includeCookies: false,
+            document: FIRST_QUERY,
+            ...(options.sandboxHeaders ? { headers: options.sandboxHeaders } : {}),
+          })
+        : ApolloServerPluginLandingPageDisabled(),
+    ],
+  });
+  await apollo.start();
+
+  http.route({
+    url: '/graphql',
+    method: ['GET', 'POST', 'OPTIONS'],
+    handler: fastifyApolloHandler(apollo, {
+      context: async (request): Promise<Context> => {
+        const em = orm.em.fork();
+        const auth = await authenticate(request.headers.authorization, em, config.operatorToken);
+        return { em, auth, requestId: request.id, log: request.log };
+      },
+    }),
+  });
+
+  http.get('/healthz', async () => ({ status: 'ok' }));
+
+  let migrationsApplied = false;
+  http.get('/readyz', async (_request, reply) => {
+    try {
+      await withTimeout(orm.em.fork().getConnection().execute('select 1'), 2_000, 'database did not answer within 2 s');
+      if (!migrationsApplied) {
+        const pending = await pendingMigrations(orm);
+        if (pending.length > 0) {
+          return reply.status(503).send({ status: 'not_ready', reason: `${pending.length} pending migration(s): ${pending.join(', ')}` });
+        }
+        migrationsApplied = true; // migrations are never un-applied under a running server
+      }
+      return { status: 'ready' };
+    } catch (error) {
+      return reply.status(503).send({ status: 'not_ready', reason: `database unreachable: ${(error as Error).message}` });
+    }
+  });
+
+  await http.listen({ host: config.host, port: config.port });
+  const port = (http.server.address() as AddressInfo).port;
+
+  const wss = new WebSocketServer({ server: http.server, path: '/graphql', maxPayload: config.maxRequestBytes });
+  const ws = useServer<Record<string, unknown>, { auth: Auth }>(
+    {
+      schema,
+      validate: (s, document) => validate(s, document, [...specifiedRules, ...validationRules]),
+      // A missing or bad key closes the socket with 4403 Forbidden before any operation runs.
+      onConnect: async (ctx) => {
+        const auth = await authenticate(bearerFromConnectionParams(ctx.connectionParams), orm.em.fork(), config.operatorToken);
+        if (auth.kind !== 'company') return false;
+        ctx.extra.auth = auth;
+        return true;
+      },
+      // Context is built once per subscription; resolvers of each event fork their own EntityManager.
+      context: (ctx): Context => ({
+        em: orm.em.fork(),
+        auth: ctx.extra.auth ?? { kind: 'anonymous' },
+        requestId: randomUUID(),
+        log: http.log,
+      }),
+      isProd: !exposeInternals,
+    },
+    wss,
+  );
+
+  const hostForUrl = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  return {
+    url: `http://${hostForUrl}:${port}/graphql`,
+    port,
+    http,
+    async dispose() {
+      await ws.dispose(); // closes subscriptions with 1001 Going Away
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await apollo.stop(); // drains in-flight HTTP requests, then closes the listener
+      await http.close();
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
