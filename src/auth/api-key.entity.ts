@@ -12,7 +12,7 @@ import { uuidv7 } from '../db/ids.js';
 export class ApiKey {
   [OptionalProps]?: 'createdAt' | 'revokedAt';
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'API key id (UUID); pass it to `revokeApiKey`.' })
   @PrimaryKey({ type: 'uuid' })
   id: string = uuidv7();
 
@@ -30,7 +30,7 @@ export class ApiKey {
   @Property({ type: 'string', length: 64, unique: true, hidden: true })
   secretHash!: string;
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeResolver, { description: 'When the key was created.' })
   @Property({ type: 'datetime', columnType: 'timestamptz' })
   createdAt: Date = new Date();
 

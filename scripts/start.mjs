@@ -1,0 +1,33 @@
+// `npm start`: compile with tsc when dist/ is missing or older than the sources, then run the server.
+// Runs in this process (no child), so Ctrl-C and SIGTERM reach the server's own shutdown handling.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const entry = join(root, 'dist', 'main.js');
+
+function newestMtime(path) {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
+}
+
+function builtAt() {
+  try {
+    return statSync(entry).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+const sources = Math.max(newestMtime(join(root, 'src')), newestMtime(join(root, 'tsconfig.json')), newestMtime(join(root, 'tsconfig.build.json')));
+if (builtAt() < sources) {
+  process.stdout.write('Building (tsc)…\n');
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+await import(pathToFileURL(entry).href);

@@ -1,0 +1,43 @@
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase } from './database.js';
+import { graphqlClient, type GraphQLClient } from './graphql.js';
+
+export const OPERATOR_TOKEN = 'test-operator-token-0123456789abcdef0123';
+
+export interface TestApp {
+  readonly app: App;
+  /** http://127.0.0.1:<port> */
+  readonly baseUrl: string;
+  /** GraphQL over HTTP without credentials. */
+  readonly anonymous: GraphQLClient;
+  /** GraphQL over HTTP as the operator. */
+  readonly operator: GraphQLClient;
+  /** GraphQL over HTTP with an API key. */
+  as(apiKey: string): GraphQLClient;
+  dispose(): Promise<void>;
+}
+
+/** Boots the real app on port 0 against a fresh database built by the committed migrations. */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATABASE_URL: env.DATABASE_URL ?? (await createTestDatabase()),
+    OPERATOR_TOKEN,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+  const app = await startApp(config, createLogger(config));
+  const url = app.server.url;
+  return {
+    app,
+    baseUrl: url.replace(/\/graphql$/, ''),
+    anonymous: graphqlClient(url),
+    operator: graphqlClient(url, `Bearer ${OPERATOR_TOKEN}`),
+    as: (apiKey) => graphqlClient(url, `Bearer ${apiKey}`),
+    dispose: () => app.dispose(),
+  };
+}
