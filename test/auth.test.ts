@@ -28,13 +28,13 @@ describe('API keys and the operator token', () => {
     expect(error.extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'API_KEY_MISSING' });
   });
 
-  it.each([
-    ['no scheme', acme => acme.apiKey],
-    ['wrong scheme', acme => `Token ${acme.apiKey}`],
-    ['two tokens', acme => `Bearer ${acme.apiKey} extra`],
+  it.each<[string, (key: string) => string]>([
+    ['no scheme', (key) => key],
+    ['wrong scheme', (key) => `Token ${key}`],
+    ['two tokens', (key) => `Bearer ${key} extra`],
     ['empty bearer', () => 'Bearer '],
-  ] as const)('a malformed Authorization header (%s) is UNAUTHENTICATED', async (_, header) => {
-    const error = errorOf(await graphqlClient(t.app.server.url, header(acme))(VIEWER));
+  ])('a malformed Authorization header (%s) is UNAUTHENTICATED', async (_, header) => {
+    const error = errorOf(await graphqlClient(t.app.server.url, header(acme.apiKey))(VIEWER));
     expect(error.extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'MALFORMED_AUTHORIZATION' });
   });
 
