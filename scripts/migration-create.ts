@@ -36,16 +36,12 @@ async function writeIndex(): Promise<void> {
   const names = files.map((f) => f.replace(/\.ts$/, ''));
   const lines = [
     '// The committed migrations, oldest first. `npm run migration:create` appends to this list.',
-    ...names.map((n) => `import { ${className(n)} } from './${n}.js';`),
+    ...names.map((n) => `import { ${n} } from './${n}.js';`),
     '',
     'export const migrations = [',
-    ...names.map((n) => `  { name: '${n}', class: ${className(n)} },`),
+    ...names.map((n) => `  { name: '${n}', class: ${n} },`),
     '];',
     '',
   ];
   await writeFile(join(MIGRATIONS_PATH, 'index.ts'), lines.join('\n'));
-}
-
-function className(fileName: string): string {
-  return fileName.split('_')[0]!;
 }

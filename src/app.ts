@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrate, openOrm } from './db/orm.js';
@@ -14,6 +15,7 @@ export interface App {
   readonly orm: MikroORM;
   readonly server: Server;
   readonly logger: Logger;
+  readonly clock: Clock;
   readonly databaseUrl: string;
   /** Set when the embedded SES emulator runs (development without SES_ENDPOINT). */
   readonly sesEmulatorUrl: string | undefined;
@@ -27,7 +29,15 @@ export interface App {
  * Boots the product: database (embedded when DATABASE_URL is unset) → migrations → SES emulator (development)
  * → demo seed (development) → HTTP/WebSocket server. If a step fails, what already started is disposed.
  */
-export async function startApp(config: Config, logger: Logger = createLogger(config)): Promise<App> {
+export interface AppOptions {
+  logger?: Logger;
+  /** Tests pass a ManualClock to move time instead of sleeping. */
+  clock?: Clock;
+}
+
+export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config);
+  const clock = options.clock ?? systemClock;
   const disposers: Array<{ name: string; dispose: () => Promise<void> }> = [];
   let disposed: Promise<void> | undefined;
   const dispose = () =>
@@ -78,11 +88,12 @@ export async function startApp(config: Config, logger: Logger = createLogger(con
       orm,
       schema,
       logger,
+      clock,
       ...(demo ? { sandboxHeaders: { Authorization: `Bearer ${demo.apiKey}` } } : {}),
     });
     disposers.push({ name: 'server', dispose: server.dispose });
 
-    return { config, orm, server, logger, databaseUrl, sesEmulatorUrl, demo, dispose };
+    return { config, orm, server, logger, clock, databaseUrl, sesEmulatorUrl, demo, dispose };
   } catch (error) {
     await dispose();
     throw error;

@@ -1,6 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Auth } from './auth/authenticate.js';
+import type { Clock } from './clock.js';
+import { Company } from './companies/company.entity.js';
+import type { Config } from './config.js';
 import { ForbiddenError } from './errors.js';
 
 /** Per-request (or per-subscription) context. `em` is a fresh fork: no identity map is shared across requests. */
@@ -9,6 +12,8 @@ export interface Context {
   readonly auth: Auth;
   readonly requestId: string;
   readonly log: FastifyBaseLogger;
+  readonly clock: Clock;
+  readonly config: Config;
 }
 
 /** The calling company's id. Resolvers guarded by `@Authorized()` can rely on it. */
@@ -17,4 +22,14 @@ export function companyIdOf(context: Context): string {
     throw new ForbiddenError('API_KEY_REQUIRED', 'This operation needs a company API key');
   }
   return context.auth.companyId;
+}
+
+/** The calling company, loaded once per request (the fork's identity map keeps it). */
+export function companyOf(context: Context): Promise<Company> {
+  return context.em.findOneOrFail(Company, { id: companyIdOf(context) });
+}
+
+/** What services need from a request: its EntityManager, company, clock and logger. */
+export async function serviceDeps(context: Context) {
+  return { em: context.em, company: await companyOf(context), now: context.clock.now(), log: context.log };
 }

@@ -18,6 +18,8 @@ export interface FieldProblem {
   /** Path of the offending input field, e.g. `input.steps.2.subject`. */
   field: string;
   message: string;
+  /** For template problems: the offending variable. */
+  variable?: string;
 }
 
 export class DomainError extends Error {

@@ -12,6 +12,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { authenticate, bearerFromConnectionParams, type Auth } from './auth/authenticate.js';
+import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { pendingMigrations } from './db/orm.js';
@@ -23,6 +24,7 @@ export interface ServerOptions {
   orm: MikroORM;
   schema: GraphQLSchema;
   logger: Logger;
+  clock: Clock;
   /** Sandbox presets for development: the demo key's header and a first query. */
   sandboxHeaders?: Record<string, string>;
 }
@@ -48,7 +50,7 @@ query Viewer {
 
 /** Fastify + Apollo (HTTP) + graphql-ws (WebSocket), all on one port and path. */
 export async function startServer(options: ServerOptions): Promise<Server> {
-  const { config, orm, schema, logger } = options;
+  const { config, orm, schema, logger, clock } = options;
   const exposeInternals = config.env === 'development';
   const validationRules = [depthLimit(config.maxQueryDepth)];
 
@@ -118,7 +120,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       context: async (request): Promise<Context> => {
         const em = orm.em.fork();
         const auth = await authenticate(request.headers.authorization, em, config.operatorToken);
-        return { em, auth, requestId: request.id, log: request.log };
+        return { em, auth, requestId: request.id, log: request.log, clock, config };
       },
     }),
   });
@@ -163,6 +165,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
         auth: ctx.extra.auth ?? { kind: 'anonymous' },
         requestId: randomUUID(),
         log: http.log,
+        clock,
+        config,
       }),
       isProd: !exposeInternals,
     },

@@ -1,9 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError } from '../errors.js';
+import { createDefaultSequence } from '../sequences/sequence.service.js';
 import { Company } from './company.entity.js';
 import type { CreateCompanyInput } from './dto/create-company.input.js';
 
-/** Creates a tenant with everything a new company starts with. */
+/** Creates a tenant with everything a new company starts with: the default, active welcome sequence. */
 export async function createCompany(em: EntityManager, input: CreateCompanyInput): Promise<Company> {
   return em.transactional(async (tx) => {
     const company = tx.create(Company, {
@@ -14,6 +15,7 @@ export async function createCompany(em: EntityManager, input: CreateCompanyInput
       timezone: input.timezone ?? 'UTC',
     });
     await tx.flush();
+    await createDefaultSequence(tx, company);
     return company;
   });
 }

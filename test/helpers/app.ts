@@ -1,4 +1,5 @@
 import { startApp, type App } from '../../src/app.js';
+import { ManualClock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase } from './database.js';
@@ -8,6 +9,8 @@ export const OPERATOR_TOKEN = 'test-operator-token-0123456789abcdef0123';
 
 export interface TestApp {
   readonly app: App;
+  /** The app's clock: tests move it instead of sleeping. Starts at the real time. */
+  readonly clock: ManualClock;
   /** http://127.0.0.1:<port> */
   readonly baseUrl: string;
   /** GraphQL over HTTP without credentials. */
@@ -30,10 +33,12 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const app = await startApp(config, createLogger(config));
+  const clock = new ManualClock();
+  const app = await startApp(config, { logger: createLogger(config), clock });
   const url = app.server.url;
   return {
     app,
+    clock,
     baseUrl: url.replace(/\/graphql$/, ''),
     anonymous: graphqlClient(url),
     operator: graphqlClient(url, `Bearer ${OPERATOR_TOKEN}`),

@@ -1,0 +1,19 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql, type RawBuilder } from 'kysely';
+
+export { sql };
+
+/**
+ * Runs hand-written SQL with real bind parameters, inside `em`'s transaction when it has one.
+ * (MikroORM's own `em.execute` inlines parameters and expands arrays into lists, which set-based
+ * statements cannot use.) Bulk writes pass their rows as one JSON parameter read by `jsonb_to_recordset`.
+ */
+export async function query<T>(em: EntityManager, statement: RawBuilder<T>): Promise<T[]> {
+  const result = await statement.execute(em.getKysely());
+  return result.rows;
+}
+
+/** Rows as one JSON parameter, for `jsonb_to_recordset(${json(rows)}) as t(col type, …)`. */
+export function json(rows: unknown): RawBuilder<unknown> {
+  return sql`${JSON.stringify(rows)}::jsonb`;
+}

@@ -1,0 +1,164 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Company } from '../companies/company.entity.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { isUuid } from '../db/ids.js';
+import { query, sql } from '../db/sql.js';
+import { ActivityType } from '../leads/activity.entity.js';
+import { suppressedAmong } from '../leads/lead-intake.js';
+import { Lead } from '../leads/lead.entity.js';
+import { recordActivities } from '../leads/timeline.js';
+import { EmailSequence } from './email-sequence.entity.js';
+import { Enrollment } from './enrollment.entity.js';
+import { enrollLeads, scheduleTimeZone } from './enrollment.service.js';
+import { applySchedule, baseForStepAt } from './reschedule.js';
+import { EnrollmentStatus, StopReason } from './sequence.enums.js';
+
+/** Loads a live lead of the company; another company's lead does not exist. */
+export async function findLead(em: EntityManager, companyId: string, leadId: string): Promise<Lead> {
+  const lead = isUuid(leadId) ? await em.findOne(Lead, { id: leadId, company: companyId, deletedAt: null }) : null;
+  if (!lead) throw new NotFoundError('Lead', leadId);
+  return lead;
+}
+
+/** The sequence, or the company's default sequence when no id is given. */
+export async function findSequence(em: EntityManager, companyId: string, sequenceId: string | null | undefined): Promise<EmailSequence> {
+  if (sequenceId === null || sequenceId === undefined) {
+    const fallback = await em.findOne(EmailSequence, { company: companyId, isDefault: true });
+    if (!fallback) throw new NotFoundError('Default sequence');
+    return fallback;
+  }
+  const sequence = isUuid(sequenceId) ? await em.findOne(EmailSequence, { id: sequenceId, company: companyId }) : null;
+  if (!sequence) throw new NotFoundError('Sequence', sequenceId);
+  return sequence;
+}
+
+async function findEnrollment(em: EntityManager, companyId: string, leadId: string, sequenceId: string | null | undefined): Promise<Enrollment> {
+  const lead = await findLead(em, companyId, leadId);
+  const sequence = await findSequence(em, companyId, sequenceId);
+  const enrollment = await em.findOne(Enrollment, { lead, sequence, company: companyId });
+  if (!enrollment) throw new NotFoundError('Enrollment');
+  return enrollment;
+}
+
+/**
+ * Enrolls a lead by hand. Idempotent: an active enrollment is returned as it is and nothing is created.
+ * A paused one must be resumed, and a finished one cannot start again (one enrollment per lead and sequence).
+ */
+export async function startSequence(em: EntityManager, company: Company, leadId: string, sequenceId: string | null | undefined, now: Date): Promise<Enrollment> {
+  return em.transactional(async (tx) => {
+    const lead = await findLead(tx, company.id, leadId);
+    const sequence = await findSequence(tx, company.id, sequenceId);
+    const existing = await tx.findOne(Enrollment, { lead, sequence });
+    if (existing) {
+      if (existing.status === EnrollmentStatus.ACTIVE) return existing;
+      if (existing.status === EnrollmentStatus.PAUSED) throw new ConflictError('ENROLLMENT_PAUSED', 'The lead is paused in this sequence; use resumeSequence');
+      throw new ConflictError('ENROLLMENT_FINISHED', `The lead already went through this sequence (${existing.status.toLowerCase()})`);
+    }
+    if (!lead.email) throw new ConflictError('LEAD_HAS_NO_EMAIL', 'The lead has no email address to send to');
+    if (lead.unsubscribedAt || (await suppressedAmong(tx, company.id, [lead.email])).size > 0) {
+      throw new ConflictError('LEAD_SUPPRESSED', 'The lead unsubscribed or its address is suppressed; it cannot be enrolled');
+    }
+    if (!sequence.active) throw new ConflictError('SEQUENCE_INACTIVE', 'The sequence is inactive; activate it first');
+
+    await enrollLeads(tx, { companyId: company.id, companyTimeZone: company.timezone, sequence, leads: [lead], startAt: now, reason: 'started manually' });
+    return tx.findOneOrFail(Enrollment, { lead, sequence });
+  });
+}
+
+/** Stops an enrollment for good and cancels its pending emails. Stopping a stopped one changes nothing. */
+export async function stopSequence(em: EntityManager, companyId: string, leadId: string, sequenceId: string | null | undefined, now: Date): Promise<Enrollment> {
+  return em.transactional(async (tx) => {
+    const enrollment = await findEnrollment(tx, companyId, leadId, sequenceId);
+    if (enrollment.status === EnrollmentStatus.STOPPED) return enrollment;
+    if (enrollment.status === EnrollmentStatus.COMPLETED) throw new ConflictError('ENROLLMENT_FINISHED', 'The enrollment is already completed');
+    await stopEnrollments(tx, { companyId, enrollmentIds: [enrollment.id], reason: StopReason.MANUAL, now });
+    await tx.refresh(enrollment);
+    return enrollment;
+  });
+}
+
+/** Pauses an active enrollment: nothing is sent until it is resumed. Pausing a paused one changes nothing. */
+export async function pauseSequence(em: EntityManager, companyId: string, leadId: string, sequenceId: string | null | undefined, now: Date): Promise<Enrollment> {
+  return em.transactional(async (tx) => {
+    const enrollment = await findEnrollment(tx, companyId, leadId, sequenceId);
+    if (enrollment.status === EnrollmentStatus.PAUSED) return enrollment;
+    if (enrollment.status !== EnrollmentStatus.ACTIVE) throw new ConflictError('ENROLLMENT_FINISHED', `Only an active enrollment can be paused (it is ${enrollment.status})`);
+    enrollment.status = EnrollmentStatus.PAUSED;
+    enrollment.pausedAt = now;
+    await recordActivities(tx, [
+      { companyId, leadId: enrollment.lead.id, type: ActivityType.ENROLLMENT_PAUSED, reason: 'Enrollment paused', data: { enrollmentId: enrollment.id }, occurredAt: now },
+    ]);
+    await tx.flush();
+    return enrollment;
+  });
+}
+
+/**
+ * Resumes a paused enrollment: the remaining emails are rescheduled from now, keeping their spacing (the next
+ * one is due now, within the send window). Resuming an active one changes nothing.
+ */
+export async function resumeSequence(em: EntityManager, company: Company, leadId: string, sequenceId: string | null | undefined, now: Date): Promise<Enrollment> {
+  return em.transactional(async (tx) => {
+    const enrollment = await findEnrollment(tx, company.id, leadId, sequenceId);
+    if (enrollment.status === EnrollmentStatus.ACTIVE) return enrollment;
+    if (enrollment.status !== EnrollmentStatus.PAUSED) throw new ConflictError('ENROLLMENT_FINISHED', `Only a paused enrollment can be resumed (it is ${enrollment.status})`);
+    const sequence = await enrollment.sequence.loadOrFail();
+    const lead = await enrollment.lead.loadOrFail();
+    const timeZone = scheduleTimeZone(sequence.sendWindow, lead.timezone, company.timezone);
+
+    const [next] = await query<{ email_number: number }>(
+      tx,
+      sql`select email_number from sequence_email where enrollment_id = ${enrollment.id}::uuid and status = 'PENDING' order by email_number limit 1`,
+    );
+    const nextStep = next ? sequence.steps[next.email_number - 1] : undefined;
+    if (nextStep) enrollment.startedAt = baseForStepAt(now, nextStep, timeZone);
+    enrollment.status = EnrollmentStatus.ACTIVE;
+    enrollment.pausedAt = null;
+    await tx.flush();
+    await applySchedule(tx, {
+      companyId: company.id,
+      sequence,
+      enrollments: [{ enrollmentId: enrollment.id, leadId: lead.id, startedAt: enrollment.startedAt, timeZone }],
+      now,
+      addMissing: false,
+    });
+    await recordActivities(tx, [
+      { companyId: company.id, leadId: lead.id, type: ActivityType.ENROLLMENT_RESUMED, reason: 'Enrollment resumed; remaining emails rescheduled from now', data: { enrollmentId: enrollment.id }, occurredAt: now },
+    ]);
+    await tx.refresh(enrollment);
+    return enrollment;
+  });
+}
+
+/** Stops enrollments (set-based) and cancels their pending emails; used by stop, delete, unsubscribe and bounces. */
+export async function stopEnrollments(
+  em: EntityManager,
+  input: { companyId: string; enrollmentIds?: string[]; leadId?: string; reason: StopReason; now: Date },
+): Promise<{ enrollmentIds: string[]; canceledEmails: number }> {
+  const { companyId, reason, now } = input;
+  const stopped = await query<{ id: string; lead_id: string }>(
+    em,
+    sql`update enrollment set status = 'STOPPED', stop_reason = ${reason}, ended_at = ${now}, paused_at = null, updated_at = ${now}
+        where company_id = ${companyId}::uuid and status in ('ACTIVE', 'PAUSED')
+          and ${input.enrollmentIds ? sql`id = any(${input.enrollmentIds}::uuid[])` : sql`lead_id = ${input.leadId!}::uuid`}
+        returning id, lead_id`,
+  );
+  if (stopped.length === 0) return { enrollmentIds: [], canceledEmails: 0 };
+  const ids = stopped.map((row) => row.id);
+  const canceled = await query<{ id: string }>(
+    em,
+    sql`update sequence_email set status = 'CANCELED', updated_at = ${now} where enrollment_id = any(${ids}::uuid[]) and status = 'PENDING' returning id`,
+  );
+  await recordActivities(
+    em,
+    stopped.map((row) => ({
+      companyId,
+      leadId: row.lead_id,
+      type: ActivityType.ENROLLMENT_STOPPED,
+      reason: `Enrollment stopped (${reason.toLowerCase().replace(/_/g, ' ')}); pending emails canceled`,
+      data: { enrollmentId: row.id },
+      occurredAt: now,
+    })),
+  );
+  return { enrollmentIds: ids, canceledEmails: canceled.length };
+}

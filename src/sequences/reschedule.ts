@@ -1,0 +1,91 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { DateTime } from 'luxon';
+import { uuidv7 } from '../db/ids.js';
+import { json, query, sql } from '../db/sql.js';
+import type { EmailSequence } from './email-sequence.entity.js';
+import { scheduleSteps } from './enrollment.service.js';
+import type { StepDelay } from './schedule.js';
+
+export interface EnrollmentBase {
+  enrollmentId: string;
+  leadId: string;
+  /** Base of the schedule: step n is due at startedAt + delay(n). */
+  startedAt: Date;
+  timeZone: string;
+}
+
+/**
+ * Brings the emails not yet sent of some enrollments in line with the sequence as it is now: pending emails get
+ * the dates their step gives from the enrollment's base, emails of steps that no longer exist are canceled, and
+ * (with `addMissing`) steps that have no email yet get one. Emails already claimed or sent are never touched.
+ */
+export async function applySchedule(
+  em: EntityManager,
+  input: { companyId: string; sequence: EmailSequence; enrollments: EnrollmentBase[]; now: Date; addMissing: boolean },
+): Promise<void> {
+  const { sequence, now } = input;
+  if (input.enrollments.length === 0) return;
+  const ids = input.enrollments.map((e) => e.enrollmentId);
+  const existing = await query<{ id: string; enrollment_id: string; email_number: number; status: string }>(
+    em,
+    sql`select id, enrollment_id, email_number, status from sequence_email where enrollment_id = any(${ids}::uuid[])`,
+  );
+  const byEnrollment = Map.groupBy(existing, (row) => row.enrollment_id);
+
+  const moves: { id: string; at: string }[] = [];
+  const cancels: string[] = [];
+  const inserts: { id: string; enrollment_id: string; lead_id: string; email_number: number; scheduled_send_date: string }[] = [];
+  for (const enrollment of input.enrollments) {
+    const dates = scheduleSteps(sequence.steps, sequence.sendWindow, enrollment.startedAt, enrollment.timeZone);
+    const emails = byEnrollment.get(enrollment.enrollmentId) ?? [];
+    for (const email of emails) {
+      if (email.status !== 'PENDING') continue;
+      const date = dates[email.email_number - 1];
+      if (date) moves.push({ id: email.id, at: date.toISOString() });
+      else cancels.push(email.id);
+    }
+    if (input.addMissing) {
+      const present = new Set(emails.map((e) => e.email_number));
+      dates.forEach((date, index) => {
+        if (!present.has(index + 1)) {
+          inserts.push({ id: uuidv7(now.getTime()), enrollment_id: enrollment.enrollmentId, lead_id: enrollment.leadId, email_number: index + 1, scheduled_send_date: date.toISOString() });
+        }
+      });
+    }
+  }
+
+  if (moves.length > 0) {
+    await query(
+      em,
+      sql`update sequence_email s set scheduled_send_date = t.at, updated_at = ${now}
+          from jsonb_to_recordset(${json(moves)}) as t(id uuid, at timestamptz)
+          where s.id = t.id and s.status = 'PENDING'`,
+    );
+  }
+  if (cancels.length > 0) {
+    await query(em, sql`update sequence_email set status = 'CANCELED', updated_at = ${now} where id = any(${cancels}::uuid[]) and status = 'PENDING'`);
+  }
+  if (inserts.length > 0) {
+    await query(
+      em,
+      sql`insert into sequence_email (id, company_id, enrollment_id, lead_id, sequence_id, email_number, scheduled_send_date, status, created_at, updated_at)
+          select t.id, ${input.companyId}::uuid, t.enrollment_id, t.lead_id, ${sequence.id}::uuid, t.email_number, t.scheduled_send_date, 'PENDING', ${now}, ${now}
+          from jsonb_to_recordset(${json(inserts)}) as t(id uuid, enrollment_id uuid, lead_id uuid, email_number int, scheduled_send_date timestamptz)`,
+    );
+  }
+  // An active enrollment left with nothing to send (its remaining steps were removed) is complete.
+  await query(
+    em,
+    sql`update enrollment e set status = 'COMPLETED', ended_at = ${now}, updated_at = ${now}
+        where e.id = any(${ids}::uuid[]) and e.status = 'ACTIVE'
+          and not exists (select 1 from sequence_email s where s.enrollment_id = e.id and s.status in ('PENDING', 'SENDING'))`,
+  );
+}
+
+/**
+ * The schedule base that puts `delay`'s step at `now`: resuming re-spaces the remaining emails from now
+ * while keeping their intervals, and later sequence edits keep computing from the same base.
+ */
+export function baseForStepAt(now: Date, delay: StepDelay, timeZone: string): Date {
+  return DateTime.fromJSDate(now, { zone: timeZone }).minus({ hours: delay.delayHours }).minus({ days: delay.delayDays }).toJSDate();
+}
