@@ -17,7 +17,8 @@ export interface EnrollmentBase {
 /**
  * Brings the emails not yet sent of some enrollments in line with the sequence as it is now: pending emails get
  * the dates their step gives from the enrollment's base, emails of steps that no longer exist are canceled, and
- * (with `addMissing`) steps that have no email yet get one. Emails already claimed or sent are never touched.
+ * (with `addMissing`) steps that have no email yet get one, or get their canceled one back. Emails already
+ * claimed or sent are never touched.
  */
 export async function applySchedule(
   em: EntityManager,
@@ -34,15 +35,20 @@ export async function applySchedule(
 
   const moves: { id: string; at: string }[] = [];
   const cancels: string[] = [];
+  const revivals: { id: string; at: string }[] = [];
   const inserts: { id: string; enrollment_id: string; lead_id: string; email_number: number; scheduled_send_date: string }[] = [];
   for (const enrollment of input.enrollments) {
     const dates = scheduleSteps(sequence.steps, sequence.sendWindow, enrollment.startedAt, enrollment.timeZone);
     const emails = byEnrollment.get(enrollment.enrollmentId) ?? [];
     for (const email of emails) {
-      if (email.status !== 'PENDING') continue;
       const date = dates[email.email_number - 1];
-      if (date) moves.push({ id: email.id, at: date.toISOString() });
-      else cancels.push(email.id);
+      if (email.status === 'PENDING') {
+        if (date) moves.push({ id: email.id, at: date.toISOString() });
+        else cancels.push(email.id);
+      } else if (email.status === 'CANCELED' && date && input.addMissing) {
+        // In a live enrollment only a removed step cancels an email: the step is back, so is its email.
+        revivals.push({ id: email.id, at: date.toISOString() });
+      }
     }
     if (input.addMissing) {
       const present = new Set(emails.map((e) => e.email_number));
@@ -60,6 +66,14 @@ export async function applySchedule(
       sql`update sequence_email s set scheduled_send_date = t.at, updated_at = ${now}
           from jsonb_to_recordset(${json(moves)}) as t(id uuid, at timestamptz)
           where s.id = t.id and s.status = 'PENDING'`,
+    );
+  }
+  if (revivals.length > 0) {
+    await query(
+      em,
+      sql`update sequence_email s set status = 'PENDING', scheduled_send_date = t.at, updated_at = ${now}
+          from jsonb_to_recordset(${json(revivals)}) as t(id uuid, at timestamptz)
+          where s.id = t.id and s.status = 'CANCELED'`,
     );
   }
   if (cancels.length > 0) {
