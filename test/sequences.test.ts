@@ -187,7 +187,7 @@ describe('leads, sequences and enrollments', () => {
     const leadId = await createLead({ email: 'delete@example.com' });
     expect(ok(await gql(`mutation($id: ID!) { deleteLead(id: $id) { id canceledEmails } }`, { id: leadId })).deleteLead).toEqual({ id: leadId, canceledEmails: 5 });
     expect(errorOf(await gql(`query($id: ID!) { lead(id: $id) { id } }`, { id: leadId })).extensions?.code).toBe('NOT_FOUND');
-    const rows = await t.app.orm.em.fork().getConnection().execute(`select status from sequence_email where lead_id = ?`, [leadId]);
+    const rows = await t.app.orm.em.fork().getConnection().execute<{ status: string }[]>(`select status from sequence_email where lead_id = ?`, [leadId]);
     expect(rows.map((r: { status: string }) => r.status)).toEqual(Array(5).fill('CANCELED'));
     await createLead({ email: 'delete@example.com' });
   });
