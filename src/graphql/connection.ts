@@ -62,6 +62,12 @@ export function Connection<T extends object>(node: ClassType<T>, name: string, d
   return ConnectionType;
 }
 
+/** The keyset condition "(field, id) comes after (value, id)" in the page's direction. */
+export function keysetAfter(field: string, direction: 'asc' | 'desc', value: unknown, id: unknown) {
+  const op = direction === 'asc' ? '$gt' : '$lt';
+  return { $or: [{ [field]: { [op]: value } }, { [field]: value, id: { [op]: id } }] };
+}
+
 export function encodeCursor(values: unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Company } from '../companies/company.entity.js';
 import { ConflictError, InvalidInputError } from '../errors.js';
-import { paginate, type ConnectionResult, type PageArgs } from '../graphql/connection.js';
+import { keysetAfter, paginate, type ConnectionResult, type PageArgs } from '../graphql/connection.js';
 import { Enrollment } from '../sequences/enrollment.entity.js';
 import { findLead, stopEnrollments } from '../sequences/enrollment-lifecycle.js';
 import { SequenceEmail } from '../sequences/sequence-email.entity.js';
@@ -109,7 +109,6 @@ export function listLeads(em: EntityManager, companyId: string, args: PageArgs, 
   }
   const base: FilterQuery<Lead> = and.length > 0 ? { ...where, $and: and } : where;
   const { field, dir } = ORDERS[orderBy];
-  const cmp = dir === 'asc' ? '$gt' : '$lt';
   const decode = (value: unknown) => (field === 'createdAt' ? new Date(value as string) : Number(value));
 
   return paginate({
@@ -118,9 +117,7 @@ export function listLeads(em: EntityManager, companyId: string, args: PageArgs, 
     fetch: (limit, after) =>
       em.find(
         Lead,
-        after
-          ? { $and: [base, { $or: [{ [field]: { [cmp]: decode(after[0]) } }, { [field]: decode(after[0]), id: { [cmp]: after[1] as string } }] }] }
-          : base,
+        after ? { $and: [base, keysetAfter(field, dir, decode(after[0]), after[1])] } : base,
         { orderBy: [{ [field]: dir }, { id: dir }], limit },
       ),
     keyOf: (lead) => [field === 'createdAt' ? lead.createdAt.toISOString() : lead.score, lead.id],
@@ -137,9 +134,7 @@ export function listActivities(em: EntityManager, lead: Lead, args: PageArgs): P
     fetch: (limit, after) =>
       em.find(
         Activity,
-        after
-          ? { ...where, $or: [{ occurredAt: { $lt: new Date(after[0] as string) } }, { occurredAt: new Date(after[0] as string), id: { $lt: after[1] as string } }] }
-          : where,
+        after ? { $and: [where, keysetAfter('occurredAt', 'desc', new Date(after[0] as string), after[1])] } : where,
         { orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }], limit },
       ),
     keyOf: (a) => [a.occurredAt.toISOString(), a.id],
@@ -173,9 +168,7 @@ export function listPendingEmails(em: EntityManager, companyId: string, dueBefor
     fetch: (limit, after) =>
       em.find(
         SequenceEmail,
-        after
-          ? { $and: [where, { $or: [{ scheduledSendDate: { $gt: new Date(after[0] as string) } }, { scheduledSendDate: new Date(after[0] as string), id: { $gt: after[1] as string } }] }] }
-          : where,
+        after ? { $and: [where, keysetAfter('scheduledSendDate', 'asc', new Date(after[0] as string), after[1])] } : where,
         { orderBy: [{ scheduledSendDate: 'asc' }, { id: 'asc' }], limit },
       ),
     keyOf: (e) => [e.scheduledSendDate.toISOString(), e.id],

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Company } from '../companies/company.entity.js';
 import { InvalidInputError } from '../errors.js';
 import { query, sql } from '../db/sql.js';
-import { paginate, type ConnectionResult, type PageArgs } from '../graphql/connection.js';
+import { keysetAfter, paginate, type ConnectionResult, type PageArgs } from '../graphql/connection.js';
 import { Lead } from '../leads/lead.entity.js';
 import { DEFAULT_SEQUENCE } from './default-sequence.js';
 import type { CreateSequenceInput, SendWindowInput, SequenceStepInput, UpdateSequenceInput } from './dto/sequence.input.js';
@@ -132,9 +132,7 @@ export function listSequences(em: EntityManager, companyId: string, args: PageAr
     fetch: (limit, after) =>
       em.find(
         EmailSequence,
-        after
-          ? { ...where, $or: [{ createdAt: { $gt: new Date(after[0] as string) } }, { createdAt: new Date(after[0] as string), id: { $gt: after[1] as string } }] }
-          : where,
+        after ? { $and: [where, keysetAfter('createdAt', 'asc', new Date(after[0] as string), after[1])] } : where,
         { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], limit },
       ),
     keyOf: (s) => [s.createdAt.toISOString(), s.id],
