@@ -4,8 +4,10 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrate, openOrm } from './db/orm.js';
+import { createSesProvider } from './delivery/ses-provider.js';
 import { seedDemoTenant, type DemoTenant } from './dev/seed.js';
 import { startSesEmulator } from './dev/ses-emulator.js';
+import { startJobs, type Jobs } from './jobs/jobs.js';
 import { createLogger } from './logger.js';
 import { createSchema } from './schema.js';
 import { startServer, type Server } from './server.js';
@@ -21,13 +23,15 @@ export interface App {
   readonly sesEmulatorUrl: string | undefined;
   /** Set in development: the seeded demo company and its key. */
   readonly demo: DemoTenant | undefined;
+  /** Agenda and the dispatcher, when this process runs jobs (RUN_JOBS). */
+  readonly jobs: Jobs | undefined;
   /** Stops everything that was started, in reverse order. Safe to call twice. */
   dispose(): Promise<void>;
 }
 
 /**
  * Boots the product: database (embedded when DATABASE_URL is unset) → migrations → SES emulator (development)
- * → demo seed (development) → HTTP/WebSocket server. If a step fails, what already started is disposed.
+ * → demo seed (development) → jobs (dispatch, sweeper) → HTTP/WebSocket server. If a step fails, what already started is disposed.
  */
 export interface AppOptions {
   logger?: Logger;
@@ -82,6 +86,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
     const demo = config.env === 'development' ? await seedDemoTenant(orm, config) : undefined;
 
+    let jobs: Jobs | undefined;
+    if (config.delivery.runJobs) {
+      const provider = createSesProvider(config, config.ses.endpoint ?? sesEmulatorUrl);
+      disposers.push({ name: 'ses-client', dispose: async () => provider.dispose() });
+      jobs = await startJobs({ config, databaseUrl, orm, clock, provider, logger });
+      disposers.push({ name: 'jobs', dispose: jobs.dispose });
+    }
+
     const schema = await createSchema();
     const server = await startServer({
       config,
@@ -93,7 +105,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     });
     disposers.push({ name: 'server', dispose: server.dispose });
 
-    return { config, orm, server, logger, clock, databaseUrl, sesEmulatorUrl, demo, dispose };
+    return { config, orm, server, logger, clock, databaseUrl, sesEmulatorUrl, demo, jobs, dispose };
   } catch (error) {
     await dispose();
     throw error;

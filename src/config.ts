@@ -28,6 +28,22 @@ export interface Config {
     readonly emulatorPort: number;
     readonly fromAddress: string;
     readonly configurationSet: string | undefined;
+    /** Emails per second for the whole account, shared by every worker; unset: SES GetAccount's MaxSendRate; 0: unlimited. */
+    readonly maxSendRate: number | undefined;
+  };
+  readonly delivery: {
+    /** Run Agenda jobs (dispatch, sweeper) in this process. API-only processes may turn it off. */
+    readonly runJobs: boolean;
+    /** Emails claimed per batch. */
+    readonly batchSize: number;
+    /** SendEmail calls in flight per worker. */
+    readonly concurrency: number;
+    /** How often the recurring dispatch job runs, in seconds (it is also triggered when an email falls due now). */
+    readonly intervalSeconds: number;
+    /** An email left SENDING longer than this was claimed by a worker that died: settled as "outcome unknown". */
+    readonly claimLeaseSeconds: number;
+    /** Transient failures (SES unreachable) are retried this many times before the email fails. */
+    readonly maxAttempts: number;
   };
   readonly trackingSecret: Secret;
   readonly operatorToken: Secret;
@@ -112,6 +128,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       emulatorPort: parseInteger(env.SES_EMULATOR_PORT, 8005, 'SES_EMULATOR_PORT', problems, 0, 65535),
       fromAddress: fromAddress ?? 'hello@example.com',
       configurationSet: optional(env.SES_CONFIGURATION_SET),
+      maxSendRate: env.SES_MAX_SEND_RATE?.trim() ? parseInteger(env.SES_MAX_SEND_RATE, 0, 'SES_MAX_SEND_RATE', problems, 0, 100_000) : undefined,
+    },
+    delivery: {
+      runJobs: parseBoolean(env.RUN_JOBS, true, 'RUN_JOBS', problems),
+      batchSize: parseInteger(env.DISPATCH_BATCH_SIZE, 100, 'DISPATCH_BATCH_SIZE', problems, 1, 1000),
+      concurrency: parseInteger(env.DISPATCH_CONCURRENCY, 32, 'DISPATCH_CONCURRENCY', problems, 1, 256),
+      intervalSeconds: parseInteger(env.DISPATCH_INTERVAL_SECONDS, 5, 'DISPATCH_INTERVAL_SECONDS', problems, 1, 3600),
+      claimLeaseSeconds: parseInteger(env.CLAIM_LEASE_SECONDS, 120, 'CLAIM_LEASE_SECONDS', problems, 5, 86_400),
+      maxAttempts: parseInteger(env.DELIVERY_MAX_ATTEMPTS, 5, 'DELIVERY_MAX_ATTEMPTS', problems, 1, 50),
     },
     trackingSecret: new Secret(trackingSecret ?? DEV_TRACKING_SECRET),
     operatorToken: new Secret(operatorToken ?? DEV_OPERATOR_TOKEN),

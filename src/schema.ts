@@ -4,11 +4,12 @@ import { buildSchema } from 'type-graphql';
 import { ApiKeyResolver } from './auth/api-key.resolver.js';
 import { authChecker } from './auth/auth-checker.js';
 import { CompanyResolver } from './companies/company.resolver.js';
+import { DeliveryResolver } from './delivery/delivery.resolver.js';
 import { LeadResolver } from './leads/lead.resolver.js';
 import { EnrollmentResolver } from './sequences/enrollment.resolver.js';
 import { SequenceResolver } from './sequences/sequence.resolver.js';
 
-export const resolvers = [CompanyResolver, ApiKeyResolver, LeadResolver, SequenceResolver, EnrollmentResolver] as const;
+export const resolvers = [CompanyResolver, ApiKeyResolver, LeadResolver, SequenceResolver, EnrollmentResolver, DeliveryResolver] as const;
 
 export async function createSchema(): Promise<GraphQLSchema> {
   return buildSchema({

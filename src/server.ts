@@ -16,6 +16,7 @@ import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { pendingMigrations } from './db/orm.js';
+import { readAccountState } from './delivery/account.js';
 import { formatGraphQLError } from './errors.js';
 import { depthLimit } from './graphql/depth-limit.js';
 
@@ -138,6 +139,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
         }
         migrationsApplied = true; // migrations are never un-applied under a running server
       }
+      const account = await readAccountState(orm.em.fork());
+      if (account.pausedReason) return reply.status(503).send({ status: 'not_ready', reason: `email sending paused: ${account.pausedReason}` });
       return { status: 'ready' };
     } catch (error) {
       return reply.status(503).send({ status: 'not_ready', reason: `database unreachable: ${(error as Error).message}` });

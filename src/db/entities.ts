@@ -1,5 +1,6 @@
 import { ApiKey } from '../auth/api-key.entity.js';
 import { Company } from '../companies/company.entity.js';
+import { SendBudget } from '../delivery/send-budget.entity.js';
 import { Activity } from '../leads/activity.entity.js';
 import { Lead } from '../leads/lead.entity.js';
 import { Suppression } from '../leads/suppression.entity.js';
@@ -8,4 +9,4 @@ import { Enrollment } from '../sequences/enrollment.entity.js';
 import { SequenceEmail } from '../sequences/sequence-email.entity.js';
 
 /** Every entity the ORM knows. Listed explicitly: no folder scanning, so tsc output and tsx behave alike. */
-export const entities = [Company, ApiKey, Lead, Activity, Suppression, EmailSequence, Enrollment, SequenceEmail];
+export const entities = [Company, ApiKey, Lead, Activity, Suppression, EmailSequence, Enrollment, SequenceEmail, SendBudget];

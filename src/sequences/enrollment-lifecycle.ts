@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Company } from '../companies/company.entity.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { isUuid } from '../db/ids.js';
+import { signalEmailsDue } from '../delivery/due-signal.js';
 import { query, sql } from '../db/sql.js';
 import { ActivityType } from '../leads/activity.entity.js';
 import { suppressedAmong } from '../leads/lead-intake.js';
@@ -122,6 +123,7 @@ export async function resumeSequence(em: EntityManager, company: Company, leadId
       now,
       addMissing: false,
     });
+    await signalEmailsDue(tx);
     await recordActivities(tx, [
       { companyId: company.id, leadId: lead.id, type: ActivityType.ENROLLMENT_RESUMED, reason: 'Enrollment resumed; remaining emails rescheduled from now', data: { enrollmentId: enrollment.id }, occurredAt: now },
     ]);

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/ids.js';
+import { signalEmailsDue } from '../delivery/due-signal.js';
 import { json, query, sql } from '../db/sql.js';
 import { ActivityType } from '../leads/activity.entity.js';
 import { recordActivities } from '../leads/timeline.js';
@@ -71,6 +72,8 @@ export async function enrollLeads(
             as t(id uuid, enrollment_id uuid, lead_id uuid, email_number int, scheduled_send_date timestamptz)`,
     );
   }
+
+  if (emails.some((email) => new Date(email.scheduled_send_date) <= startAt)) await signalEmailsDue(em);
 
   await recordActivities(
     em,

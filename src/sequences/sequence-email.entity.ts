@@ -27,10 +27,15 @@ import { EmailStatus } from './sequence.enums.js';
   expression: `create index "sequence_email_company_due_index" on "sequence_email" ("company_id", "scheduled_send_date", "id") where "status" = 'PENDING'`,
 })
 @Index({ properties: ['sequence', 'status'] })
+// The sweeper's scan for emails whose claim outlived its lease.
+@Index({
+  name: 'sequence_email_sending_index',
+  expression: `create index "sequence_email_sending_index" on "sequence_email" ("claimed_at") where "status" = 'SENDING'`,
+})
 export class SequenceEmail {
   [OptionalProps]?:
     | 'status' | 'sentAt' | 'deliveredAt' | 'openedAt' | 'clickedAt' | 'openCount' | 'clickCount' | 'providerMessageId'
-    | 'failureReason' | 'attempts' | 'subject' | 'bodyHtml' | 'bodyText' | 'createdAt' | 'updatedAt';
+    | 'failureReason' | 'attempts' | 'subject' | 'bodyHtml' | 'bodyText' | 'claimedAt' | 'claimedBy' | 'createdAt' | 'updatedAt';
 
   @Field(() => ID, { description: 'Email id.' })
   @PrimaryKey({ type: 'uuid' })
@@ -105,6 +110,13 @@ export class SequenceEmail {
 
   @Property({ type: 'text', nullable: true, lazy: true })
   bodyText: string | null = null;
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'When a dispatcher last claimed it for sending.' })
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  claimedAt: Date | null = null;
+
+  @Property({ type: 'string', length: 100, nullable: true })
+  claimedBy: string | null = null;
 
   @Property({ type: 'datetime', columnType: 'timestamptz' })
   createdAt: Date = new Date();

@@ -30,6 +30,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     PORT: '0',
     DATABASE_URL: env.DATABASE_URL ?? (await createTestDatabase()),
     OPERATOR_TOKEN,
+    // Delivery is off unless a test asks for it (with an SES emulator): other suites check emails stay PENDING.
+    RUN_JOBS: 'false',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });

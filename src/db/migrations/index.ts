@@ -1,8 +1,10 @@
 // The committed migrations, oldest first. `npm run migration:create` appends to this list.
 import { Migration20261124031012 } from './Migration20261124031012.js';
 import { Migration20261124032021_leads_sequences } from './Migration20261124032021_leads_sequences.js';
+import { Migration20261124033454_delivery } from './Migration20261124033454_delivery.js';
 
 export const migrations = [
   { name: 'Migration20261124031012', class: Migration20261124031012 },
   { name: 'Migration20261124032021_leads_sequences', class: Migration20261124032021_leads_sequences },
+  { name: 'Migration20261124033454_delivery', class: Migration20261124033454_delivery },
 ];

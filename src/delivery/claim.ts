@@ -1,0 +1,72 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query, sql } from '../db/sql.js';
+
+export interface ClaimedEmail {
+  id: string;
+  company_id: string;
+  lead_id: string;
+  sequence_id: string;
+  enrollment_id: string;
+  email_number: number;
+  attempts: number;
+}
+
+/**
+ * Claims up to `limit` due emails for this worker: PENDING → SENDING in one statement. This is the only guard
+ * against sending twice (SES has no idempotency key): `FOR UPDATE SKIP LOCKED` hands each row to exactly one
+ * claimer however many workers run. Emails of paused enrollments are left alone.
+ *
+ * Fair between companies: a first pass gives every company at most `share` of its oldest due emails (so one
+ * company's 100,000-lead import cannot starve another's welcome email), a second pass fills the rest of the
+ * batch in due order.
+ */
+export async function claimDueEmails(em: EntityManager, input: { now: Date; limit: number; share: number; workerId: string }): Promise<ClaimedEmail[]> {
+  const fair = await query<ClaimedEmail>(
+    em,
+    sql`with due as (
+          select d.id from (select id from company order by random()) c
+          cross join lateral (
+            select s.id from sequence_email s
+            where s.company_id = c.id and s.status = 'PENDING' and s.scheduled_send_date <= ${input.now}
+              and not exists (select 1 from enrollment en where en.id = s.enrollment_id and en.status = 'PAUSED')
+            order by s.scheduled_send_date, s.id
+            limit ${input.share}
+            for update of s skip locked
+          ) d
+          limit ${input.limit}
+        )
+        ${markClaimed(input)}`,
+  );
+  const rest = input.limit - fair.length;
+  if (rest <= 0) return fair;
+  const filled = await query<ClaimedEmail>(
+    em,
+    sql`with due as (
+          select s.id from sequence_email s
+          where s.status = 'PENDING' and s.scheduled_send_date <= ${input.now}
+            and not exists (select 1 from enrollment en where en.id = s.enrollment_id and en.status = 'PAUSED')
+          order by s.scheduled_send_date, s.id
+          limit ${rest}
+          for update of s skip locked
+        )
+        ${markClaimed(input)}`,
+  );
+  return [...fair, ...filled];
+}
+
+function markClaimed(input: { now: Date; workerId: string }) {
+  return sql`update sequence_email s
+             set status = 'SENDING', attempts = s.attempts + 1, claimed_at = ${input.now}, claimed_by = ${input.workerId}, updated_at = ${input.now}
+             from due where s.id = due.id
+             returning s.id, s.company_id, s.lead_id, s.sequence_id, s.enrollment_id, s.email_number, s.attempts`;
+}
+
+/** Orders a batch round-robin by company, so the send budget is shared fairly within a batch too. */
+export function interleaveByCompany<T extends { company_id: string }>(emails: T[]): T[] {
+  const queues = [...Map.groupBy(emails, (e) => e.company_id).values()];
+  const out: T[] = [];
+  for (let i = 0; out.length < emails.length; i++) {
+    for (const queue of queues) if (queue[i]) out.push(queue[i]!);
+  }
+  return out;
+}

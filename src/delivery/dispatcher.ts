@@ -1,0 +1,289 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { Company } from '../companies/company.entity.js';
+import type { Config } from '../config.js';
+import { json, query, sql } from '../db/sql.js';
+import { ActivityType } from '../leads/activity.entity.js';
+import { Lead } from '../leads/lead.entity.js';
+import { recordActivities, type ActivityRecord } from '../leads/timeline.js';
+import { EmailSequence } from '../sequences/email-sequence.entity.js';
+import { claimDueEmails, interleaveByCompany, type ClaimedEmail } from './claim.js';
+import { SendError, type EmailProvider, type OutgoingEmail, type SendFailure } from './email-provider.js';
+import { buildEmail } from './message.js';
+import { reserveSlots } from './send-budget.js';
+import { markAccountPaused, refreshAccountState, type AccountState } from './account.js';
+
+export interface DispatchStats {
+  claimed: number;
+  sent: number;
+  failed: number;
+  canceled: number;
+  requeued: number;
+}
+
+interface Outcome {
+  id: string;
+  status: 'SENT' | 'FAILED' | 'PENDING' | 'CANCELED';
+  sentAt?: string;
+  messageId?: string;
+  reason?: string;
+  subject?: string;
+  html?: string;
+  text?: string;
+  retryAt?: string;
+  /** 1 when this attempt must not count (throttling, paused account). */
+  refund?: number;
+}
+
+interface Prepared {
+  claim: ClaimedEmail;
+  email: OutgoingEmail;
+}
+
+export const OUTCOME_UNKNOWN = 'Outcome unknown';
+
+const emptyStats = (): DispatchStats => ({ claimed: 0, sent: 0, failed: 0, canceled: 0, requeued: 0 });
+
+/**
+ * Sends due emails: claim a batch (PENDING → SENDING), cancel what may no longer be sent, render each for its
+ * lead, hand it to SES within the account-wide send budget, and settle every email (SENT with the message id
+ * and what was sent, FAILED with the reason, or back to PENDING with backoff when throttled).
+ */
+export class Dispatcher {
+  #account: AccountState | undefined;
+
+  constructor(
+    private readonly deps: {
+      orm: MikroORM;
+      clock: Clock;
+      provider: EmailProvider;
+      config: Config;
+      logger: Logger;
+      workerId: string;
+    },
+  ) {}
+
+  /** Sends batches until nothing is due or `timeBudgetMs` is spent; `more` tells whether due emails remain. */
+  async dispatchDue(timeBudgetMs = 10_000): Promise<DispatchStats & { more: boolean }> {
+    const total = emptyStats();
+    const started = Date.now();
+    for (;;) {
+      const { stats, full } = await this.dispatchBatch();
+      for (const key of Object.keys(total) as (keyof DispatchStats)[]) total[key] += stats[key];
+      if (!full) return { ...total, more: false };
+      if (Date.now() - started > timeBudgetMs) return { ...total, more: true };
+    }
+  }
+
+  /** One claim-and-send batch. `full` when the claim filled the batch (more may be due). */
+  async dispatchBatch(): Promise<{ stats: DispatchStats; full: boolean }> {
+    const { config, orm, clock } = this.deps;
+    const account = await this.account();
+    if (account.pausedReason) return { stats: emptyStats(), full: false };
+
+    const rate = account.maxSendRate; // null: unlimited
+    const limit = rate ? Math.min(config.delivery.batchSize, Math.max(5, Math.ceil(rate * 2))) : config.delivery.batchSize;
+    const em = orm.em.fork();
+    const claimed = await claimDueEmails(em, { now: clock.now(), limit, share: Math.max(1, Math.ceil(limit / 10)), workerId: this.deps.workerId });
+    const stats = { ...emptyStats(), claimed: claimed.length };
+    if (claimed.length === 0) return { stats, full: false };
+
+    const { prepared, outcomes } = await this.prepare(em, interleaveByCompany(claimed));
+    await this.settle(em, claimed, outcomes, stats);
+
+    for (let offset = 0; offset < prepared.length; offset += config.delivery.concurrency) {
+      const chunk = prepared.slice(offset, offset + config.delivery.concurrency);
+      const results = await this.sendChunk(em, chunk, rate);
+      await this.settle(em, claimed, results, stats);
+      const refusal = results.find((r) => r.status === 'PENDING' && r.reason?.startsWith('account'));
+      if (refusal) {
+        // The account stopped accepting mail: say so to every process, and hand the rest of the batch back untouched.
+        await markAccountPaused(em, refusal.reason!.slice('account: '.length));
+        const rest = prepared.slice(offset + chunk.length).map((p) => ({ id: p.claim.id, status: 'PENDING' as const, refund: 1 }));
+        await this.settle(em, claimed, rest, stats);
+        break;
+      }
+    }
+    return { stats, full: claimed.length >= limit };
+  }
+
+  /** The account state, re-read from SES at most every 30 s (and shared with other processes via the database). */
+  async account(force = false): Promise<AccountState> {
+    const stale = !this.#account || Date.now() - this.#account.checkedAt.getTime() > 30_000;
+    if (force || stale) {
+      this.#account = await refreshAccountState(this.deps.orm.em.fork(), this.deps.provider, this.deps.config, this.deps.logger);
+    }
+    return this.#account!;
+  }
+
+  /** Cancels what must not be sent and renders the rest; a rendering error fails that one email only. */
+  private async prepare(em: EntityManager, claimed: ClaimedEmail[]): Promise<{ prepared: Prepared[]; outcomes: Outcome[] }> {
+    const leads = new Map((await em.find(Lead, { id: { $in: unique(claimed.map((c) => c.lead_id)) } })).map((l) => [l.id, l]));
+    const sequences = new Map((await em.find(EmailSequence, { id: { $in: unique(claimed.map((c) => c.sequence_id)) } })).map((s) => [s.id, s]));
+    const companies = new Map((await em.find(Company, { id: { $in: unique(claimed.map((c) => c.company_id)) } })).map((c) => [c.id, c]));
+    const enrollments = new Map(
+      (await query<{ id: string; status: string }>(em, sql`select id, status from enrollment where id = any(${unique(claimed.map((c) => c.enrollment_id))}::uuid[])`)).map((r) => [r.id, r.status]),
+    );
+    const suppressed = new Set(
+      (
+        await query<{ key: string }>(
+          em,
+          sql`select company_id || ':' || email as key from suppression
+              where (company_id, email) in (select (x->>'c')::uuid, x->>'e' from jsonb_array_elements(${json(
+                claimed.map((c) => ({ c: c.company_id, e: leads.get(c.lead_id)?.email ?? '' })),
+              )}) x)`,
+        )
+      ).map((r) => r.key),
+    );
+
+    const prepared: Prepared[] = [];
+    const outcomes: Outcome[] = [];
+    for (const claim of claimed) {
+      const lead = leads.get(claim.lead_id);
+      const sendable =
+        lead && lead.email && !lead.deletedAt && !lead.unsubscribedAt && enrollments.get(claim.enrollment_id) === 'ACTIVE' && !suppressed.has(`${claim.company_id}:${lead.email}`);
+      if (!sendable) {
+        outcomes.push({ id: claim.id, status: 'CANCELED' });
+        continue;
+      }
+      try {
+        const email = await buildEmail(this.deps.config, {
+          id: claim.id,
+          emailNumber: claim.email_number,
+          company: companies.get(claim.company_id)!,
+          lead,
+          sequence: sequences.get(claim.sequence_id)!,
+        });
+        prepared.push({ claim, email });
+      } catch (error) {
+        outcomes.push({ id: claim.id, status: 'FAILED', reason: `Rendering failed: ${(error as Error).message}`.slice(0, 1000) });
+      }
+    }
+    return { prepared, outcomes };
+  }
+
+  /** Sends a chunk in parallel, each at its reserved slot when the budget is limited. */
+  private async sendChunk(em: EntityManager, chunk: Prepared[], rate: number | null): Promise<Outcome[]> {
+    const slots = rate ? await reserveSlots(em, rate, chunk.length) : null;
+    return Promise.all(
+      chunk.map(async ({ claim, email }, index) => {
+        if (slots) await sleep(slots.waitMs + index * slots.spacingMs);
+        try {
+          const { messageId } = await this.deps.provider.send(email);
+          return { id: claim.id, status: 'SENT' as const, sentAt: this.deps.clock.now().toISOString(), messageId, subject: email.subject, html: email.html, text: email.text };
+        } catch (error) {
+          const failure: SendFailure = error instanceof SendError ? error.failure : { kind: 'unknown', message: String(error) };
+          return this.outcomeOfFailure(claim, failure);
+        }
+      }),
+    );
+  }
+
+  private outcomeOfFailure(claim: ClaimedEmail, failure: SendFailure): Outcome {
+    const now = this.deps.clock.now().getTime();
+    const backoff = (attempt: number) => new Date(now + Math.min(60_000, 1000 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())).toISOString();
+    switch (failure.kind) {
+      case 'throttled':
+        return { id: claim.id, status: 'PENDING', retryAt: backoff(claim.attempts), refund: 1 };
+      case 'account':
+        this.#account = { ...this.#account!, pausedReason: failure.message };
+        return { id: claim.id, status: 'PENDING', refund: 1, reason: `account: ${failure.message}` };
+      case 'transient':
+        return claim.attempts >= this.deps.config.delivery.maxAttempts
+          ? { id: claim.id, status: 'FAILED', reason: `Gave up after ${claim.attempts} attempts: ${failure.message}` }
+          : { id: claim.id, status: 'PENDING', retryAt: backoff(claim.attempts) };
+      case 'permanent':
+        return { id: claim.id, status: 'FAILED', reason: failure.message };
+      case 'unknown':
+        return { id: claim.id, status: 'FAILED', reason: `${OUTCOME_UNKNOWN}: ${failure.message}. Not re-sent automatically; use retryEmail if it did not arrive.` };
+    }
+  }
+
+  /** Writes outcomes (only for emails this worker still holds), the timeline, and completes finished enrollments. */
+  private async settle(em: EntityManager, claimed: ClaimedEmail[], outcomes: Outcome[], stats: DispatchStats): Promise<void> {
+    if (outcomes.length === 0) return;
+    const now = this.deps.clock.now();
+    const rows = outcomes.map((o) => ({
+      id: o.id,
+      status: o.status,
+      sent_at: o.sentAt ?? null,
+      message_id: o.messageId ?? null,
+      reason: o.status === 'PENDING' ? null : (o.reason ?? null),
+      subject: o.subject ?? null,
+      html: o.html ?? null,
+      text: o.text ?? null,
+      retry_at: o.retryAt ?? null,
+      refund: o.refund ?? 0,
+    }));
+    const byId = new Map(claimed.map((c) => [c.id, c]));
+    await em.transactional(async (tx) => {
+      const settled = await query<{ id: string; status: Outcome['status'] }>(
+        tx,
+        sql`update sequence_email s set
+              status = t.status, sent_at = coalesce(t.sent_at, s.sent_at), provider_message_id = coalesce(t.message_id, s.provider_message_id),
+              failure_reason = t.reason, subject = coalesce(t.subject, s.subject), body_html = coalesce(t.html, s.body_html),
+              body_text = coalesce(t.text, s.body_text), scheduled_send_date = coalesce(t.retry_at, s.scheduled_send_date),
+              attempts = s.attempts - t.refund, updated_at = ${now}
+            from jsonb_to_recordset(${json(rows)}) as t(id uuid, status text, sent_at timestamptz, message_id text, reason text,
+                 subject text, html text, text text, retry_at timestamptz, refund int)
+            where s.id = t.id and s.status = 'SENDING' and s.claimed_by = ${this.deps.workerId}
+            returning s.id, s.status`,
+      );
+      const activities: ActivityRecord[] = [];
+      for (const row of settled) {
+        const claim = byId.get(row.id)!;
+        const outcome = outcomes.find((o) => o.id === row.id)!;
+        if (row.status === 'SENT') stats.sent++;
+        else if (row.status === 'FAILED') stats.failed++;
+        else if (row.status === 'CANCELED') stats.canceled++;
+        else stats.requeued++;
+        if (row.status === 'SENT' || row.status === 'FAILED') {
+          activities.push({
+            companyId: claim.company_id,
+            leadId: claim.lead_id,
+            type: row.status === 'SENT' ? ActivityType.EMAIL_SENT : ActivityType.EMAIL_FAILED,
+            reason: row.status === 'SENT' ? `Email ${claim.email_number} sent` : `Email ${claim.email_number} failed: ${outcome.reason}`,
+            data: { emailId: claim.id, sequenceId: claim.sequence_id, enrollmentId: claim.enrollment_id, ...(outcome.messageId ? { messageId: outcome.messageId } : {}) },
+            occurredAt: now,
+          });
+        }
+      }
+      await recordActivities(tx, activities);
+      const finished = unique(settled.filter((r) => r.status === 'SENT' || r.status === 'FAILED').map((r) => byId.get(r.id)!.enrollment_id));
+      if (finished.length > 0) await completeEnrollments(tx, finished, now);
+    });
+  }
+}
+
+/** Marks active enrollments with nothing left to send as COMPLETED, with a timeline entry. */
+async function completeEnrollments(em: EntityManager, enrollmentIds: string[], now: Date): Promise<void> {
+  const completed = await query<{ id: string; lead_id: string; company_id: string; sequence_id: string }>(
+    em,
+    sql`update enrollment e set status = 'COMPLETED', ended_at = ${now}, updated_at = ${now}
+        where e.id = any(${enrollmentIds}::uuid[]) and e.status = 'ACTIVE'
+          and not exists (select 1 from sequence_email s where s.enrollment_id = e.id and s.status in ('PENDING', 'SENDING'))
+        returning e.id, e.lead_id, e.company_id, e.sequence_id`,
+  );
+  await recordActivities(
+    em,
+    completed.map((e) => ({
+      companyId: e.company_id,
+      leadId: e.lead_id,
+      type: ActivityType.ENROLLMENT_COMPLETED,
+      reason: 'Sequence completed: the last email was sent',
+      data: { enrollmentId: e.id, sequenceId: e.sequence_id },
+      occurredAt: now,
+    })),
+  );
+}
+
+function unique<T>(values: T[]): T[] {
+  return [...new Set(values)];
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+}
+

@@ -1,0 +1,52 @@
+import type { Company } from '../companies/company.entity.js';
+import type { Config } from '../config.js';
+import type { Lead } from '../leads/lead.entity.js';
+import type { EmailSequence } from '../sequences/email-sequence.entity.js';
+import { templateData } from '../sequences/sequence.service.js';
+import { renderEmail } from '../sequences/templates.js';
+import { signToken } from '../tracking/tokens.js';
+import type { OutgoingEmail } from './email-provider.js';
+
+export interface EmailToRender {
+  id: string;
+  emailNumber: number;
+  company: Company;
+  lead: Lead;
+  sequence: EmailSequence;
+}
+
+export const EMAIL_ID_HEADER = 'X-LN-Email-Id';
+
+/** The one-click unsubscribe URL of an email (RFC 8058: a POST to it unsubscribes). */
+export function unsubscribeUrl(config: Config, emailId: string): string {
+  return `${config.publicUrl}/u/${signToken(config.trackingSecret.reveal(), { emailId, kind: 'unsubscribe' })}`;
+}
+
+/** Renders a due email for its lead from the sequence's current templates, with headers and correlation tags. */
+export async function buildEmail(config: Config, email: EmailToRender): Promise<OutgoingEmail> {
+  const step = email.sequence.steps[email.emailNumber - 1];
+  if (!step) throw new Error(`the sequence no longer has a step ${email.emailNumber}`);
+  const unsubscribe = unsubscribeUrl(config, email.id);
+  const rendered = await renderEmail(step, templateData(email.company, email.lead, unsubscribe));
+  const { company } = email;
+  return {
+    from: company.fromName ? `${quoteDisplayName(company.fromName)} <${company.fromAddress}>` : company.fromAddress,
+    to: email.lead.email!,
+    replyTo: company.replyTo,
+    subject: rendered.subject,
+    html: rendered.html,
+    text: rendered.text,
+    headers: [
+      { name: 'List-Unsubscribe', value: `<${unsubscribe}>` },
+      { name: 'List-Unsubscribe-Post', value: 'List-Unsubscribe=One-Click' },
+      // The same id as the email_id tag, in the message itself: bounces and replies quote headers, not tags.
+      { name: EMAIL_ID_HEADER, value: email.id },
+    ],
+    tags: { company_id: company.id, lead_id: email.lead.id, email_id: email.id },
+  };
+}
+
+/** RFC 5322 quoted display name: quotes and backslashes escaped, line breaks removed. */
+function quoteDisplayName(name: string): string {
+  return `"${name.replace(/[\r\n]+/g, ' ').replace(/(["\\])/g, '\\$1')}"`;
+}

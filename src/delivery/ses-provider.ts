@@ -1,0 +1,81 @@
+import { GetAccountCommand, SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import type { Config } from '../config.js';
+import { SendError, type AccountStatus, type EmailProvider, type OutgoingEmail, type SendFailure } from './email-provider.js';
+
+const THROTTLING = new Set(['TooManyRequestsException', 'LimitExceededException', 'ThrottlingException', 'Throttling', 'SlowDown']);
+const ACCOUNT = new Set(['AccountSuspendedException', 'SendingPausedException']);
+// Errors raised before a request left this machine: SES cannot have accepted the email.
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** Amazon SES v2. The SDK's own retries are off: a retried SendEmail whose first answer was lost sends twice. */
+export function createSesProvider(config: Config, endpoint: string | undefined): EmailProvider {
+  const local = endpoint !== undefined && /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(endpoint);
+  const client = new SESv2Client({
+    region: config.ses.region,
+    ...(endpoint ? { endpoint } : {}),
+    // The emulator ignores credentials; real SES uses the standard AWS chain (env, profile, role).
+    ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 15_000, httpAgent: { keepAlive: true, maxSockets: config.delivery.concurrency * 2 } },
+  });
+
+  return {
+    async send(email: OutgoingEmail) {
+      try {
+        const result = await client.send(
+          new SendEmailCommand({
+            FromEmailAddress: email.from,
+            Destination: { ToAddresses: [email.to] },
+            ...(email.replyTo ? { ReplyToAddresses: [email.replyTo] } : {}),
+            Content: {
+              Simple: {
+                Subject: { Data: email.subject, Charset: 'UTF-8' },
+                Body: { Html: { Data: email.html, Charset: 'UTF-8' }, Text: { Data: email.text, Charset: 'UTF-8' } },
+                Headers: email.headers.map((h) => ({ Name: h.name, Value: h.value })),
+              },
+            },
+            ...(config.ses.configurationSet ? { ConfigurationSetName: config.ses.configurationSet } : {}),
+            EmailTags: Object.entries(email.tags).map(([Name, Value]) => ({ Name, Value })),
+          }),
+        );
+        if (!result.MessageId) throw new SendError({ kind: 'unknown', message: 'SES answered without a message id' });
+        return { messageId: result.MessageId };
+      } catch (error) {
+        if (error instanceof SendError) throw error;
+        throw new SendError(classifySesError(error));
+      }
+    },
+
+    async account(): Promise<AccountStatus> {
+      const account = await client.send(new GetAccountCommand({}));
+      const enforcement = account.EnforcementStatus;
+      const sendingEnabled = account.SendingEnabled !== false && enforcement !== 'SHUTDOWN';
+      return {
+        maxSendRate: account.SendQuota?.MaxSendRate ?? 1,
+        sendingEnabled,
+        reason: sendingEnabled ? null : `SES account cannot send (sendingEnabled=${String(account.SendingEnabled)}, enforcement=${enforcement ?? 'unknown'})`,
+      };
+    },
+
+    dispose: () => client.destroy(),
+  };
+}
+
+/** Maps whatever the SDK threw to what delivery must do about it. */
+export function classifySesError(error: unknown): SendFailure {
+  const e = error as { name?: string; message?: string; code?: string; cause?: { code?: string }; $metadata?: { httpStatusCode?: number } };
+  const name = e.name ?? 'Error';
+  const message = `${name}: ${e.message ?? String(error)}`.slice(0, 1000);
+  const status = e.$metadata?.httpStatusCode;
+  if (THROTTLING.has(name) || status === 429) return { kind: 'throttled', message };
+  if (ACCOUNT.has(name)) return { kind: 'account', message };
+  if (status !== undefined) {
+    // SES answered: a server error means it did not take the message; anything else is its final word.
+    return status >= 500 ? { kind: 'transient', message } : { kind: 'permanent', message };
+  }
+  const code = e.code ?? e.cause?.code;
+  if ((code && NOT_SENT_CODES.has(code)) || /without establishing a connection/i.test(e.message ?? '')) {
+    return { kind: 'transient', message };
+  }
+  return { kind: 'unknown', message };
+}

@@ -1,0 +1,103 @@
+import { hostname } from 'node:os';
+import { MongoBackend } from '@agendajs/mongo-backend';
+import { PostgresBackend } from '@agendajs/postgres-backend';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Agenda } from 'agenda';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { Dispatcher } from '../delivery/dispatcher.js';
+import { EMAILS_DUE_CHANNEL } from '../delivery/due-signal.js';
+import type { EmailProvider } from '../delivery/email-provider.js';
+import { sweepStuckEmails } from '../delivery/sweeper.js';
+
+export const DISPATCH_JOB = 'dispatch-due-emails';
+export const SWEEP_JOB = 'sweep-stuck-emails';
+
+export interface Jobs {
+  readonly agenda: Agenda;
+  readonly dispatcher: Dispatcher;
+  /** Which job store is in use, for logs and status. */
+  readonly store: 'mongodb' | 'postgresql';
+  /** Queues an immediate dispatch run (at most one waits at a time per process). */
+  triggerDispatch(): Promise<void>;
+  /** Lets running jobs finish (up to 30 s), then stops. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Agenda with the MongoDB job store when MONGODB_URL is set, else PostgreSQL on the app database: the same
+ * jobs either way. Dispatch runs every few seconds and at once when an email falls due now (a NOTIFY on
+ * `emails_due`); a run that leaves work behind queues another, which any worker process may pick up.
+ */
+export async function startJobs(deps: {
+  config: Config;
+  databaseUrl: string;
+  orm: MikroORM;
+  clock: Clock;
+  provider: EmailProvider;
+  logger: Logger;
+  workerId?: string;
+}): Promise<Jobs> {
+  const { config, logger } = deps;
+  const workerId = deps.workerId ?? `${hostname()}:${process.pid}`;
+  const log = logger.child({ component: 'jobs', workerId });
+  const store = config.mongodbUrl ? 'mongodb' : 'postgresql';
+  const backend = config.mongodbUrl
+    ? new MongoBackend({ address: config.mongodbUrl })
+    : new PostgresBackend({ connectionString: deps.databaseUrl, tableName: 'agenda_jobs' });
+  const agenda = new Agenda({ backend, name: workerId, processEvery: '1 second', defaultLockLifetime: 10 * 60_000 });
+  const dispatcher = new Dispatcher({ orm: deps.orm, clock: deps.clock, provider: deps.provider, config, logger: log, workerId });
+
+  let triggerQueued = false;
+  const triggerDispatch = async () => {
+    if (triggerQueued) return;
+    triggerQueued = true;
+    await agenda.now(DISPATCH_JOB);
+  };
+
+  agenda.define(
+    DISPATCH_JOB,
+    async () => {
+      triggerQueued = false;
+      const result = await dispatcher.dispatchDue(10_000);
+      if (result.claimed > 0) log.info(result, 'dispatch run');
+      if (result.more) await triggerDispatch();
+    },
+    { concurrency: 1, lockLifetime: 5 * 60_000, removeOnComplete: true },
+  );
+  agenda.define(
+    SWEEP_JOB,
+    async () => {
+      const settled = await sweepStuckEmails(deps.orm.em.fork(), deps.clock.now(), config.delivery.claimLeaseSeconds);
+      if (settled > 0) log.warn({ settled }, 'emails left SENDING by a stopped dispatcher were settled as outcome unknown');
+    },
+    { concurrency: 1 },
+  );
+  agenda.on('error', (error: unknown) => log.error({ err: error }, 'job store error'));
+
+  await agenda.start();
+  await agenda.every(`${config.delivery.intervalSeconds} seconds`, DISPATCH_JOB, undefined);
+  await agenda.every('1 minute', SWEEP_JOB, undefined);
+
+  // Wake-ups for emails that fall due now. Lost notifications only cost latency: the recurring run catches up.
+  const listener = new pg.Client({ connectionString: deps.databaseUrl });
+  listener.on('error', (error) => log.warn({ err: error }, 'emails_due listener failed; relying on the recurring dispatch'));
+  listener.on('notification', () => void triggerDispatch().catch((error: unknown) => log.warn({ err: error }, 'could not queue dispatch')));
+  await listener.connect();
+  await listener.query(`LISTEN ${EMAILS_DUE_CHANNEL}`);
+  log.info({ store }, 'jobs started');
+
+  return {
+    agenda,
+    dispatcher,
+    store,
+    triggerDispatch,
+    async dispose() {
+      await listener.end().catch(() => undefined);
+      const result = await agenda.drain(30_000);
+      if (result.timedOut) log.warn(result, 'jobs still running after 30 s; their claims will be settled by the sweeper');
+    },
+  };
+}

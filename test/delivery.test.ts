@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { createTenant, type Tenant } from './helpers/factories.js';
+import { ok, type GraphQLClient } from './helpers/graphql.js';
+import { headerOf, startMailbox, waitFor, type SesMailbox } from './helpers/ses.js';
+
+const DAY = 86_400_000;
+
+describe('delivery through SES (aws-ses-v2-local)', () => {
+  let mailbox: SesMailbox;
+  let t: TestApp;
+  let tenant: Tenant;
+  let gql: GraphQLClient;
+
+  beforeAll(async () => {
+    mailbox = await startMailbox();
+    t = await startTestApp({ RUN_JOBS: 'true', SES_ENDPOINT: mailbox.url, SES_MAX_SEND_RATE: '0', PUBLIC_URL: 'https://mail.example.com' });
+    tenant = await createTenant(t, { name: 'Acme' });
+    gql = t.as(tenant.apiKey);
+  });
+  afterAll(async () => {
+    await t?.dispose();
+    await mailbox?.dispose();
+  });
+
+  async function emailsOf(leadId: string) {
+    const { leadSequenceStatus } = ok(
+      await gql(`query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { status emails { id emailNumber status subject sentAt } } } }`, { id: leadId }),
+    );
+    return leadSequenceStatus.enrollments[0] as { status: string; emails: { id: string; emailNumber: number; status: string; subject: string | null; sentAt: string | null }[] };
+  }
+
+  it('sends email 1 within seconds, and email 2 only once the clock passes day 3', async () => {
+    const { createLead } = ok(await gql(`mutation { createLead(input: { email: "dana@example.com", firstName: "Dana" }) { id } }`));
+    const first = (await emailsOf(createLead.id)).emails[0]!;
+
+    const stored = await waitFor('email 1 in the SES mailbox', async () => (await mailbox.emails()).find((e) => headerOf(e, 'X-LN-Email-Id') === first.id), 10_000);
+    expect(stored.destination.to).toEqual(['dana@example.com']);
+    expect(stored.subject).toContain('Dana');
+    expect(stored.body.html).toContain('<html');
+    expect(stored.body.text).toContain('Dana');
+    expect(headerOf(stored, 'List-Unsubscribe')).toMatch(/^<https:\/\/mail\.example\.com\/u\/[\w-]+\.[\w-]+>$/);
+    expect(headerOf(stored, 'List-Unsubscribe-Post')).toBe('List-Unsubscribe=One-Click');
+
+    const afterSend = await waitFor('email 1 marked SENT', async () => {
+      const view = await emailsOf(createLead.id);
+      return view.emails[0]!.status === 'SENT' ? view : undefined;
+    });
+    expect(afterSend.emails[0]!.subject).toBe(stored.subject);
+    expect(afterSend.emails.slice(1).map((e) => e.status)).toEqual(['PENDING', 'PENDING', 'PENDING', 'PENDING']);
+
+    await t.app.jobs!.dispatcher.dispatchDue();
+    expect((await emailsOf(createLead.id)).emails[1]!.status).toBe('PENDING');
+
+    t.clock.advance(3 * DAY + 60_000);
+    await t.app.jobs!.dispatcher.dispatchDue();
+    const view = await emailsOf(createLead.id);
+    expect(view.emails.map((e) => e.status)).toEqual(['SENT', 'SENT', 'PENDING', 'PENDING', 'PENDING']);
+    expect((await mailbox.countsByEmailId()).get(view.emails[1]!.id)).toBe(1);
+  });
+});

@@ -1,0 +1,60 @@
+import { startSesEmulator } from '../../src/dev/ses-emulator.js';
+import { EMAIL_ID_HEADER } from '../../src/delivery/message.js';
+
+export interface StoredEmail {
+  messageId: string;
+  from: string;
+  replyTo: string[];
+  destination: { to: string[] };
+  subject: string;
+  body: { html?: string; text?: string };
+  headers?: { name: string; value: string }[];
+  at: number;
+}
+
+export interface SesMailbox {
+  /** Endpoint for the SES v2 client (SES_ENDPOINT). */
+  url: string;
+  emails(): Promise<StoredEmail[]>;
+  /** How many times each email id (X-LN-Email-Id header) was handed to SES. */
+  countsByEmailId(): Promise<Map<string, number>>;
+  clear(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** The real aws-ses-v2-local emulator on a free port, with its mailbox read over HTTP like a person would. */
+export async function startMailbox(): Promise<SesMailbox> {
+  const emulator = await startSesEmulator(0);
+  const emails = async () => ((await (await fetch(`${emulator.url}/store`)).json()) as { emails: StoredEmail[] }).emails;
+  return {
+    url: emulator.url,
+    emails,
+    async countsByEmailId() {
+      const counts = new Map<string, number>();
+      for (const email of await emails()) {
+        const id = headerOf(email, EMAIL_ID_HEADER);
+        if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      return counts;
+    },
+    async clear() {
+      await fetch(`${emulator.url}/clear-store`, { method: 'POST' });
+    },
+    dispose: emulator.dispose,
+  };
+}
+
+export function headerOf(email: StoredEmail, name: string): string | undefined {
+  return email.headers?.find((h) => h.name.toLowerCase() === name.toLowerCase())?.value;
+}
+
+/** Polls until `check` returns a value (or true), failing with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
