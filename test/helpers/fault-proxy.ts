@@ -1,0 +1,61 @@
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ProxiedCall {
+  path: string;
+  body: string;
+}
+
+export interface Fault {
+  status: number;
+  /** SES error type, sent as `x-amzn-ErrorType` as AWS does. */
+  errorType: string;
+  message: string;
+}
+
+/** An HTTP proxy in front of the SES emulator that can answer some calls with an error instead of forwarding. */
+export interface FaultProxy {
+  url: string;
+  calls: ProxiedCall[];
+  dispose(): Promise<void>;
+}
+
+export async function startFaultProxy(target: string, decide: (call: ProxiedCall, index: number) => Fault | undefined): Promise<FaultProxy> {
+  const calls: ProxiedCall[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const call = { path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8') };
+      const index = calls.push(call) - 1;
+      const fault = decide(call, index);
+      if (fault) {
+        res.writeHead(fault.status, { 'content-type': 'application/json', 'x-amzn-errortype': fault.errorType });
+        res.end(JSON.stringify({ message: fault.message }));
+        return;
+      }
+      const url = new URL(req.url ?? '/', target);
+      const upstream = request(url, { method: req.method, headers: withoutHop(req.headers) }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.writeHead(502).end());
+      upstream.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    dispose: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function withoutHop(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const { host: _host, connection: _connection, ...rest } = headers;
+  return rest;
+}
