@@ -276,3 +276,22 @@ describe('default sequence', () => {
     await expect(renderEmail(welcome, data(NAMELESS)).then((email) => email.subject)).resolves.toBe('Welcome!');
   });
 });
+
+describe('precompiled bodies (MJML compiled once per template, Liquid per email)', () => {
+  it('gives each lead its own values, escaped in HTML and plain in text', async () => {
+    const template = { subject: 'Hi', body: '<mjml><mj-body><mj-section><mj-column><mj-text>Hello {{ lead.first_name }} from {{ lead.company_name }}</mj-text></mj-column></mj-section></mj-body></mjml>' };
+    const first = await renderEmail(template, data({ firstName: '<b>Ann</b>', companyName: 'A & B' }));
+    const second = await renderEmail(template, data({ firstName: 'Bo', companyName: 'C' }));
+    expect(first.html).toContain('Hello &lt;b&gt;Ann&lt;/b&gt; from A &amp; B');
+    expect(first.text).toContain('Hello <b>Ann</b> from A & B');
+    expect(second.html).toContain('Hello Bo from C');
+    expect(second.html).not.toContain('Ann');
+  });
+
+  it('falls back to rendering MJML per email when Liquid builds the MJML structure', async () => {
+    const body = `<mjml><mj-body>{% for i in (1..3) %}<mj-section><mj-column><mj-text>Part {{ i }} for {{ lead.first_name }}</mj-text></mj-column></mj-section>{% endfor %}</mj-body></mjml>`;
+    const rendered = await renderEmail({ subject: 'Parts', body }, data({ firstName: 'Cy' }));
+    for (const part of [1, 2, 3]) expect(rendered.html).toContain(`Part ${part} for Cy`);
+    expect(rendered.text).toContain('Part 3 for Cy');
+  });
+});
