@@ -12,7 +12,7 @@ import { EmailSequence } from '../sequences/email-sequence.entity.js';
 import { claimDueEmails, interleaveByCompany, type ClaimedEmail } from './claim.js';
 import { SendError, type EmailProvider, type OutgoingEmail, type SendFailure } from './email-provider.js';
 import { buildEmail } from './message.js';
-import { reserveSlots } from './send-budget.js';
+import { SlotQueue } from './send-budget.js';
 import { markAccountPaused, refreshAccountState, type AccountState } from './account.js';
 
 export interface DispatchStats {
@@ -53,6 +53,8 @@ const emptyStats = (): DispatchStats => ({ claimed: 0, sent: 0, failed: 0, cance
  */
 export class Dispatcher {
   #account: AccountState | undefined;
+  /** Sends in flight across all batches of this dispatcher: at most `concurrency`. */
+  readonly #permits: Semaphore;
 
   constructor(
     private readonly deps: {
@@ -63,18 +65,32 @@ export class Dispatcher {
       logger: Logger;
       workerId: string;
     },
-  ) {}
+  ) {
+    this.#permits = new Semaphore(deps.config.delivery.concurrency);
+  }
 
-  /** Sends batches until nothing is due or `timeBudgetMs` is spent; `more` tells whether due emails remain. */
+  /**
+   * Sends batches until nothing is due or `timeBudgetMs` is spent; `more` tells whether due emails remain.
+   * Two lanes claim and prepare in turn, so the next batch is ready while this one sends (the send permits,
+   * not the lanes, bound how many SendEmail calls are in flight).
+   */
   async dispatchDue(timeBudgetMs = 10_000): Promise<DispatchStats & { more: boolean }> {
     const total = emptyStats();
     const started = Date.now();
-    for (;;) {
-      const { stats, full } = await this.dispatchBatch();
-      for (const key of Object.keys(total) as (keyof DispatchStats)[]) total[key] += stats[key];
-      if (!full) return { ...total, more: false };
-      if (Date.now() - started > timeBudgetMs) return { ...total, more: true };
-    }
+    let more = false;
+    const lane = async () => {
+      for (;;) {
+        const { stats, full } = await this.dispatchBatch();
+        for (const key of Object.keys(total) as (keyof DispatchStats)[]) total[key] += stats[key];
+        if (!full) return;
+        if (Date.now() - started > timeBudgetMs) {
+          more = true;
+          return;
+        }
+      }
+    };
+    await Promise.all([lane(), lane()]);
+    return { ...total, more };
   }
 
   /** One claim-and-send batch. `full` when the claim filled the batch (more may be due). */
@@ -91,21 +107,8 @@ export class Dispatcher {
     if (claimed.length === 0) return { stats, full: false };
 
     const { prepared, outcomes } = await this.prepare(em, interleaveByCompany(claimed));
-    await this.settle(em, claimed, outcomes, stats);
-
-    for (let offset = 0; offset < prepared.length; offset += config.delivery.concurrency) {
-      const chunk = prepared.slice(offset, offset + config.delivery.concurrency);
-      const results = await this.sendChunk(em, chunk, rate);
-      await this.settle(em, claimed, results, stats);
-      const refusal = results.find((r) => r.status === 'PENDING' && r.reason?.startsWith('account'));
-      if (refusal) {
-        // The account stopped accepting mail: say so to every process, and hand the rest of the batch back untouched.
-        await markAccountPaused(em, refusal.reason!.slice('account: '.length));
-        const rest = prepared.slice(offset + chunk.length).map((p) => ({ id: p.claim.id, status: 'PENDING' as const, refund: 1 }));
-        await this.settle(em, claimed, rest, stats);
-        break;
-      }
-    }
+    await this.settle(claimed, outcomes, stats);
+    await this.sendAll(claimed, prepared, rate, stats);
     return { stats, full: claimed.length >= limit };
   }
 
@@ -164,21 +167,57 @@ export class Dispatcher {
     return { prepared, outcomes };
   }
 
-  /** Sends a chunk in parallel, each at its reserved slot when the budget is limited. */
-  private async sendChunk(em: EntityManager, chunk: Prepared[], rate: number | null): Promise<Outcome[]> {
-    const slots = rate ? await reserveSlots(em, rate, chunk.length) : null;
-    return Promise.all(
-      chunk.map(async ({ claim, email }, index) => {
-        if (slots) await sleep(slots.waitMs + index * slots.spacingMs);
+  /**
+   * Keeps `concurrency` sends in flight until the batch is done (no waiting for the slowest of a chunk), each at
+   * its reserved slot when the budget is limited. Outcomes are settled in groups, off the sending path, so the
+   * window in which SES has accepted an email that the database still shows SENDING stays a few milliseconds.
+   */
+  private async sendAll(claimed: ClaimedEmail[], prepared: Prepared[], rate: number | null, stats: DispatchStats): Promise<void> {
+    const queue = [...prepared];
+    const slots = rate ? new SlotQueue(this.deps.orm, rate) : null;
+    let buffer: Outcome[] = [];
+    let settling: Promise<void> = Promise.resolve();
+    const flush = () => {
+      if (buffer.length === 0) return settling;
+      const items = buffer;
+      buffer = [];
+      settling = settling.then(() => this.settle(claimed, items, stats));
+      return settling;
+    };
+    let refusal: Outcome | undefined;
+
+    const worker = async () => {
+      for (let item = queue.shift(); item && !refusal; item = queue.shift()) {
+        const release = await this.#permits.acquire();
+        let outcome: Outcome;
         try {
-          const { messageId } = await this.deps.provider.send(email);
-          return { id: claim.id, status: 'SENT' as const, sentAt: this.deps.clock.now().toISOString(), messageId, subject: email.subject, html: email.html, text: email.text };
-        } catch (error) {
-          const failure: SendFailure = error instanceof SendError ? error.failure : { kind: 'unknown', message: String(error) };
-          return this.outcomeOfFailure(claim, failure);
+          if (slots) await sleepUntil(await slots.next());
+          outcome = await this.sendOne(item);
+        } finally {
+          release();
         }
-      }),
-    );
+        buffer.push(outcome);
+        if (outcome.status === 'PENDING' && outcome.reason?.startsWith('account')) refusal = outcome;
+        if (buffer.length >= 64) void flush();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.deps.config.delivery.concurrency, queue.length) }, worker));
+    if (refusal) {
+      // The account stopped accepting mail: say so to every process, and hand the rest of the batch back untouched.
+      await markAccountPaused(this.deps.orm.em.fork(), refusal.reason!.slice('account: '.length));
+      buffer.push(...queue.splice(0).map((p) => ({ id: p.claim.id, status: 'PENDING' as const, refund: 1 })));
+    }
+    await flush();
+  }
+
+  private async sendOne({ claim, email }: Prepared): Promise<Outcome> {
+    try {
+      const { messageId } = await this.deps.provider.send(email);
+      return { id: claim.id, status: 'SENT', sentAt: this.deps.clock.now().toISOString(), messageId, subject: email.subject, html: email.html, text: email.text };
+    } catch (error) {
+      const failure: SendFailure = error instanceof SendError ? error.failure : { kind: 'unknown', message: String(error) };
+      return this.outcomeOfFailure(claim, failure);
+    }
   }
 
   private outcomeOfFailure(claim: ClaimedEmail, failure: SendFailure): Outcome {
@@ -202,8 +241,9 @@ export class Dispatcher {
   }
 
   /** Writes outcomes (only for emails this worker still holds), the timeline, and completes finished enrollments. */
-  private async settle(em: EntityManager, claimed: ClaimedEmail[], outcomes: Outcome[], stats: DispatchStats): Promise<void> {
+  private async settle(claimed: ClaimedEmail[], outcomes: Outcome[], stats: DispatchStats): Promise<void> {
     if (outcomes.length === 0) return;
+    const em = this.deps.orm.em.fork();
     const now = this.deps.clock.now();
     const rows = outcomes.map((o) => ({
       id: o.id,
@@ -279,11 +319,32 @@ async function completeEnrollments(em: EntityManager, enrollmentIds: string[], n
   );
 }
 
+/** Counts permits; `acquire` resolves with the function that gives its permit back. */
+class Semaphore {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(permits: number) {
+    this.#free = permits;
+  }
+
+  async acquire(): Promise<() => void> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    return () => {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    };
+  }
+}
+
 function unique<T>(values: T[]): T[] {
   return [...new Set(values)];
 }
 
-function sleep(ms: number): Promise<void> {
+function sleepUntil(at: number): Promise<void> {
+  const ms = at - Date.now();
   return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }
 

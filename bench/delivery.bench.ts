@@ -1,0 +1,180 @@
+/**
+ * Delivery benchmark (issue: "Delivery"). In one run, against one SES emulator process:
+ *  - emails/s through the dispatcher vs a raw SDK SendEmail loop at the same concurrency (ratio >= 0.8, >= 500/s);
+ *  - lag from scheduled time to SES acceptance with no backlog (p99 <= 2 s);
+ *  - with the budget at 50/s and two dispatchers sharing it: the busiest 1-second window (<= 50).
+ */
+import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { startApp } from '../src/app.js';
+import { systemClock } from '../src/clock.js';
+import { loadConfig } from '../src/config.js';
+import { Dispatcher } from '../src/delivery/dispatcher.js';
+import { createSesProvider } from '../src/delivery/ses-provider.js';
+import { createLogger } from '../src/logger.js';
+import { type BenchRow, percentile, startBenchDatabase, startEmulatorProcess } from './support.js';
+
+const CONCURRENCY = 32;
+const EMAILS = 1500;
+/** Raw and dispatcher rounds alternate, and medians are reported: load from other tenants of the machine moves both. */
+const ROUNDS = 3;
+
+export async function run(): Promise<BenchRow[]> {
+  const db = await startBenchDatabase('delivery');
+  await db.prepare('throughput', 'lag', 'budget');
+  const emulator = await startEmulatorProcess();
+  try {
+    const { raw, dispatched, ratio } = await throughputRounds(db.urlFor, emulator.url);
+    const lag = await lagWithoutBacklog(db.urlFor, emulator.url);
+    const window = await budgetWindow(db.urlFor, emulator.url);
+    return [
+      { bench: 'delivery', metric: `raw SDK SendEmail loop, ${CONCURRENCY} in flight (baseline, median of ${ROUNDS})`, value: raw, unit: 'emails/s' },
+      { bench: 'delivery', metric: `dispatcher, ${CONCURRENCY} in flight, unlimited budget (median)`, value: dispatched, unit: 'emails/s', target: '>= 500', pass: dispatched >= 500 },
+      { bench: 'delivery', metric: 'dispatcher / raw SDK (median of per-round ratios)', value: ratio, unit: 'ratio', target: '>= 0.8', pass: ratio >= 0.8 },
+      { bench: 'delivery', metric: 'lag scheduled -> SES acceptance, p50', value: lag.p50, unit: 'ms' },
+      { bench: 'delivery', metric: 'lag scheduled -> SES acceptance, p99', value: lag.p99, unit: 'ms', target: '<= 2000', pass: lag.p99 <= 2000 },
+      { bench: 'delivery', metric: 'busiest 1-s window at budget 50/s (2 workers)', value: window.max, unit: 'emails', target: '<= 50', pass: window.max <= 50 },
+      { bench: 'delivery', metric: 'achieved rate at budget 50/s', value: window.rate, unit: 'emails/s' },
+    ];
+  } finally {
+    await emulator.dispose();
+    await db.dispose();
+  }
+}
+
+/** The baseline: the same SDK client settings, the same concurrency, pre-rendered mail. */
+async function rawSdkLoop(endpoint: string, count: number): Promise<number> {
+  const client = new SESv2Client({
+    region: 'us-east-1',
+    endpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 15_000, httpAgent: { keepAlive: true, maxSockets: CONCURRENCY * 2 } },
+  });
+  const html = `<html><body>${'<p>Hello there, this is a realistic paragraph of a nurture email.</p>'.repeat(20)}</body></html>`;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < count) {
+        const i = next++;
+        await client.send(
+          new SendEmailCommand({
+            FromEmailAddress: 'team@example.com',
+            Destination: { ToAddresses: [`raw${i}@example.com`] },
+            Content: { Simple: { Subject: { Data: `Hello ${i}` }, Body: { Html: { Data: html }, Text: { Data: 'Hello there' } } } },
+            EmailTags: [{ Name: 'email_id', Value: String(i) }],
+          }),
+        );
+      }
+    }),
+  );
+  client.destroy();
+  return count / ((performance.now() - started) / 1000);
+}
+
+async function appOn(urlFor: (db: string) => string, database: string, endpoint: string, env: Record<string, string>) {
+  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: urlFor(database), SES_ENDPOINT: endpoint, LOG_LEVEL: 'warn', ...env });
+  // The real clock: lags and send times are measured in real time.
+  const app = await startApp(config, { logger: createLogger(config), clock: systemClock });
+  const operator = async (query: string, variables: Record<string, unknown> = {}, key?: string) => {
+    const response = await fetch(app.server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key ?? config.operatorToken.reveal()}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await response.json()) as { data: any; errors?: unknown };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  };
+  const company = (await operator(`mutation { createCompany(input: { name: "Bench", fromAddress: "team@example.com" }) { id } }`)).createCompany.id as string;
+  const key = (await operator(`mutation($id: ID!) { createApiKey(companyId: $id, name: "bench") { secret } }`, { id: company })).createApiKey.secret as string;
+  const asCompany = (query: string, variables: Record<string, unknown> = {}) => operator(query, variables, key);
+  return { app, asCompany };
+}
+
+async function importDue(asCompany: (q: string, v?: Record<string, unknown>) => Promise<any>, count: number, prefix: string) {
+  for (let offset = 0; offset < count; offset += 5000) {
+    const inputs = Array.from({ length: Math.min(5000, count - offset) }, (_, i) => ({ email: `${prefix}${offset + i}@example.com`, firstName: `Lead${offset + i}` }));
+    await asCompany(`mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created } }`, { i: inputs });
+  }
+}
+
+/** Each round: the raw loop, then the dispatcher over as many freshly imported due emails (claim, render, send, settle). */
+async function throughputRounds(urlFor: (db: string) => string, endpoint: string): Promise<{ raw: number; dispatched: number; ratio: number }> {
+  const { app, asCompany } = await appOn(urlFor, 'throughput', endpoint, { RUN_JOBS: 'false', SES_MAX_SEND_RATE: '0', DISPATCH_CONCURRENCY: String(CONCURRENCY), DISPATCH_BATCH_SIZE: '200' });
+  const provider = createSesProvider(app.config, endpoint);
+  const dispatcher = new Dispatcher({ orm: app.orm, clock: app.clock, provider, config: app.config, logger: app.logger, workerId: 'bench' });
+  const raws: number[] = [];
+  const dispatcheds: number[] = [];
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      raws.push(await rawSdkLoop(endpoint, EMAILS));
+      await importDue(asCompany, EMAILS, `round${round}-`);
+      const started = performance.now();
+      const result = await dispatcher.dispatchDue(120_000);
+      if (result.sent !== EMAILS) throw new Error(`dispatcher sent ${result.sent} of ${EMAILS}`);
+      dispatcheds.push(result.sent / ((performance.now() - started) / 1000));
+    }
+  } finally {
+    provider.dispose();
+    await app.dispose();
+  }
+  return { raw: percentile(raws, 50), dispatched: percentile(dispatcheds, 50), ratio: percentile(raws.map((r, i) => dispatcheds[i]! / r), 50) };
+}
+
+/** Leads arrive one by one (20/s for 10 s) on a running app; each welcome email is due at once. */
+async function lagWithoutBacklog(urlFor: (db: string) => string, endpoint: string): Promise<{ p50: number; p99: number }> {
+  const { app, asCompany } = await appOn(urlFor, 'lag', endpoint, { RUN_JOBS: 'true', SES_MAX_SEND_RATE: '0' });
+  try {
+    for (let i = 0; i < 200; i++) {
+      await asCompany(`mutation($e: String!) { createLead(input: { email: $e }) { id } }`, { e: `lag${i}@example.com` });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const deadline = Date.now() + 30_000;
+    let rows: { lag_ms: number }[] = [];
+    while (Date.now() < deadline) {
+      rows = await app.orm.em.fork().getConnection().execute<{ lag_ms: number }[]>(
+        `select extract(epoch from (sent_at - scheduled_send_date)) * 1000 as lag_ms from sequence_email where email_number = 1 and status = 'SENT'`,
+      );
+      if (rows.length === 200) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const lags = rows.map((r) => Number(r.lag_ms));
+    return { p50: percentile(lags, 50), p99: percentile(lags, 99) };
+  } finally {
+    await app.dispose();
+  }
+}
+
+/** Two dispatchers share a 50/s budget over 400 due emails; the busiest sliding second of hand-overs to SES. */
+async function budgetWindow(urlFor: (db: string) => string, endpoint: string): Promise<{ max: number; rate: number }> {
+  const { app, asCompany } = await appOn(urlFor, 'budget', endpoint, { RUN_JOBS: 'false', SES_MAX_SEND_RATE: '50' });
+  try {
+    await importDue(asCompany, 400, 'budget');
+    const providers = [createSesProvider(app.config, endpoint), createSesProvider(app.config, endpoint)];
+    // What SES counts is requests arriving: record the moment each SendEmail leaves, across both workers.
+    const starts: number[] = [];
+    const dispatchers = providers.map(
+      (provider, i) =>
+        new Dispatcher({
+          orm: app.orm,
+          clock: app.clock,
+          provider: { ...provider, send: (email) => (starts.push(performance.timeOrigin + performance.now()), provider.send(email)) },
+          config: app.config,
+          logger: app.logger,
+          workerId: `budget-${i}`,
+        }),
+    );
+    await Promise.all(dispatchers.map((d) => d.dispatchDue(60_000)));
+    providers.forEach((p) => p.dispose());
+    const times = starts.sort((a, b) => a - b);
+    let max = 0;
+    for (let start = 0, end = 0; end < times.length; end++) {
+      while (times[end]! - times[start]! >= 1000) start++;
+      max = Math.max(max, end - start + 1);
+    }
+    return { max, rate: times.length / ((times.at(-1)! - times[0]!) / 1000) };
+  } finally {
+    await app.dispose();
+  }
+}

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
+
+/** One line of the benchmark table. */
+export interface BenchRow {
+  bench: string;
+  metric: string;
+  value: number;
+  unit: string;
+  /** e.g. ">= 0.8"; rows without one are baselines or context. */
+  target?: string;
+  pass?: boolean;
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** A throwaway embedded PostgreSQL; `urlFor(name)` creates the database on first use. */
+export async function startBenchDatabase(name: string) {
+  const dataDir = await mkdtemp(join(tmpdir(), `lead-nurture-bench-${name}-`));
+  const cluster = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'postgres', ephemeral: true });
+  const created = new Set<string>();
+  return {
+    cluster,
+    /** Synchronous URL; call `prepare(name)` first (startApp does not create databases). */
+    urlFor: (database: string) => {
+      if (!created.has(database)) throw new Error(`bench database ${database} was not prepared`);
+      return cluster.urlFor(database);
+    },
+    async prepare(...databases: string[]) {
+      for (const database of databases) {
+        await cluster.createDatabase(database);
+        created.add(database);
+      }
+    },
+    async dispose() {
+      await cluster.dispose();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** aws-ses-v2-local in its own process, as SES is remote in production: it must not share our event loop. */
+export async function startEmulatorProcess(): Promise<{ url: string; dispose(): Promise<void> }> {
+  const port = await freePort();
+  const account = {
+    DedicatedIpAutoWarmupEnabled: false,
+    Details: { AdditionalContactEmailAddresses: [], ContactLanguage: 'EN', MailType: 'MARKETING', ReviewDetails: { CaseId: 'bench', Status: 'GRANTED' }, UseCaseDescription: 'bench', WebsiteURL: 'http://localhost' },
+    EnforcementStatus: 'HEALTHY',
+    ProductionAccessEnabled: true,
+    SendingEnabled: true,
+    SendQuota: { Max24HourSend: 1_000_000, MaxSendRate: 1000, SentLast24Hours: 0 },
+    SuppressionAttributes: { SuppressedReasons: [] },
+  };
+  const child = spawn(process.execPath, ['node_modules/aws-ses-v2-local/dist/cli.js', '--host', '127.0.0.1', '--port', String(port)], {
+    env: { ...process.env, AWS_SES_ACCOUNT: JSON.stringify(account) },
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(`${url}/health-check`).then((r) => r.ok, () => false)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    dispose: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
