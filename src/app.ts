@@ -9,6 +9,7 @@ import { seedDemoTenant, type DemoTenant } from './dev/seed.js';
 import { startSesEmulator } from './dev/ses-emulator.js';
 import { startJobs, type Jobs } from './jobs/jobs.js';
 import { createLogger } from './logger.js';
+import { startPubSub, type PgPubSub } from './realtime/pubsub.js';
 import { createSchema } from './schema.js';
 import { startServer, type Server } from './server.js';
 
@@ -25,12 +26,14 @@ export interface App {
   readonly demo: DemoTenant | undefined;
   /** Agenda and the dispatcher, when this process runs jobs (RUN_JOBS). */
   readonly jobs: Jobs | undefined;
+  /** Subscriptions' PubSub: LISTEN/NOTIFY between processes, bounded fan-out within this one. */
+  readonly pubSub: PgPubSub;
   /** Stops everything that was started, in reverse order. Safe to call twice. */
   dispose(): Promise<void>;
 }
 
 /**
- * Boots the product: database (embedded when DATABASE_URL is unset) → migrations → SES emulator (development)
+ * Boots the product: database (embedded when DATABASE_URL is unset) → migrations → realtime PubSub (LISTEN) → SES emulator (development)
  * → demo seed (development) → jobs (dispatch, sweeper) → HTTP/WebSocket server. If a step fails, what already started is disposed.
  */
 export interface AppOptions {
@@ -77,6 +80,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     }
 
+    const pubSub = await startPubSub({ databaseUrl, log: logger, queueLimit: config.realtime.queueLimit });
+    disposers.push({ name: 'realtime', dispose: () => pubSub.dispose() });
+
     let sesEmulatorUrl: string | undefined;
     if (config.env === 'development' && !config.ses.endpoint) {
       const emulator = await startSesEmulator(config.ses.emulatorPort);
@@ -94,7 +100,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       disposers.push({ name: 'jobs', dispose: jobs.dispose });
     }
 
-    const schema = await createSchema();
+    const schema = await createSchema(pubSub);
     const server = await startServer({
       config,
       orm,
@@ -105,7 +111,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     });
     disposers.push({ name: 'server', dispose: server.dispose });
 
-    return { config, orm, server, logger, clock, databaseUrl, sesEmulatorUrl, demo, jobs, dispose };
+    return { config, orm, server, logger, clock, databaseUrl, sesEmulatorUrl, demo, jobs, pubSub, dispose };
   } catch (error) {
     await dispose();
     throw error;

@@ -54,6 +54,12 @@ export interface Config {
   readonly maxRequestBytes: number;
   /** Deepest selection set accepted in a GraphQL operation (introspection excluded). */
   readonly maxQueryDepth: number;
+  readonly realtime: {
+    /** WebSocket ping interval; a client that has not answered the previous ping by then is dropped. 0 disables. */
+    readonly keepAliveMs: number;
+    /** Events a subscriber may lag behind before its oldest ones are dropped. */
+    readonly queueLimit: number;
+  };
 }
 
 /** A secret value that never prints itself: logging a Config cannot leak it. */
@@ -145,6 +151,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL?.trim() || (nodeEnv === 'test' ? 'silent' : 'info'),
     maxRequestBytes: parseInteger(env.MAX_REQUEST_BYTES, 1_572_864, 'MAX_REQUEST_BYTES', problems, 1024),
     maxQueryDepth: parseInteger(env.MAX_QUERY_DEPTH, 10, 'MAX_QUERY_DEPTH', problems, 2, 100),
+    realtime: {
+      keepAliveMs: parseInteger(env.WS_KEEP_ALIVE_MS, 12_000, 'WS_KEEP_ALIVE_MS', problems, 0, 600_000),
+      queueLimit: parseInteger(env.REALTIME_QUEUE_LIMIT, 1_000, 'REALTIME_QUEUE_LIMIT', problems, 1, 100_000),
+    },
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,20 +1,25 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
-import { buildSchema } from 'type-graphql';
+import { buildSchema, type PubSub } from 'type-graphql';
 import { ApiKeyResolver } from './auth/api-key.resolver.js';
 import { authChecker } from './auth/auth-checker.js';
 import { CompanyResolver } from './companies/company.resolver.js';
 import { DeliveryResolver } from './delivery/delivery.resolver.js';
 import { LeadResolver } from './leads/lead.resolver.js';
+import { RealtimePubSub } from './realtime/pubsub.js';
+import { LeadScoreChangeResolver, SubscriptionResolver } from './realtime/subscription.resolver.js';
 import { EnrollmentResolver } from './sequences/enrollment.resolver.js';
+import { SequenceEmailResolver } from './sequences/sequence-email.resolver.js';
 import { SequenceResolver } from './sequences/sequence.resolver.js';
 
-export const resolvers = [CompanyResolver, ApiKeyResolver, LeadResolver, SequenceResolver, EnrollmentResolver, DeliveryResolver] as const;
+export const resolvers = [CompanyResolver, ApiKeyResolver, LeadResolver, SequenceResolver, EnrollmentResolver, DeliveryResolver, SequenceEmailResolver, SubscriptionResolver, LeadScoreChangeResolver] as const;
 
-export async function createSchema(): Promise<GraphQLSchema> {
+/** The app's schema; without a PubSub (schema emit, tests) subscriptions use an in-process one. */
+export async function createSchema(pubSub: PubSub = new RealtimePubSub()): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers,
     authChecker,
+    pubSub,
     // Inputs are checked with class-validator before resolvers run; failures become BAD_USER_INPUT naming the field.
     validate: { forbidUnknownValues: false, stopAtFirstError: false },
   });

@@ -19,6 +19,7 @@ import { pendingMigrations } from './db/orm.js';
 import { readAccountState } from './delivery/account.js';
 import { formatGraphQLError } from './errors.js';
 import { depthLimit } from './graphql/depth-limit.js';
+import { subscribeEvents } from './realtime/per-event-context.js';
 
 export interface ServerOptions {
   config: Config;
@@ -171,9 +172,12 @@ export async function startServer(options: ServerOptions): Promise<Server> {
         clock,
         config,
       }),
+      // Every event runs with its own EntityManager fork, shared by identical subscriptions (per-event-context.ts).
+      subscribe: subscribeEvents(orm),
       isProd: !exposeInternals,
     },
     wss,
+    config.realtime.keepAliveMs, // ping interval; an unanswered ping closes the socket after as long again
   );
 
   const hostForUrl = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Company } from '../companies/company.entity.js';
 import { NotFoundError } from '../errors.js';
 import { query, sql } from '../db/sql.js';
+import { publish, Topic } from '../realtime/events.js';
 import { EmailSequence } from '../sequences/email-sequence.entity.js';
 import { enrollLeads } from '../sequences/enrollment.service.js';
 import { SequenceTrigger } from '../sequences/sequence.enums.js';
@@ -51,6 +52,7 @@ export async function changeScore(
     await recordActivities(tx, [
       { companyId: company.id, leadId, type: ActivityType.SCORE_CHANGED, reason: input.reason, scoreDelta: delta, scoreAfter: row.score, data: input.data ?? {}, occurredAt: now },
     ]);
+    await publish(tx, { topic: Topic.LeadScoreChanged, companyId: company.id, leadId, previousScore: row.previous, score: row.score, delta, reason: input.reason, at: now.toISOString() });
     if (delta > 0 && row.email && !row.unsubscribed_at) {
       change.enrolledSequenceIds = await startThresholdSequences(tx, company, { id: leadId, email: row.email, timezone: row.timezone }, row.previous, row.score, now);
     }

@@ -8,11 +8,12 @@ import { ActivityType } from '../leads/activity.entity.js';
 import { suppressedAmong } from '../leads/lead-intake.js';
 import { Lead } from '../leads/lead.entity.js';
 import { recordActivities } from '../leads/timeline.js';
+import { publish, Topic, type EnrollmentChangedEvent } from '../realtime/events.js';
 import { EmailSequence } from './email-sequence.entity.js';
 import { Enrollment } from './enrollment.entity.js';
 import { enrollLeads, scheduleTimeZone } from './enrollment.service.js';
 import { applySchedule, baseForStepAt } from './reschedule.js';
-import { EnrollmentStatus, StopReason } from './sequence.enums.js';
+import { EmailStatus, EnrollmentStatus, StopReason } from './sequence.enums.js';
 
 /** Loads a live lead of the company; another company's lead does not exist. */
 export async function findLead(em: EntityManager, companyId: string, leadId: string): Promise<Lead> {
@@ -90,6 +91,7 @@ export async function pauseSequence(em: EntityManager, companyId: string, leadId
       { companyId, leadId: enrollment.lead.id, type: ActivityType.ENROLLMENT_PAUSED, reason: 'Enrollment paused', data: { enrollmentId: enrollment.id }, occurredAt: now },
     ]);
     await tx.flush();
+    await publish(tx, enrollmentChanged(companyId, enrollment, now));
     return enrollment;
   });
 }
@@ -116,6 +118,8 @@ export async function resumeSequence(em: EntityManager, company: Company, leadId
     enrollment.status = EnrollmentStatus.ACTIVE;
     enrollment.pausedAt = null;
     await tx.flush();
+    // Before applySchedule, which may complete it at once: subscribers see ACTIVE, then COMPLETED.
+    await publish(tx, enrollmentChanged(company.id, enrollment, now));
     await applySchedule(tx, {
       companyId: company.id,
       sequence,
@@ -138,18 +142,19 @@ export async function stopEnrollments(
   input: { companyId: string; enrollmentIds?: string[]; leadId?: string; reason: StopReason; now: Date },
 ): Promise<{ enrollmentIds: string[]; canceledEmails: number }> {
   const { companyId, reason, now } = input;
-  const stopped = await query<{ id: string; lead_id: string }>(
+  const stopped = await query<{ id: string; lead_id: string; sequence_id: string }>(
     em,
     sql`update enrollment set status = 'STOPPED', stop_reason = ${reason}, ended_at = ${now}, paused_at = null, updated_at = ${now}
         where company_id = ${companyId}::uuid and status in ('ACTIVE', 'PAUSED')
           and ${input.enrollmentIds ? sql`id = any(${input.enrollmentIds}::uuid[])` : sql`lead_id = ${input.leadId!}::uuid`}
-        returning id, lead_id`,
+        returning id, lead_id, sequence_id`,
   );
   if (stopped.length === 0) return { enrollmentIds: [], canceledEmails: 0 };
   const ids = stopped.map((row) => row.id);
-  const canceled = await query<{ id: string }>(
+  const canceled = await query<{ id: string; enrollment_id: string; lead_id: string; sequence_id: string }>(
     em,
-    sql`update sequence_email set status = 'CANCELED', updated_at = ${now} where enrollment_id = any(${ids}::uuid[]) and status = 'PENDING' returning id`,
+    sql`update sequence_email set status = 'CANCELED', updated_at = ${now} where enrollment_id = any(${ids}::uuid[]) and status = 'PENDING'
+        returning id, enrollment_id, lead_id, sequence_id`,
   );
   await recordActivities(
     em,
@@ -162,5 +167,24 @@ export async function stopEnrollments(
       occurredAt: now,
     })),
   );
+  const at = now.toISOString();
+  await publish(em, [
+    ...stopped.map((row) => ({ topic: Topic.EnrollmentChanged as const, companyId, leadId: row.lead_id, sequenceId: row.sequence_id, enrollmentId: row.id, status: EnrollmentStatus.STOPPED, stopReason: reason, at })),
+    ...canceled.map((row) => ({ topic: Topic.EmailStatusChanged as const, companyId, leadId: row.lead_id, sequenceId: row.sequence_id, enrollmentId: row.enrollment_id, emailId: row.id, status: EmailStatus.CANCELED, at })),
+  ]);
   return { enrollmentIds: ids, canceledEmails: canceled.length };
+}
+
+/** The realtime event of an enrollment whose status the caller just changed. */
+function enrollmentChanged(companyId: string, enrollment: Enrollment, now: Date): EnrollmentChangedEvent {
+  return {
+    topic: Topic.EnrollmentChanged,
+    companyId,
+    leadId: enrollment.lead.id,
+    sequenceId: enrollment.sequence.id,
+    enrollmentId: enrollment.id,
+    status: enrollment.status,
+    stopReason: enrollment.stopReason,
+    at: now.toISOString(),
+  };
 }

@@ -3,8 +3,10 @@ import { uuidv7 } from '../db/ids.js';
 import { signalEmailsDue } from '../delivery/due-signal.js';
 import { json, query, sql } from '../db/sql.js';
 import { ActivityType } from '../leads/activity.entity.js';
+import { publish, Topic } from '../realtime/events.js';
 import { recordActivities } from '../leads/timeline.js';
 import type { EmailSequence } from './email-sequence.entity.js';
+import { EnrollmentStatus } from './sequence.enums.js';
 import { stepSendDate } from './schedule.js';
 import { WindowTimeZone, type SequenceStep, type SendWindow } from './sequence-step.js';
 
@@ -84,6 +86,19 @@ export async function enrollLeads(
       reason: `Enrolled in "${sequence.name}" (${input.reason}); ${sequence.steps.length} emails scheduled`,
       data: { sequenceId: sequence.id, enrollmentId: enrollment.id },
       occurredAt: startAt,
+    })),
+  );
+  await publish(
+    em,
+    created.map((row) => ({
+      topic: Topic.EnrollmentChanged,
+      companyId,
+      leadId: row.lead_id,
+      sequenceId: sequence.id,
+      enrollmentId: row.id,
+      status: EnrollmentStatus.ACTIVE,
+      stopReason: null,
+      at: startAt.toISOString(),
     })),
   );
   return created.map((row) => ({ enrollmentId: row.id, leadId: row.lead_id }));

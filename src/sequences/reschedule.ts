@@ -2,8 +2,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { DateTime } from 'luxon';
 import { uuidv7 } from '../db/ids.js';
 import { json, query, sql } from '../db/sql.js';
+import { publish, Topic, type RealtimeEvent } from '../realtime/events.js';
 import type { EmailSequence } from './email-sequence.entity.js';
 import { scheduleSteps } from './enrollment.service.js';
+import { EmailStatus, EnrollmentStatus } from './sequence.enums.js';
 import type { StepDelay } from './schedule.js';
 
 export interface EnrollmentBase {
@@ -68,16 +70,24 @@ export async function applySchedule(
           where s.id = t.id and s.status = 'PENDING'`,
     );
   }
+  // Realtime events for the emails whose status actually changed (the `returning` rows).
+  const changedEmails: { id: string; status: EmailStatus }[] = [];
   if (revivals.length > 0) {
-    await query(
+    const revived = await query<{ id: string }>(
       em,
       sql`update sequence_email s set status = 'PENDING', scheduled_send_date = t.at, updated_at = ${now}
           from jsonb_to_recordset(${json(revivals)}) as t(id uuid, at timestamptz)
-          where s.id = t.id and s.status = 'CANCELED'`,
+          where s.id = t.id and s.status = 'CANCELED'
+          returning s.id`,
     );
+    changedEmails.push(...revived.map((row) => ({ id: row.id, status: EmailStatus.PENDING })));
   }
   if (cancels.length > 0) {
-    await query(em, sql`update sequence_email set status = 'CANCELED', updated_at = ${now} where id = any(${cancels}::uuid[]) and status = 'PENDING'`);
+    const canceled = await query<{ id: string }>(
+      em,
+      sql`update sequence_email set status = 'CANCELED', updated_at = ${now} where id = any(${cancels}::uuid[]) and status = 'PENDING' returning id`,
+    );
+    changedEmails.push(...canceled.map((row) => ({ id: row.id, status: EmailStatus.CANCELED })));
   }
   if (inserts.length > 0) {
     await query(
@@ -88,12 +98,25 @@ export async function applySchedule(
     );
   }
   // An active enrollment left with nothing to send (its remaining steps were removed) is complete.
-  await query(
+  const completed = await query<{ id: string; lead_id: string }>(
     em,
     sql`update enrollment e set status = 'COMPLETED', ended_at = ${now}, updated_at = ${now}
         where e.id = any(${ids}::uuid[]) and e.status = 'ACTIVE'
-          and not exists (select 1 from sequence_email s where s.enrollment_id = e.id and s.status in ('PENDING', 'SENDING'))`,
+          and not exists (select 1 from sequence_email s where s.enrollment_id = e.id and s.status in ('PENDING', 'SENDING'))
+        returning e.id, e.lead_id`,
   );
+
+  const base = { companyId: input.companyId, sequenceId: sequence.id, at: now.toISOString() };
+  const enrollmentOf = new Map(existing.map((row) => [row.id, row.enrollment_id]));
+  const leadOf = new Map(input.enrollments.map((e) => [e.enrollmentId, e.leadId]));
+  const events: RealtimeEvent[] = changedEmails.map(({ id, status }) => {
+    const enrollmentId = enrollmentOf.get(id)!;
+    return { ...base, topic: Topic.EmailStatusChanged, leadId: leadOf.get(enrollmentId)!, enrollmentId, emailId: id, status };
+  });
+  for (const row of completed) {
+    events.push({ ...base, topic: Topic.EnrollmentChanged, leadId: row.lead_id, enrollmentId: row.id, status: EnrollmentStatus.COMPLETED, stopReason: null });
+  }
+  await publish(em, events);
 }
 
 /**

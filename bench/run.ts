@@ -1,0 +1,68 @@
+/**
+ * `npm run bench [-- name…]`: runs the bench modules below (all, or those named) in sequence, prints one table
+ * and writes bench/results/latest.json. A bench is a `*.bench.ts` file exporting `run(): Promise<BenchRow[]>`,
+ * listed here. Targets missed are reported in the table, not as a failure: only a bench that crashes or
+ * overruns its time limit makes the run exit non-zero.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import type { BenchRow } from './support.js';
+
+const benches: Array<{ name: string; load: () => Promise<{ run: () => Promise<BenchRow[]> }> }> = [
+  { name: 'delivery', load: () => import('./delivery.bench.js') },
+  { name: 'realtime', load: () => import('./realtime.bench.js') },
+];
+
+/** Per bench: one that hangs must not hang CI. */
+const TIME_LIMIT_MS = 120_000;
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((name) => !benches.some((bench) => bench.name === name));
+  if (unknown.length > 0) throw new Error(`unknown bench ${unknown.join(', ')} (have ${benches.map((b) => b.name).join(', ')})`);
+
+  const rows: BenchRow[] = [];
+  const crashed: string[] = [];
+  for (const bench of benches.filter((b) => wanted.length === 0 || wanted.includes(b.name))) {
+    const started = Date.now();
+    process.stdout.write(`bench ${bench.name}…\n`);
+    try {
+      rows.push(...(await withTimeLimit(bench.name, (async () => (await bench.load()).run())())));
+      process.stdout.write(`bench ${bench.name} done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    } catch (error) {
+      crashed.push(bench.name);
+      process.stderr.write(`bench ${bench.name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    }
+  }
+  process.stdout.write(`\n${table(rows)}\n`);
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(new URL('./results/latest.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), node: process.version, rows }, null, 2)}\n`);
+  // Explicit exit: a bench that leaked a handle must not keep the process alive.
+  process.exit(crashed.length > 0 ? 1 : 0);
+}
+
+function withTimeLimit<T>(name: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name} ran longer than ${TIME_LIMIT_MS / 1000} s`)), TIME_LIMIT_MS);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+function table(rows: BenchRow[]): string {
+  const cells = [
+    ['bench', 'metric', 'value', 'unit', 'target', 'pass'],
+    ...rows.map((r) => [r.bench, r.metric, format(r.value), r.unit, r.target ?? '', r.pass === undefined ? '' : r.pass ? 'yes' : 'NO']),
+  ];
+  const widths = cells[0]!.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));
+  const line = (row: string[]) => `| ${row.map((cell, column) => (column === 2 ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join(' | ')} |`;
+  return [line(cells[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
+}
+
+function format(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(Math.abs(value) >= 100 ? 0 : 2);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

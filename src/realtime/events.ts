@@ -1,0 +1,114 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query, sql } from '../db/sql.js';
+
+/** What subscribers can listen to. Values are the routing keys of the PubSub. */
+export enum Topic {
+  LeadScoreChanged = 'LEAD_SCORE_CHANGED',
+  EmailStatusChanged = 'EMAIL_STATUS_CHANGED',
+  EnrollmentChanged = 'ENROLLMENT_CHANGED',
+}
+
+/*
+ * Events cross processes as JSON through PostgreSQL NOTIFY, so they hold ids and the changed fields only;
+ * subscribers load whatever else their selection asks for when the event reaches them.
+ */
+
+export interface LeadScoreChangedEvent {
+  topic: Topic.LeadScoreChanged;
+  companyId: string;
+  leadId: string;
+  previousScore: number;
+  score: number;
+  delta: number;
+  reason: string;
+  /** ISO 8601. */
+  at: string;
+}
+
+export interface EmailStatusChangedEvent {
+  topic: Topic.EmailStatusChanged;
+  companyId: string;
+  leadId: string;
+  sequenceId: string;
+  enrollmentId: string;
+  emailId: string;
+  status: string;
+  at: string;
+}
+
+export interface EnrollmentChangedEvent {
+  topic: Topic.EnrollmentChanged;
+  companyId: string;
+  leadId: string;
+  sequenceId: string;
+  enrollmentId: string;
+  status: string;
+  stopReason: string | null;
+  at: string;
+}
+
+export type RealtimeEvent = LeadScoreChangedEvent | EmailStatusChangedEvent | EnrollmentChangedEvent;
+
+/** The one NOTIFY channel of the app. NOTIFY is per database, so apps on other databases never hear it. */
+export const CHANNEL = 'lead_nurture_realtime';
+
+/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; the margin keeps us clear of it. */
+export const MAX_PAYLOAD_BYTES = 7_900;
+
+/** Longest `reason` carried by an event: it is for display, and keeps every event far below the payload limit. */
+export const MAX_REASON_LENGTH = 200;
+
+/**
+ * Queues events with pg_notify in em's current transaction: PostgreSQL delivers them only if it commits
+ * (publish-after-commit for free), to every process. Outside a transaction they go at once. Batches many events
+ * per NOTIFY (payload limit ~8000 bytes) so a 10,000-lead import is a few statements, not 10,000.
+ */
+export async function publish(em: EntityManager, events: RealtimeEvent | RealtimeEvent[]): Promise<void> {
+  const payloads = encodeEvents(Array.isArray(events) ? events : [events]);
+  if (payloads.length === 0) return;
+  // One statement for all batches; a function scan of unnest yields (and so notifies) in array order.
+  await query(em, sql`select pg_notify(${CHANNEL}, payload) from unnest(${payloads}::text[]) as payload`);
+}
+
+/** Packs events into as few JSON-array payloads as the NOTIFY size limit allows, keeping their order. */
+export function encodeEvents(events: RealtimeEvent[]): string[] {
+  const payloads: string[] = [];
+  let batch: string[] = [];
+  let bytes = 2; // the brackets
+  for (const event of events) {
+    const encoded = JSON.stringify(event.topic === Topic.LeadScoreChanged ? { ...event, reason: shorten(event.reason) } : event);
+    const size = Buffer.byteLength(encoded) + 1; // and its comma
+    if (batch.length > 0 && bytes + size > MAX_PAYLOAD_BYTES) {
+      payloads.push(`[${batch.join(',')}]`);
+      batch = [];
+      bytes = 2;
+    }
+    batch.push(encoded);
+    bytes += size;
+  }
+  if (batch.length > 0) payloads.push(`[${batch.join(',')}]`);
+  return payloads;
+}
+
+/** The events of one NOTIFY payload; anything that is not a well-formed event is left out. */
+export function decodeEvents(payload: string): RealtimeEvent[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload);
+  } catch {
+    return [];
+  }
+  return Array.isArray(parsed) ? parsed.filter(isEvent) : [];
+}
+
+const TOPICS = new Set<string>(Object.values(Topic));
+
+function isEvent(value: unknown): value is RealtimeEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const { topic, companyId, leadId } = value as Record<string, unknown>;
+  return typeof topic === 'string' && TOPICS.has(topic) && typeof companyId === 'string' && typeof leadId === 'string';
+}
+
+function shorten(reason: string): string {
+  return reason.length <= MAX_REASON_LENGTH ? reason : `${reason.slice(0, MAX_REASON_LENGTH - 1)}…`;
+}
