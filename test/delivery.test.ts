@@ -3,6 +3,7 @@ import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
 import { ok, type GraphQLClient } from './helpers/graphql.js';
 import { headerOf, startMailbox, waitFor, type SesMailbox } from './helpers/ses.js';
+import { connectWs, subscribe, subscriptionsOpen } from './helpers/ws.js';
 
 const DAY = 86_400_000;
 
@@ -70,5 +71,32 @@ describe.each(stores)('delivery through SES (aws-ses-v2-local), $store job store
     const view = await emailsOf(createLead.id);
     expect(view.emails.map((e) => e.status)).toEqual(['SENT', 'SENT', 'PENDING', 'PENDING', 'PENDING']);
     expect((await mailbox.countsByEmailId()).get(view.emails[1]!.id)).toBe(1);
+  });
+
+  it('dashboards see each email go out and the enrollment complete, live', async () => {
+    const connection = connectWs(t.app.server.url, { authorization: `Bearer ${tenant.apiKey}` });
+    await connection.connected;
+    const emails = subscribe<{ emailStatusChanged: { id: string; emailNumber: number; status: string; lead: { email: string } } }>(
+      connection.client,
+      `subscription { emailStatusChanged { id emailNumber status lead { email } } }`,
+    );
+    const enrollments = subscribe<{ enrollmentChanged: { status: string } }>(connection.client, `subscription { enrollmentChanged { status } }`);
+    await subscriptionsOpen(() => t.app.pubSub.stats(), 2);
+    try {
+      ok(await gql(`mutation { createLead(input: { email: "live@example.com" }) { id } }`));
+      expect((await enrollments.next(5_000)).enrollmentChanged.status).toBe('ACTIVE');
+      expect((await emails.next(10_000)).emailStatusChanged).toMatchObject({ emailNumber: 1, status: 'SENT', lead: { email: 'live@example.com' } });
+
+      t.clock.advance(15 * DAY);
+      await t.app.jobs!.dispatcher.dispatchDue();
+      // Other leads of the company fall due too: keep this lead's events.
+      const sent = (await emails.within(1_000)).map((e) => e.emailStatusChanged).filter((e) => e.lead.email === 'live@example.com');
+      expect(sent.map((e) => [e.emailNumber, e.status]).sort()).toEqual([[2, 'SENT'], [3, 'SENT'], [4, 'SENT'], [5, 'SENT']]);
+      expect((await enrollments.next()).enrollmentChanged.status).toBe('COMPLETED');
+    } finally {
+      emails.dispose();
+      enrollments.dispose();
+      await connection.client.dispose();
+    }
   });
 });

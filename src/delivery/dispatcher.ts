@@ -8,6 +8,7 @@ import { json, query, sql } from '../db/sql.js';
 import { ActivityType } from '../leads/activity.entity.js';
 import { Lead } from '../leads/lead.entity.js';
 import { recordActivities, type ActivityRecord } from '../leads/timeline.js';
+import { publish, Topic, type RealtimeEvent } from '../realtime/events.js';
 import { EmailSequence } from '../sequences/email-sequence.entity.js';
 import { claimDueEmails, interleaveByCompany, type ClaimedEmail } from './claim.js';
 import { SendError, type EmailProvider, type OutgoingEmail, type SendFailure } from './email-provider.js';
@@ -291,6 +292,14 @@ export class Dispatcher {
         }
       }
       await recordActivities(tx, activities);
+      // Dashboards see final statuses; the milliseconds-long SENDING and a throttled email's return to PENDING are not news.
+      const changes: RealtimeEvent[] = settled
+        .filter((row) => row.status !== 'PENDING')
+        .map((row) => {
+          const claim = byId.get(row.id)!;
+          return { topic: Topic.EmailStatusChanged, companyId: claim.company_id, leadId: claim.lead_id, sequenceId: claim.sequence_id, enrollmentId: claim.enrollment_id, emailId: claim.id, status: row.status, at: now.toISOString() };
+        });
+      await publish(tx, changes);
       const finished = unique(settled.filter((r) => r.status === 'SENT' || r.status === 'FAILED').map((r) => byId.get(r.id)!.enrollment_id));
       if (finished.length > 0) await completeEnrollments(tx, finished, now);
     });
@@ -305,6 +314,10 @@ async function completeEnrollments(em: EntityManager, enrollmentIds: string[], n
         where e.id = any(${enrollmentIds}::uuid[]) and e.status = 'ACTIVE'
           and not exists (select 1 from sequence_email s where s.enrollment_id = e.id and s.status in ('PENDING', 'SENDING'))
         returning e.id, e.lead_id, e.company_id, e.sequence_id`,
+  );
+  await publish(
+    em,
+    completed.map((e) => ({ topic: Topic.EnrollmentChanged, companyId: e.company_id, leadId: e.lead_id, sequenceId: e.sequence_id, enrollmentId: e.id, status: 'COMPLETED', stopReason: null, at: now.toISOString() })),
   );
   await recordActivities(
     em,

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, sql } from '../db/sql.js';
 import { ActivityType } from '../leads/activity.entity.js';
 import { recordActivities } from '../leads/timeline.js';
+import { publish, Topic } from '../realtime/events.js';
 import { OUTCOME_UNKNOWN } from './dispatcher.js';
 
 /**
@@ -11,14 +12,18 @@ import { OUTCOME_UNKNOWN } from './dispatcher.js';
  */
 export async function sweepStuckEmails(em: EntityManager, now: Date, leaseSeconds: number): Promise<number> {
   return em.transactional(async (tx) => {
-    const stuck = await query<{ id: string; company_id: string; lead_id: string; email_number: number; claimed_by: string | null }>(
+    const stuck = await query<{ id: string; company_id: string; lead_id: string; sequence_id: string; enrollment_id: string; email_number: number; claimed_by: string | null }>(
       tx,
       sql`update sequence_email
           set status = 'FAILED', updated_at = ${now},
               failure_reason = ${OUTCOME_UNKNOWN} || ': the dispatcher (' || coalesce(claimed_by, '?') || ') stopped while handing this email to SES. '
                                || 'It was not re-sent automatically; use retryEmail if it did not arrive.'
           where status = 'SENDING' and claimed_at < ${new Date(now.getTime() - leaseSeconds * 1000)}
-          returning id, company_id, lead_id, email_number, claimed_by`,
+          returning id, company_id, lead_id, sequence_id, enrollment_id, email_number, claimed_by`,
+    );
+    await publish(
+      tx,
+      stuck.map((e) => ({ topic: Topic.EmailStatusChanged, companyId: e.company_id, leadId: e.lead_id, sequenceId: e.sequence_id, enrollmentId: e.enrollment_id, emailId: e.id, status: 'FAILED', at: now.toISOString() })),
     );
     await recordActivities(
       tx,
