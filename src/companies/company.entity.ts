@@ -3,12 +3,13 @@ import { Entity, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { DateTimeResolver, EmailAddressResolver, TimeZoneResolver } from 'graphql-scalars';
 import { uuidv7 } from '../db/ids.js';
+import { DEFAULT_SCORING_RULES, ScoringRules } from './scoring-rules.js';
 
 /** The tenant. Every row of tenant data carries its id, and every query filters on it. */
 @ObjectType({ description: 'A company using the service: the tenant that owns leads, sequences and API keys.' })
 @Entity({ tableName: 'company' })
 export class Company {
-  [OptionalProps]?: 'fromName' | 'replyTo' | 'timezone' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'fromName' | 'replyTo' | 'timezone' | 'scoringRules' | 'createdAt' | 'updatedAt';
 
   @Field(() => ID, { description: 'Unguessable company id (UUID).' })
   @PrimaryKey({ type: 'uuid' })
@@ -33,6 +34,10 @@ export class Company {
   @Field(() => TimeZoneResolver, { description: 'IANA time zone used for send windows of leads without their own.' })
   @Property({ type: 'string', length: 64 })
   timezone: string = 'UTC';
+
+  @Field(() => ScoringRules, { description: 'How opens and clicks raise lead scores (`updateScoringRules`).' })
+  @Property({ type: 'json', columnType: 'jsonb', default: JSON.stringify(DEFAULT_SCORING_RULES) })
+  scoringRules: ScoringRules = { ...DEFAULT_SCORING_RULES };
 
   @Field(() => DateTimeResolver, { description: 'When the company was created.' })
   @Property({ type: 'datetime', columnType: 'timestamptz' })

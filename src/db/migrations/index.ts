@@ -2,9 +2,11 @@
 import { Migration20261124031012 } from './Migration20261124031012.js';
 import { Migration20261124032021_leads_sequences } from './Migration20261124032021_leads_sequences.js';
 import { Migration20261124033454_delivery } from './Migration20261124033454_delivery.js';
+import { Migration20261124035947_tracking } from './Migration20261124035947_tracking.js';
 
 export const migrations = [
   { name: 'Migration20261124031012', class: Migration20261124031012 },
   { name: 'Migration20261124032021_leads_sequences', class: Migration20261124032021_leads_sequences },
   { name: 'Migration20261124033454_delivery', class: Migration20261124033454_delivery },
+  { name: 'Migration20261124035947_tracking', class: Migration20261124035947_tracking },
 ];

@@ -1,0 +1,16 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+
+/** Points a company gives for engagement. Each applies once per email, to human engagement only. */
+@ObjectType({ description: 'How engagement raises lead scores; scores are capped at `maxScore`.' })
+export class ScoringRules {
+  @Field(() => Int, { description: 'Points for the first human open of each email (default 5).' })
+  openPoints!: number;
+
+  @Field(() => Int, { description: 'Points for the first human click of each email (default 10).' })
+  clickPoints!: number;
+
+  @Field(() => Int, { description: 'Highest score a lead can reach (default 100).' })
+  maxScore!: number;
+}
+
+export const DEFAULT_SCORING_RULES: ScoringRules = Object.freeze({ openPoints: 5, clickPoints: 10, maxScore: 100 });
