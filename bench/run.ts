@@ -10,6 +10,7 @@ import type { BenchRow } from './support.js';
 const benches: Array<{ name: string; load: () => Promise<{ run: () => Promise<BenchRow[]> }> }> = [
   { name: 'delivery', load: () => import('./delivery.bench.js') },
   { name: 'realtime', load: () => import('./realtime.bench.js') },
+  { name: 'tracking', load: () => import('./tracking.bench.js') },
 ];
 
 /** Per bench: one that hangs must not hang CI. */

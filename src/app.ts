@@ -8,9 +8,11 @@ import { createSesProvider } from './delivery/ses-provider.js';
 import { seedDemoTenant, type DemoTenant } from './dev/seed.js';
 import { startSesEmulator } from './dev/ses-emulator.js';
 import { startJobs, type Jobs } from './jobs/jobs.js';
+import { EngagementRecorder } from './tracking/tracking.service.js';
 import { createLogger } from './logger.js';
 import { startPubSub, type PgPubSub } from './realtime/pubsub.js';
 import { createSchema } from './schema.js';
+import type { SesWebhookHooks } from './ses-events/ses-events.routes.js';
 import { startServer, type Server } from './server.js';
 
 export interface App {
@@ -24,6 +26,8 @@ export interface App {
   readonly sesEmulatorUrl: string | undefined;
   /** Set in development: the seeded demo company and its key. */
   readonly demo: DemoTenant | undefined;
+  /** Records opens and clicks in group commits; `flush()` applies what is buffered. */
+  readonly recorder: EngagementRecorder;
   /** Agenda and the dispatcher, when this process runs jobs (RUN_JOBS). */
   readonly jobs: Jobs | undefined;
   /** Subscriptions' PubSub: LISTEN/NOTIFY between processes, bounded fan-out within this one. */
@@ -40,6 +44,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Tests pass a ManualClock to move time instead of sleeping. */
   clock?: Clock;
+  /** Tests replace the SES webhook's calls to AWS. */
+  sesWebhook?: SesWebhookHooks;
 }
 
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -100,18 +106,24 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       disposers.push({ name: 'jobs', dispose: jobs.dispose });
     }
 
+    // Disposed after the server (no more requests) and before the ORM: what is buffered is written.
+    const recorder = new EngagementRecorder(orm, logger);
+    disposers.push({ name: 'engagement-recorder', dispose: () => recorder.dispose() });
+
     const schema = await createSchema(pubSub);
     const server = await startServer({
+      recorder,
       config,
       orm,
       schema,
       logger,
       clock,
+      sesWebhook: options.sesWebhook,
       ...(demo ? { sandboxHeaders: { Authorization: `Bearer ${demo.apiKey}` } } : {}),
     });
     disposers.push({ name: 'server', dispose: server.dispose });
 
-    return { config, orm, server, logger, clock, databaseUrl, sesEmulatorUrl, demo, jobs, pubSub, dispose };
+    return { config, orm, server, logger, clock, databaseUrl, sesEmulatorUrl, demo, jobs, pubSub, recorder, dispose };
   } catch (error) {
     await dispose();
     throw error;

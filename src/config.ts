@@ -30,6 +30,8 @@ export interface Config {
     readonly configurationSet: string | undefined;
     /** Emails per second for the whole account, shared by every worker; unset: SES GetAccount's MaxSendRate; 0: unlimited. */
     readonly maxSendRate: number | undefined;
+    /** SNS topics whose SES events `POST /webhooks/ses` accepts; unset: any topic (signatures are verified either way). */
+    readonly snsTopicArns: readonly string[] | undefined;
   };
   readonly delivery: {
     /** Run Agenda jobs (dispatch, sweeper) in this process. API-only processes may turn it off. */
@@ -135,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       fromAddress: fromAddress ?? 'hello@example.com',
       configurationSet: optional(env.SES_CONFIGURATION_SET),
       maxSendRate: env.SES_MAX_SEND_RATE?.trim() ? parseInteger(env.SES_MAX_SEND_RATE, 0, 'SES_MAX_SEND_RATE', problems, 0, 100_000) : undefined,
+      snsTopicArns: optional(env.SES_SNS_TOPIC_ARNS)?.split(',').map((arn) => arn.trim()).filter(Boolean),
     },
     delivery: {
       runJobs: parseBoolean(env.RUN_JOBS, true, 'RUN_JOBS', problems),

@@ -5,6 +5,7 @@ import type { Clock } from './clock.js';
 import { Company } from './companies/company.entity.js';
 import type { Config } from './config.js';
 import { ForbiddenError } from './errors.js';
+import type { EngagementRecorder } from './tracking/tracking.service.js';
 
 /** Per-request (or per-subscription) context. `em` is a fresh fork: no identity map is shared across requests. */
 export interface Context {
@@ -14,6 +15,8 @@ export interface Context {
   readonly log: FastifyBaseLogger;
   readonly clock: Clock;
   readonly config: Config;
+  /** Opens and clicks go through it (group commits). */
+  readonly recorder: EngagementRecorder;
 }
 
 /** The calling company's id. Resolvers guarded by `@Authorized()` can rely on it. */

@@ -5,6 +5,7 @@ import { ApiKeyResolver } from './auth/api-key.resolver.js';
 import { authChecker } from './auth/auth-checker.js';
 import { CompanyResolver } from './companies/company.resolver.js';
 import { DeliveryResolver } from './delivery/delivery.resolver.js';
+import { TrackingResolver } from './tracking/tracking.resolver.js';
 import { LeadResolver } from './leads/lead.resolver.js';
 import { RealtimePubSub } from './realtime/pubsub.js';
 import { LeadScoreChangeResolver, SubscriptionResolver } from './realtime/subscription.resolver.js';
@@ -12,7 +13,7 @@ import { EnrollmentResolver } from './sequences/enrollment.resolver.js';
 import { SequenceEmailResolver } from './sequences/sequence-email.resolver.js';
 import { SequenceResolver } from './sequences/sequence.resolver.js';
 
-export const resolvers = [CompanyResolver, ApiKeyResolver, LeadResolver, SequenceResolver, EnrollmentResolver, DeliveryResolver, SequenceEmailResolver, SubscriptionResolver, LeadScoreChangeResolver] as const;
+export const resolvers = [CompanyResolver, ApiKeyResolver, LeadResolver, SequenceResolver, EnrollmentResolver, DeliveryResolver, TrackingResolver, SequenceEmailResolver, SubscriptionResolver, LeadScoreChangeResolver] as const;
 
 /** The app's schema; without a PubSub (schema emit, tests) subscriptions use an in-process one. */
 export async function createSchema(pubSub: PubSub = new RealtimePubSub()): Promise<GraphQLSchema> {

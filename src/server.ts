@@ -19,7 +19,10 @@ import { pendingMigrations } from './db/orm.js';
 import { readAccountState } from './delivery/account.js';
 import { formatGraphQLError } from './errors.js';
 import { depthLimit } from './graphql/depth-limit.js';
+import { registerTrackingRoutes } from './tracking/tracking.routes.js';
+import type { EngagementRecorder } from './tracking/tracking.service.js';
 import { subscribeEvents } from './realtime/per-event-context.js';
+import { registerSesWebhook, type SesWebhookHooks } from './ses-events/ses-events.routes.js';
 
 export interface ServerOptions {
   config: Config;
@@ -27,8 +30,11 @@ export interface ServerOptions {
   schema: GraphQLSchema;
   logger: Logger;
   clock: Clock;
+  recorder: EngagementRecorder;
   /** Sandbox presets for development: the demo key's header and a first query. */
   sandboxHeaders?: Record<string, string>;
+  /** Tests replace the SES webhook's calls to AWS (certificate fetch, subscription confirmation). */
+  sesWebhook?: SesWebhookHooks;
 }
 
 export interface Server {
@@ -52,7 +58,7 @@ query Viewer {
 
 /** Fastify + Apollo (HTTP) + graphql-ws (WebSocket), all on one port and path. */
 export async function startServer(options: ServerOptions): Promise<Server> {
-  const { config, orm, schema, logger, clock } = options;
+  const { config, orm, schema, logger, clock, recorder } = options;
   const exposeInternals = config.env === 'development';
   const validationRules = [depthLimit(config.maxQueryDepth)];
 
@@ -122,10 +128,13 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       context: async (request): Promise<Context> => {
         const em = orm.em.fork();
         const auth = await authenticate(request.headers.authorization, em, config.operatorToken);
-        return { em, auth, requestId: request.id, log: request.log, clock, config };
+        return { em, auth, requestId: request.id, log: request.log, clock, config, recorder };
       },
     }),
   });
+
+  registerTrackingRoutes(http, { orm, config, clock, recorder });
+  registerSesWebhook(http, { orm, config, clock, hooks: options.sesWebhook });
 
   http.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -171,6 +180,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
         log: http.log,
         clock,
         config,
+        recorder,
       }),
       // Every event runs with its own EntityManager fork, shared by identical subscriptions (per-event-context.ts).
       subscribe: subscribeEvents(orm),

@@ -33,6 +33,7 @@ interface Outcome {
   subject?: string;
   html?: string;
   text?: string;
+  links?: string[];
   retryAt?: string;
   /** 1 when this attempt must not count (throttling, paused account). */
   refund?: number;
@@ -41,6 +42,7 @@ interface Outcome {
 interface Prepared {
   claim: ClaimedEmail;
   email: OutgoingEmail;
+  links: string[];
 }
 
 export const OUTCOME_UNKNOWN = 'Outcome unknown';
@@ -153,14 +155,14 @@ export class Dispatcher {
         continue;
       }
       try {
-        const email = await buildEmail(this.deps.config, {
+        const built = await buildEmail(this.deps.config, {
           id: claim.id,
           emailNumber: claim.email_number,
           company: companies.get(claim.company_id)!,
           lead,
           sequence: sequences.get(claim.sequence_id)!,
         });
-        prepared.push({ claim, email });
+        prepared.push({ claim, ...built });
       } catch (error) {
         outcomes.push({ id: claim.id, status: 'FAILED', reason: `Rendering failed: ${(error as Error).message}`.slice(0, 1000) });
       }
@@ -211,10 +213,10 @@ export class Dispatcher {
     await flush();
   }
 
-  private async sendOne({ claim, email }: Prepared): Promise<Outcome> {
+  private async sendOne({ claim, email, links }: Prepared): Promise<Outcome> {
     try {
       const { messageId } = await this.deps.provider.send(email);
-      return { id: claim.id, status: 'SENT', sentAt: this.deps.clock.now().toISOString(), messageId, subject: email.subject, html: email.html, text: email.text };
+      return { id: claim.id, status: 'SENT', sentAt: this.deps.clock.now().toISOString(), messageId, subject: email.subject, html: email.html, text: email.text, links };
     } catch (error) {
       const failure: SendFailure = error instanceof SendError ? error.failure : { kind: 'unknown', message: String(error) };
       return this.outcomeOfFailure(claim, failure);
@@ -255,6 +257,7 @@ export class Dispatcher {
       subject: o.subject ?? null,
       html: o.html ?? null,
       text: o.text ?? null,
+      links: o.links ?? null,
       retry_at: o.retryAt ?? null,
       refund: o.refund ?? 0,
     }));
@@ -265,10 +268,10 @@ export class Dispatcher {
         sql`update sequence_email s set
               status = t.status, sent_at = coalesce(t.sent_at, s.sent_at), provider_message_id = coalesce(t.message_id, s.provider_message_id),
               failure_reason = t.reason, subject = coalesce(t.subject, s.subject), body_html = coalesce(t.html, s.body_html),
-              body_text = coalesce(t.text, s.body_text), scheduled_send_date = coalesce(t.retry_at, s.scheduled_send_date),
+              body_text = coalesce(t.text, s.body_text), links = coalesce(t.links, s.links), scheduled_send_date = coalesce(t.retry_at, s.scheduled_send_date),
               attempts = s.attempts - t.refund, updated_at = ${now}
             from jsonb_to_recordset(${json(rows)}) as t(id uuid, status text, sent_at timestamptz, message_id text, reason text,
-                 subject text, html text, text text, retry_at timestamptz, refund int)
+                 subject text, html text, text text, links jsonb, retry_at timestamptz, refund int)
             where s.id = t.id and s.status = 'SENDING' and s.claimed_by = ${this.deps.workerId}
             returning s.id, s.status`,
       );

@@ -4,6 +4,7 @@ import type { Lead } from '../leads/lead.entity.js';
 import type { EmailSequence } from '../sequences/email-sequence.entity.js';
 import { templateData } from '../sequences/sequence.service.js';
 import { renderEmail } from '../sequences/templates.js';
+import { instrumentHtml } from '../tracking/links.js';
 import { signToken } from '../tracking/tokens.js';
 import type { OutgoingEmail } from './email-provider.js';
 
@@ -22,19 +23,23 @@ export function unsubscribeUrl(config: Config, emailId: string): string {
   return `${config.publicUrl}/u/${signToken(config.trackingSecret.reveal(), { emailId, kind: 'unsubscribe' })}`;
 }
 
-/** Renders a due email for its lead from the sequence's current templates, with headers and correlation tags. */
-export async function buildEmail(config: Config, email: EmailToRender): Promise<OutgoingEmail> {
+/**
+ * Renders a due email for its lead from the sequence's current templates, with tracked links, the open pixel,
+ * the unsubscribe headers and correlation tags. `links` are the original URLs the click tokens point to.
+ */
+export async function buildEmail(config: Config, email: EmailToRender): Promise<{ email: OutgoingEmail; links: string[] }> {
   const step = email.sequence.steps[email.emailNumber - 1];
   if (!step) throw new Error(`the sequence no longer has a step ${email.emailNumber}`);
   const unsubscribe = unsubscribeUrl(config, email.id);
   const rendered = await renderEmail(step, templateData(email.company, email.lead, unsubscribe));
+  const tracked = instrumentHtml(rendered.html, { emailId: email.id, publicUrl: config.publicUrl, secret: config.trackingSecret.reveal(), unsubscribeUrl: unsubscribe });
   const { company } = email;
-  return {
+  const outgoing: OutgoingEmail = {
     from: company.fromName ? `${quoteDisplayName(company.fromName)} <${company.fromAddress}>` : company.fromAddress,
     to: email.lead.email!,
     replyTo: company.replyTo,
     subject: rendered.subject,
-    html: rendered.html,
+    html: tracked.html,
     text: rendered.text,
     headers: [
       { name: 'List-Unsubscribe', value: `<${unsubscribe}>` },
@@ -44,6 +49,7 @@ export async function buildEmail(config: Config, email: EmailToRender): Promise<
     ],
     tags: { company_id: company.id, lead_id: email.lead.id, email_id: email.id },
   };
+  return { email: outgoing, links: tracked.links };
 }
 
 /** RFC 5322 quoted display name: quotes and backslashes escaped, line breaks removed. */

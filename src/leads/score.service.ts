@@ -23,7 +23,7 @@ export interface ScoreChange {
 }
 
 /**
- * Changes a lead's score by `delta`, clamped to 0..100, in one atomic UPDATE (concurrent changes never lose an
+ * Changes a lead's score by `delta`, clamped to 0..the company's maximum (at most 100), in one atomic UPDATE (concurrent changes never lose an
  * increment), writes the timeline row with the reason, and starts every active SCORE_THRESHOLD sequence whose
  * threshold the score crossed upward. Once per lead and sequence: the (lead, sequence) key makes it so.
  */
@@ -40,7 +40,7 @@ export async function changeScore(
             where id = ${leadId}::uuid and company_id = ${company.id}::uuid and deleted_at is null
             for update
           )
-          update lead set score = least(${MAX_SCORE}, greatest(0, previous.score + ${input.delta}::int)), updated_at = ${now}
+          update lead set score = least(${Math.min(MAX_SCORE, company.scoringRules?.maxScore ?? MAX_SCORE)}::int, greatest(0, previous.score + ${input.delta}::int)), updated_at = ${now}
           from previous where lead.id = previous.id
           returning previous.score as previous, lead.score as score, lead.email, lead.timezone, lead.unsubscribed_at`,
     );
@@ -60,7 +60,8 @@ export async function changeScore(
   });
 }
 
-async function startThresholdSequences(
+/** Starts every active SCORE_THRESHOLD sequence whose threshold a score change from `previous` to `score` crossed. */
+export async function startThresholdSequences(
   em: EntityManager,
   company: Company,
   lead: { id: string; email: string; timezone: string | null },

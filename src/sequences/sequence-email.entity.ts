@@ -32,10 +32,15 @@ import { EmailStatus } from './sequence.enums.js';
   name: 'sequence_email_sending_index',
   expression: `create index "sequence_email_sending_index" on "sequence_email" ("claimed_at") where "status" = 'SENDING'`,
 })
+// SES events (bounces, deliveries) find their email by SES message id.
+@Index({
+  name: 'sequence_email_provider_message_id_index',
+  expression: `create index "sequence_email_provider_message_id_index" on "sequence_email" ("provider_message_id") where "provider_message_id" is not null`,
+})
 export class SequenceEmail {
   [OptionalProps]?:
     | 'status' | 'sentAt' | 'deliveredAt' | 'openedAt' | 'clickedAt' | 'openCount' | 'clickCount' | 'providerMessageId'
-    | 'failureReason' | 'attempts' | 'subject' | 'bodyHtml' | 'bodyText' | 'claimedAt' | 'claimedBy' | 'createdAt' | 'updatedAt';
+    | 'failureReason' | 'attempts' | 'subject' | 'bodyHtml' | 'bodyText' | 'links' | 'claimedAt' | 'claimedBy' | 'createdAt' | 'updatedAt';
 
   @Field(() => ID, { description: 'Email id.' })
   @PrimaryKey({ type: 'uuid' })
@@ -110,6 +115,10 @@ export class SequenceEmail {
 
   @Property({ type: 'text', nullable: true, lazy: true })
   bodyText: string | null = null;
+
+  /** The original URL of each tracked link, by index: a click redirects only to one of these. */
+  @Property({ type: 'json', columnType: 'jsonb', nullable: true, lazy: true })
+  links: string[] | null = null;
 
   @Field(() => DateTimeResolver, { nullable: true, description: 'When a dispatcher last claimed it for sending.' })
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })

@@ -1,4 +1,4 @@
-import { startApp, type App } from '../../src/app.js';
+import { startApp, type App, type AppOptions } from '../../src/app.js';
 import { ManualClock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -23,7 +23,7 @@ export interface TestApp {
 }
 
 /** Boots the real app on port 0 against a fresh database built by the committed migrations. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: Pick<AppOptions, 'sesWebhook'> = {}): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
@@ -36,7 +36,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ...env,
   });
   const clock = new ManualClock();
-  const app = await startApp(config, { logger: createLogger(config), clock });
+  const app = await startApp(config, { ...options, logger: createLogger(config), clock });
   const url = app.server.url;
   return {
     app,

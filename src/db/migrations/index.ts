@@ -3,10 +3,14 @@ import { Migration20261124031012 } from './Migration20261124031012.js';
 import { Migration20261124032021_leads_sequences } from './Migration20261124032021_leads_sequences.js';
 import { Migration20261124033454_delivery } from './Migration20261124033454_delivery.js';
 import { Migration20261124035947_tracking } from './Migration20261124035947_tracking.js';
+import { Migration20261124040105_email_links } from './Migration20261124040105_email_links.js';
+import { Migration20261124040430_ses_events } from './Migration20261124040430_ses_events.js';
 
 export const migrations = [
   { name: 'Migration20261124031012', class: Migration20261124031012 },
   { name: 'Migration20261124032021_leads_sequences', class: Migration20261124032021_leads_sequences },
   { name: 'Migration20261124033454_delivery', class: Migration20261124033454_delivery },
   { name: 'Migration20261124035947_tracking', class: Migration20261124035947_tracking },
+  { name: 'Migration20261124040105_email_links', class: Migration20261124040105_email_links },
+  { name: 'Migration20261124040430_ses_events', class: Migration20261124040430_ses_events },
 ];

@@ -1,0 +1,305 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import { Company } from '../companies/company.entity.js';
+import { uuidv7 } from '../db/ids.js';
+import { json, query, sql } from '../db/sql.js';
+import { ActivityType } from '../leads/activity.entity.js';
+import { MAX_SCORE, startThresholdSequences } from '../leads/score.service.js';
+import { recordActivities, type ActivityRecord } from '../leads/timeline.js';
+import { publish, Topic, type RealtimeEvent } from '../realtime/events.js';
+import { BURST_SECONDS, classifyClick, classifyOpen, type Verdict } from './machine.js';
+
+export interface EngagementEvent {
+  kind: 'OPEN' | 'CLICK';
+  emailId: string;
+  /** For clicks: the link, by index (tracking URLs) … */
+  linkIndex?: number;
+  /** … or by URL (API clients). */
+  url?: string;
+  method: string;
+  userAgent: string | null;
+  at: Date;
+  /** Restricts the email to one company (GraphQL callers); tracking URLs carry signed ids and need none. */
+  companyId?: string;
+}
+
+export interface EngagementOutcome {
+  /** False when the email does not exist (for this company), was never sent, or has no such link. */
+  recorded: boolean;
+  verdict?: Verdict;
+  url?: string;
+}
+
+interface EmailState {
+  id: string;
+  company_id: string;
+  lead_id: string;
+  sequence_id: string;
+  enrollment_id: string;
+  email_number: number;
+  status: string;
+  sent_at: Date | null;
+  links: string[] | null;
+  /** Set only by human engagement: null means no person opened (or clicked) it yet. */
+  opened_at: Date | null;
+  clicked_at: Date | null;
+}
+
+interface Pending {
+  event: EngagementEvent;
+  resolve: (outcome: EngagementOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+const ENGAGED = ['SENT', 'OPENED', 'CLICKED', 'BOUNCED'];
+
+/**
+ * Records opens and clicks write-behind, in group commits: the pixel and the redirect answer at once, and every
+ * 20 ms (or 1,000 events) one transaction applies a whole batch with a handful of set-based statements (lock the emails,
+ * insert the events and timeline rows, update counts and statuses, change scores per lead). Within a batch,
+ * events apply in arrival order, so "first open" and "first click" are decided exactly once and counts never lose
+ * an increment, however many requests arrive at once. `record` resolves when its batch has committed; shutdown
+ * flushes what is buffered.
+ */
+export class EngagementRecorder {
+  #queue: Pending[] = [];
+  #flushing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Links never change once an email is sent: clicks find their target without a query. */
+  readonly #links = new Map<string, string[]>();
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly logger: Logger,
+    private readonly options = { maxBatch: 1000, maxDelayMs: 20 },
+  ) {}
+
+  record(event: EngagementEvent): Promise<EngagementOutcome> {
+    if (this.#closed) return Promise.reject(new Error('the engagement recorder is closed'));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ event, resolve, reject });
+      if (this.#queue.length >= this.options.maxBatch) void this.flush();
+      else this.#timer ??= setTimeout(() => void this.flush(), this.options.maxDelayMs);
+    });
+  }
+
+  /** Where link `index` of a sent email leads, or undefined (unknown email, not sent, no such link). */
+  async linkOf(emailId: string, index: number): Promise<string | undefined> {
+    let links = this.#links.get(emailId);
+    if (!links) {
+      const [row] = await query<{ links: string[] | null }>(this.orm.em.fork(), sql`select links from sequence_email where id = ${emailId}::uuid`);
+      if (!row?.links) return undefined;
+      links = row.links;
+      if (this.#links.size > 50_000) this.#links.delete(this.#links.keys().next().value!);
+      this.#links.set(emailId, links);
+    }
+    return links[index];
+  }
+
+  /** Applies everything buffered so far (one batch after another). */
+  async flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#flushing) await this.#flushing;
+    if (this.#queue.length === 0) return;
+    const batch = this.#queue.splice(0, this.options.maxBatch);
+    this.#flushing = this.apply(batch).finally(() => (this.#flushing = undefined));
+    await this.#flushing;
+    if (this.#queue.length > 0) await this.flush();
+  }
+
+  async dispose(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+  }
+
+  private async apply(batch: Pending[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcomes = await this.orm.em.fork().transactional((tx) => applyBatch(tx, batch.map((p) => p.event)));
+        batch.forEach((pending, i) => pending.resolve(outcomes[i]!));
+        return;
+      } catch (error) {
+        if (attempt >= 3) {
+          this.logger.error({ err: error, events: batch.length }, 'could not record engagement events');
+          batch.forEach((pending) => pending.reject(error));
+          return;
+        }
+        // Deadlock or a lost connection: the whole batch rolled back, so trying again cannot count twice.
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
+  }
+}
+
+interface ScoreStep {
+  leadId: string;
+  companyId: string;
+  delta: number;
+  reason: string;
+  emailId: string;
+}
+
+async function applyBatch(em: EntityManager, events: EngagementEvent[]): Promise<EngagementOutcome[]> {
+  const ids = [...new Set(events.map((e) => e.emailId))].sort();
+  // Locked in id order: concurrent batches (other processes) wait for each other instead of deadlocking.
+  const rows = await query<EmailState>(
+    em,
+    sql`select id, company_id, lead_id, sequence_id, enrollment_id, email_number, status, sent_at, links, opened_at, clicked_at
+        from sequence_email where id = any(${ids}::uuid[]) order by id for update`,
+  );
+  const emails = new Map(rows.map((row) => [row.id, { ...row, openDelta: 0, clickDelta: 0, initialStatus: row.status }]));
+  const since = new Date(Math.min(...events.map((e) => e.at.getTime())) - BURST_SECONDS * 1000);
+  const recentClicks = await query<{ email_id: string; link_index: number; occurred_at: Date }>(
+    em,
+    sql`select email_id, link_index, occurred_at from email_event where email_id = any(${ids}::uuid[]) and kind = 'CLICK' and occurred_at > ${since}`,
+  );
+  const clicks = recentClicks.map((c) => ({ emailId: c.email_id, link: c.link_index, at: new Date(c.occurred_at).getTime() }));
+  const companies = new Map((await em.find(Company, { id: { $in: [...new Set(rows.map((r) => r.company_id))] } })).map((c) => [c.id, c]));
+
+  const outcomes: EngagementOutcome[] = [];
+  const eventRows: Record<string, unknown>[] = [];
+  const activities: ActivityRecord[] = [];
+  const scores: ScoreStep[] = [];
+  for (const event of events) {
+    const email = emails.get(event.emailId);
+    if (!email || !ENGAGED.includes(email.status) || (event.companyId && email.company_id !== event.companyId)) {
+      outcomes.push({ recorded: false });
+      continue;
+    }
+    const rules = companies.get(email.company_id)!.scoringRules;
+    const secondsSinceSent = email.sent_at ? (event.at.getTime() - new Date(email.sent_at).getTime()) / 1000 : null;
+    const base = { method: event.method, userAgent: event.userAgent, secondsSinceSent };
+    const note = (verdict: Verdict, what: string) => (verdict.human ? what : `${what} by a machine (${verdict.reason}); not scored`);
+
+    if (event.kind === 'OPEN') {
+      const verdict = classifyOpen(base);
+      email.openDelta++;
+      if (verdict.human) {
+        if (email.opened_at === null) scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number}`, emailId: email.id });
+        email.opened_at ??= event.at;
+        if (email.status === 'SENT') email.status = 'OPENED';
+      }
+      eventRows.push(eventRow(email, event, 'OPEN', verdict, null, null));
+      activities.push(activity(email, ActivityType.EMAIL_OPENED, note(verdict, `Email ${email.email_number} opened`), event.at, !verdict.human, {}));
+      outcomes.push({ recorded: true, verdict });
+      continue;
+    }
+
+    const links = email.links ?? [];
+    const linkIndex = event.linkIndex ?? (event.url !== undefined ? links.indexOf(event.url) : -1);
+    const url = links[linkIndex];
+    if (url === undefined) {
+      outcomes.push({ recorded: false });
+      continue;
+    }
+    const windowStart = event.at.getTime() - BURST_SECONDS * 1000;
+    const otherLinks = new Set(clicks.filter((c) => c.emailId === email.id && c.link !== linkIndex && c.at > windowStart).map((c) => c.link)).size;
+    const verdict = classifyClick({ ...base, otherLinksClickedRecently: otherLinks });
+    clicks.push({ emailId: email.id, link: linkIndex, at: event.at.getTime() });
+    email.clickDelta++;
+    if (verdict.human) {
+      // A click means the email was opened, even if the pixel never loaded (images off).
+      if (email.opened_at === null) {
+        email.openDelta++;
+        email.opened_at = event.at;
+        scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number} (seen through a click)`, emailId: email.id });
+      }
+      if (email.clicked_at === null) {
+        email.clicked_at = event.at;
+        scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.clickPoints, reason: `First click in email ${email.email_number}`, emailId: email.id });
+      }
+      if (email.status === 'SENT' || email.status === 'OPENED') email.status = 'CLICKED';
+    }
+    eventRows.push(eventRow(email, event, 'CLICK', verdict, linkIndex, url));
+    activities.push(activity(email, ActivityType.EMAIL_CLICKED, note(verdict, `Link ${linkIndex + 1} of email ${email.email_number} clicked`), event.at, !verdict.human, { url }));
+    outcomes.push({ recorded: true, verdict, url });
+  }
+
+  if (eventRows.length === 0) return outcomes;
+  const now = events.at(-1)!.at;
+  await query(
+    em,
+    sql`insert into email_event (id, company_id, email_id, kind, link_index, url, verdict, verdict_reason, user_agent, occurred_at)
+        select id, company_id, email_id, kind, link_index, url, verdict, verdict_reason, user_agent, occurred_at
+        from jsonb_to_recordset(${json(eventRows)}) as t(id uuid, company_id uuid, email_id uuid, kind text, link_index int, url text,
+             verdict text, verdict_reason text, user_agent text, occurred_at timestamptz)`,
+  );
+  const touched = [...emails.values()].filter((e) => e.openDelta > 0 || e.clickDelta > 0);
+  await query(
+    em,
+    sql`update sequence_email s set open_count = s.open_count + t.opens, click_count = s.click_count + t.clicks, status = t.status,
+          opened_at = t.opened_at, clicked_at = t.clicked_at, updated_at = ${now}
+        from jsonb_to_recordset(${json(touched.map((e) => ({ id: e.id, opens: e.openDelta, clicks: e.clickDelta, status: e.status, opened_at: e.opened_at, clicked_at: e.clicked_at })))})
+          as t(id uuid, opens int, clicks int, status text, opened_at timestamptz, clicked_at timestamptz)
+        where s.id = t.id`,
+  );
+  await recordActivities(em, activities);
+  const statusChanges: RealtimeEvent[] = touched
+    .filter((e) => e.status !== e.initialStatus)
+    .map((e) => ({ topic: Topic.EmailStatusChanged, companyId: e.company_id, leadId: e.lead_id, sequenceId: e.sequence_id, enrollmentId: e.enrollment_id, emailId: e.id, status: e.status, at: now.toISOString() }));
+  await publish(em, statusChanges);
+  await applyScores(em, scores, companies, now);
+  return outcomes;
+}
+
+/** All score changes of the batch: one UPDATE for every lead, then each step on the timeline with its running score. */
+async function applyScores(em: EntityManager, steps: ScoreStep[], companies: Map<string, Company>, now: Date): Promise<void> {
+  const positive = steps.filter((s) => s.delta !== 0);
+  if (positive.length === 0) return;
+  const byLead = Map.groupBy(positive, (s) => s.leadId);
+  const input = [...byLead.entries()].map(([leadId, list]) => ({
+    lead_id: leadId,
+    delta: list.reduce((sum, s) => sum + s.delta, 0),
+    cap: Math.min(MAX_SCORE, companies.get(list[0]!.companyId)!.scoringRules.maxScore),
+  }));
+  const changed = await query<{ id: string; previous: number; score: number; email: string | null; timezone: string | null; unsubscribed_at: Date | null }>(
+    em,
+    sql`with input as (select * from jsonb_to_recordset(${json(input)}) as t(lead_id uuid, delta int, cap int)),
+             previous as (select l.id, l.score from lead l join input on input.lead_id = l.id where l.deleted_at is null order by l.id for update of l)
+        update lead set score = least(input.cap, greatest(0, previous.score + input.delta)), updated_at = ${now}
+        from previous join input on input.lead_id = previous.id
+        where lead.id = previous.id
+        returning lead.id, previous.score as previous, lead.score as score, lead.email, lead.timezone, lead.unsubscribed_at`,
+  );
+  const activities: ActivityRecord[] = [];
+  const events: RealtimeEvent[] = [];
+  for (const lead of changed) {
+    let running = lead.previous;
+    const cap = input.find((i) => i.lead_id === lead.id)!.cap;
+    for (const step of byLead.get(lead.id)!) {
+      const next = Math.min(cap, Math.max(0, running + step.delta));
+      if (next !== running) {
+        activities.push({ companyId: step.companyId, leadId: lead.id, type: ActivityType.SCORE_CHANGED, reason: step.reason, scoreDelta: next - running, scoreAfter: next, data: { emailId: step.emailId }, occurredAt: now });
+        events.push({ topic: Topic.LeadScoreChanged, companyId: step.companyId, leadId: lead.id, previousScore: running, score: next, delta: next - running, reason: step.reason, at: now.toISOString() });
+      }
+      running = next;
+    }
+    if (lead.score > lead.previous && lead.email && !lead.unsubscribed_at) {
+      const company = companies.get(byLead.get(lead.id)![0]!.companyId)!;
+      await startThresholdSequences(em, company, { id: lead.id, email: lead.email, timezone: lead.timezone }, lead.previous, lead.score, now);
+    }
+  }
+  await recordActivities(em, activities);
+  await publish(em, events);
+}
+
+function eventRow(email: EmailState, event: EngagementEvent, kind: 'OPEN' | 'CLICK', verdict: Verdict, linkIndex: number | null, url: string | null) {
+  return {
+    id: uuidv7(event.at.getTime()),
+    company_id: email.company_id,
+    email_id: email.id,
+    kind,
+    link_index: linkIndex,
+    url,
+    verdict: verdict.human ? 'HUMAN' : 'MACHINE',
+    verdict_reason: verdict.human ? null : verdict.reason,
+    user_agent: event.userAgent?.slice(0, 512) ?? null,
+    occurred_at: event.at.toISOString(),
+  };
+}
+
+function activity(email: EmailState, type: ActivityType, reason: string, at: Date, machine: boolean, data: Record<string, unknown>): ActivityRecord {
+  return { companyId: email.company_id, leadId: email.lead_id, type, reason, data: { emailId: email.id, sequenceId: email.sequence_id, machine, ...data }, occurredAt: at };
+}

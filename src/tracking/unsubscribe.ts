@@ -1,0 +1,29 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { uuidv7 } from '../db/ids.js';
+import { query, sql } from '../db/sql.js';
+import { SuppressionReason } from '../leads/suppression.entity.js';
+import { suppressAddress } from '../leads/suppression.service.js';
+
+/**
+ * Unsubscribes the recipient of an email from its company: the address is suppressed, every enrollment of its
+ * leads stops and their pending emails are canceled. Idempotent. Returns false for an unknown email.
+ */
+export async function unsubscribeByEmail(em: EntityManager, emailId: string, now: Date, source: string): Promise<boolean> {
+  return em.transactional(async (tx) => {
+    const [email] = await query<{ id: string; company_id: string; address: string | null }>(
+      tx,
+      sql`select s.id, s.company_id, l.email as address from sequence_email s join lead l on l.id = s.lead_id where s.id = ${emailId}::uuid`,
+    );
+    if (!email) return false;
+    if (!email.address) return true;
+    const result = await suppressAddress(tx, { companyId: email.company_id, email: email.address, reason: SuppressionReason.UNSUBSCRIBED, now, detail: `Unsubscribed (${source})` });
+    if (result.newlySuppressed) {
+      await query(
+        tx,
+        sql`insert into email_event (id, company_id, email_id, kind, detail, occurred_at)
+            values (${uuidv7(now.getTime())}::uuid, ${email.company_id}::uuid, ${email.id}::uuid, 'UNSUBSCRIBE', ${source}, ${now})`,
+      );
+    }
+    return true;
+  });
+}
