@@ -5,6 +5,9 @@ import { BoundedQueue } from '../src/realtime/bounded-queue.js';
 import { decodeEvents, encodeEvents, MAX_PAYLOAD_BYTES, publish, Topic, type LeadScoreChangedEvent, type RealtimeEvent } from '../src/realtime/events.js';
 import { LISTENER_APPLICATION_NAME } from '../src/realtime/pg-listener.js';
 import { RealtimePubSub } from '../src/realtime/pubsub.js';
+import { Dispatcher } from '../src/delivery/dispatcher.js';
+import { createSesProvider } from '../src/delivery/ses-provider.js';
+import { startMailbox } from './helpers/ses.js';
 import { startTestApp, OPERATOR_TOKEN, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
 import { ok, type GraphQLClient } from './helpers/graphql.js';
@@ -270,19 +273,31 @@ describe('realtime subscriptions', () => {
     expect(await events.within(200)).toEqual([]);
   });
 
-  it('a subscriber on one server process sees a change made on another process of the same database', async () => {
-    // Tracking routes do not exist yet: the change on process B is an `adjustLeadScore` over HTTP instead of a click.
+  it('a subscriber on one server process sees a click tracked on another process of the same database', async () => {
+    const mailbox = await startMailbox();
     const other = await startTestApp({ DATABASE_URL: t.app.databaseUrl, MIGRATE_ON_BOOT: 'false' });
+    const provider = createSesProvider(t.app.config, mailbox.url);
     try {
       const leadId = await createLead(asA, 'cross@a.example.com');
       await settle();
+      // The welcome email goes out through SES; its recipient clicks the link minutes later, on process B.
+      await new Dispatcher({ orm: t.app.orm, clock: t.clock, provider, config: t.app.config, logger: t.app.logger, workerId: 'realtime-test' }).dispatchDue();
+      const html = (await mailbox.emails()).find((e) => e.destination.to[0] === 'cross@a.example.com')!.body.html!;
+      const link = new URL(/href="([^"]+\/t\/c\/[^"]+)"/.exec(html)![1]!).pathname;
+      other.clock.set(new Date(t.clock.now().getTime() + 5 * 60_000));
+
       const events = sub<ScoreEvent>(wsA, SCORE, { leadId });
       await open(1);
-      await adjust(other.as(a.apiKey), leadId, 25, 'changed on process B');
-      expect((await events.next()).leadScoreChanged).toMatchObject({ delta: 25, score: 25, reason: 'changed on process B', lead: { id: leadId } });
+      const click = await fetch(`${other.baseUrl}${link}`, { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0' } });
+      expect(click.status).toBe(302);
+      await other.app.recorder.flush();
+      expect((await events.next()).leadScoreChanged).toMatchObject({ delta: 5, score: 5, reason: expect.stringContaining('First open'), lead: { id: leadId } });
+      expect((await events.next()).leadScoreChanged).toMatchObject({ delta: 10, score: 15, reason: expect.stringContaining('First click'), lead: { id: leadId } });
       expect(other.app.pubSub.stats().subscribers).toBe(0); // the subscriber really is on the first process
     } finally {
+      provider.dispose();
       await other.dispose();
+      await mailbox.dispose();
     }
   });
 
