@@ -213,3 +213,16 @@ function parseUrl(raw: string | undefined, fallback: string, name: string, probl
     return fallback;
   }
 }
+
+/** For process entry points: the Config, or the problems on stderr and exit code 1. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

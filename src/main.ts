@@ -1,19 +1,10 @@
 import 'reflect-metadata';
 import { startApp, type App } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfigOrExit } from './config.js';
 
 /** Process entry point: config → app → banner; SIGINT/SIGTERM drain everything in reverse order. */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
 
   const app = await startApp(config);
   app.logger.info({ url: app.server.url, env: config.env }, 'server listening');

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { systemClock } from './clock.js';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfigOrExit } from './config.js';
 import { openOrm, pendingMigrations } from './db/orm.js';
 import { createSesProvider } from './delivery/ses-provider.js';
 import { startJobs } from './jobs/jobs.js';
@@ -11,16 +11,7 @@ import { createLogger } from './logger.js';
  * Needs the shared DATABASE_URL (the embedded database belongs to `npm start`) and an applied schema.
  */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   if (!config.databaseUrl) {
     process.stderr.write('The worker needs DATABASE_URL: the database shared with the API processes.\n');
     process.exit(1);

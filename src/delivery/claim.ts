@@ -1,13 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, sql } from '../db/sql.js';
+import type { EmailKeys } from '../sequences/email-keys.js';
 
-export interface ClaimedEmail {
-  id: string;
-  company_id: string;
-  lead_id: string;
-  sequence_id: string;
-  enrollment_id: string;
-  email_number: number;
+export interface ClaimedEmail extends EmailKeys {
   attempts: number;
 }
 

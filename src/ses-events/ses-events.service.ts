@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EmailKeys } from '../sequences/email-keys.js';
 import { uuidv7 } from '../db/ids.js';
 import { query, sql } from '../db/sql.js';
 import { ActivityType } from '../leads/activity.entity.js';
@@ -18,13 +19,7 @@ export interface SesEventOutcome {
   reason?: string;
 }
 
-interface EmailRow {
-  id: string;
-  company_id: string;
-  lead_id: string;
-  sequence_id: string;
-  enrollment_id: string;
-  email_number: number;
+interface EmailRow extends EmailKeys {
   lead_email: string | null;
 }
 

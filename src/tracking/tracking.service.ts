@@ -1,5 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import type { EmailKeys } from '../sequences/email-keys.js';
 import { Company } from '../companies/company.entity.js';
 import { uuidv7 } from '../db/ids.js';
 import { json, query, sql } from '../db/sql.js';
@@ -30,13 +31,7 @@ export interface EngagementOutcome {
   url?: string;
 }
 
-interface EmailState {
-  id: string;
-  company_id: string;
-  lead_id: string;
-  sequence_id: string;
-  enrollment_id: string;
-  email_number: number;
+interface EmailState extends EmailKeys {
   status: string;
   sent_at: Date | null;
   links: string[] | null;
