@@ -74,8 +74,6 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  // Bearer tokens, not cookies, authenticate: any origin may call the API.
-  await http.register(cors, { origin: true, credentials: false, maxAge: 600 });
 
   // Errors Fastify raises before GraphQL sees the request (bad JSON, body too large, wrong content type),
   // answered in GraphQL's error shape so clients handle one format.
@@ -121,16 +119,21 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   });
   await apollo.start();
 
-  http.route({
-    url: '/graphql',
-    method: ['GET', 'POST', 'OPTIONS'],
-    handler: fastifyApolloHandler(apollo, {
-      context: async (request): Promise<Context> => {
-        const em = orm.em.fork();
-        const auth = await authenticate(request.headers.authorization, em, config.operatorToken);
-        return { em, auth, requestId: request.id, log: request.log, clock, config, recorder };
-      },
-    }),
+  // Browsers call /graphql from frontends: CORS there (bearer tokens, not cookies, so any origin may).
+  // Tracking and webhook routes are not for browsers' scripts and skip its hooks.
+  await http.register(async (scope) => {
+    await scope.register(cors, { origin: true, credentials: false, maxAge: 600 });
+    scope.route({
+      url: '/graphql',
+      method: ['GET', 'POST', 'OPTIONS'],
+      handler: fastifyApolloHandler(apollo, {
+        context: async (request): Promise<Context> => {
+          const em = orm.em.fork();
+          const auth = await authenticate(request.headers.authorization, em, config.operatorToken);
+          return { em, auth, requestId: request.id, log: request.log, clock, config, recorder };
+        },
+      }),
+    });
   });
 
   registerTrackingRoutes(http, { orm, config, clock, recorder });

@@ -73,6 +73,21 @@ describe('bad input over HTTP', () => {
     await stillServing();
   });
 
+  it('frontends on other origins may call /graphql (CORS preflight and response headers)', async () => {
+    const preflight = await fetch(url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(preflight.status).toBeLessThan(300);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { origin: 'https://app.example.com', 'content-type': 'application/json', authorization: `Bearer ${tenant.apiKey}` },
+      body: JSON.stringify({ query: '{ viewer { id } }' }),
+    });
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+  });
+
   it('internal errors never leak stack traces or SQL', async () => {
     const restore = await cutDatabase(t.app.databaseUrl);
     try {
