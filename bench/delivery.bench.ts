@@ -11,6 +11,8 @@ import { loadConfig } from '../src/config.js';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { createLogger } from '../src/logger.js';
+import { DEFAULT_SEQUENCE } from '../src/sequences/default-sequence.js';
+import { renderEmail } from '../src/sequences/templates.js';
 import { type BenchRow, percentile, startBenchDatabase, startEmulatorProcess } from './support.js';
 
 const CONCURRENCY = 32;
@@ -41,8 +43,18 @@ export async function run(): Promise<BenchRow[]> {
   }
 }
 
-/** The baseline: the same SDK client settings, the same concurrency, pre-rendered mail. */
+/** The welcome email as the dispatcher sends it, rendered once: the baseline sends the same bytes. */
+async function sampleEmail(): Promise<{ subject: string; html: string; text: string }> {
+  return renderEmail(DEFAULT_SEQUENCE.steps[0]!, {
+    lead: { email: 'raw@example.com', firstName: 'Lead', lastName: null, companyName: null, timezone: null, score: 0, attributes: {} },
+    company: { name: 'Bench', fromAddress: 'team@example.com', fromName: null, timezone: 'UTC' },
+    unsubscribeUrl: 'http://127.0.0.1/u/abcdefghijklmnopqrstuvwxyz.0123456789abcdef',
+  });
+}
+
+/** The baseline: the same SDK client settings, the same concurrency, the same (pre-rendered) email. */
 async function rawSdkLoop(endpoint: string, count: number): Promise<number> {
+  const sample = await sampleEmail();
   const client = new SESv2Client({
     region: 'us-east-1',
     endpoint,
@@ -50,7 +62,6 @@ async function rawSdkLoop(endpoint: string, count: number): Promise<number> {
     maxAttempts: 1,
     requestHandler: { connectionTimeout: 3_000, requestTimeout: 15_000, httpAgent: { keepAlive: true, maxSockets: CONCURRENCY * 2 } },
   });
-  const html = `<html><body>${'<p>Hello there, this is a realistic paragraph of a nurture email.</p>'.repeat(20)}</body></html>`;
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -61,7 +72,7 @@ async function rawSdkLoop(endpoint: string, count: number): Promise<number> {
           new SendEmailCommand({
             FromEmailAddress: 'team@example.com',
             Destination: { ToAddresses: [`raw${i}@example.com`] },
-            Content: { Simple: { Subject: { Data: `Hello ${i}` }, Body: { Html: { Data: html }, Text: { Data: 'Hello there' } } } },
+            Content: { Simple: { Subject: { Data: sample.subject }, Body: { Html: { Data: sample.html }, Text: { Data: sample.text } } } },
             EmailTags: [{ Name: 'email_id', Value: String(i) }],
           }),
         );

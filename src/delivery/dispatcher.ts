@@ -194,7 +194,7 @@ export class Dispatcher {
         const release = await this.#permits.acquire();
         let outcome: Outcome;
         try {
-          if (slots) await sleepUntil(await slots.next());
+          if (slots) await slots.acquire();
           outcome = await this.sendOne(item);
         } finally {
           release();
@@ -359,8 +359,4 @@ function unique<T>(values: T[]): T[] {
   return [...new Set(values)];
 }
 
-function sleepUntil(at: number): Promise<void> {
-  const ms = at - Date.now();
-  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
-}
 

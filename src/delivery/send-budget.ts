@@ -8,8 +8,14 @@ export interface SlotReservation {
   count: number;
 }
 
-// A little slower than the rate, so network jitter between workers and SES cannot fit rate+1 sends in a second.
-const SAFETY = 1.02;
+// A little slower than the rate: rate+1 consecutive slots then span 1.03 s, whatever the rate.
+const SAFETY = 1.03;
+/**
+ * How late a send may leave after its slot. Since rate+1 consecutive slots span 1030 ms, sends each within 30 ms
+ * of their slot never put rate+1 sends into one second. 10 ms late at most leaves 20 ms for the error in placing
+ * the database's slot times on each worker's clock (a round trip).
+ */
+const LATE_MS = 10;
 
 /**
  * Reserves up to `count` consecutive send slots from the account-wide budget (GCRA: the row holds the next free
@@ -32,8 +38,8 @@ export async function reserveSlots(em: EntityManager, ratePerSecond: number, cou
 
 /**
  * Hands out reserved slots one at a time (as local epoch-ms send times), reserving about 100 ms of slots at a
- * time from the shared budget. A slot already in the past is dropped, never used late: two late sends would sit
- * closer than the budget allows. (A dropped slot is a little lost throughput, never an excess.)
+ * time from the shared budget. A slot already past is dropped, never used late: two late sends would sit closer
+ * than the budget allows. (A dropped slot is a little lost throughput, never an excess.)
  */
 export class SlotQueue {
   #slots: number[] = [];
@@ -47,10 +53,20 @@ export class SlotQueue {
     this.#chunk = Math.max(1, Math.ceil(rate / 10));
   }
 
-  /** The next send time; call it right before sending. */
-  async next(): Promise<number> {
+  /** Waits for a slot and returns when it is time to send (never later than LATE_MS after the slot). */
+  async acquire(): Promise<void> {
     for (;;) {
-      const tooLate = Date.now() - (1000 / this.rate) * 0.5;
+      const at = await this.next();
+      const wait = at - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      // A busy event loop can wake us late; such a slot is given up rather than used squeezed against the next.
+      if (Date.now() - at <= LATE_MS) return;
+    }
+  }
+
+  private async next(): Promise<number> {
+    for (;;) {
+      const tooLate = Date.now() - LATE_MS;
       while (this.#slots.length > 0 && this.#slots[0]! < tooLate) this.#slots.shift();
       if (this.#slots.length > 0) return this.#slots.shift()!;
       this.#refill ??= this.reserve().finally(() => (this.#refill = undefined));
