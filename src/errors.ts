@@ -153,6 +153,11 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
   }
 
   const code = formatted.extensions?.code;
+  // Errors about the request itself (variables, persisted queries, operation), raised before any resolver: no
+  // path, and nothing but a GraphQLError behind them. Their messages are graphql-js's and Apollo's, safe to show.
+  if (error instanceof GraphQLError && !error.path && (!error.originalError || error.originalError instanceof GraphQLError) && !(typeof code === 'string' && REQUEST_ERROR_CODES.has(code))) {
+    return { ...base, message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
+  }
   if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {
     return { ...base, message: formatted.message, extensions: { code } };
   }

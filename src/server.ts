@@ -7,7 +7,7 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations
 import cors from '@fastify/cors';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { specifiedRules, validate, type GraphQLSchema } from 'graphql';
+import { GraphQLError, specifiedRules, validate, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -66,6 +66,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.maxRequestBytes,
     requestIdHeader: 'x-request-id',
+    // Tracking tokens are path parameters: a forged, overlong one must still reach the handler (which serves the pixel).
+    maxParamLength: 2048,
     genReqId: () => randomUUID(),
     // An oversized or malformed request must not take the process down or hang a socket.
     connectionTimeout: 60_000,
@@ -107,6 +109,18 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       }),
     plugins: [
       fastifyApolloDrainPlugin(http),
+      {
+        // Subscriptions are served by graphql-ws on the same path; over plain HTTP they would run without an event.
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ operation }) {
+              if (operation?.operation === 'subscription') {
+                throw new GraphQLError('Subscriptions run over WebSocket (graphql-ws) at this same URL', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+              }
+            },
+          };
+        },
+      },
       config.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({
             embed: true,

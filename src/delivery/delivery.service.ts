@@ -36,7 +36,7 @@ export function listStuckEmails(em: EntityManager, companyId: string, args: Page
   const where = { company: companyId, status: EmailStatus.FAILED, failureReason: { $like: `${OUTCOME_UNKNOWN}%` } };
   return paginate({
     args,
-    arity: 2,
+    keys: ['date', 'uuid'],
     fetch: (limit, after) =>
       em.find(SequenceEmail, after ? { $and: [where, keysetAfter('updatedAt', 'desc', new Date(after[0] as string), after[1])] } : where, {
         orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],

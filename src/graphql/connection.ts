@@ -72,17 +72,27 @@ export function encodeCursor(values: unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
-/** Decodes a cursor into `arity` values, or throws BAD_USER_INPUT naming the `after` argument. */
-export function decodeCursor(cursor: string, arity: number): unknown[] {
+/** What each value of a connection's sort key is: checked on decoding, so a forged cursor never reaches SQL. */
+export type KeyType = 'date' | 'number' | 'uuid';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const KEY_CHECKS: Record<KeyType, (value: unknown) => boolean> = {
+  date: (v) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v)),
+  number: (v) => typeof v === 'number' && Number.isFinite(v),
+  uuid: (v) => typeof v === 'string' && UUID.test(v),
+};
+
+/** Decodes a cursor of the given key types, or throws BAD_USER_INPUT naming the `after` argument. */
+export function decodeCursor(cursor: string, keys: readonly KeyType[]): unknown[] {
   try {
     const values: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(values) && values.length === arity && values.every((v) => typeof v === 'string' || typeof v === 'number')) {
+    if (Array.isArray(values) && values.length === keys.length && keys.every((type, i) => KEY_CHECKS[type](values[i]))) {
       return values;
     }
   } catch {
     // fall through
   }
-  throw InvalidInputError.field('after', 'is not a cursor from this connection', 'INVALID_CURSOR');
+  throw InvalidInputError.field('after', 'is not a cursor from this connection (or from this order)', 'INVALID_CURSOR');
 }
 
 /**
@@ -91,13 +101,13 @@ export function decodeCursor(cursor: string, arity: number): unknown[] {
  */
 export async function paginate<T>(options: {
   args: PageArgs;
-  arity: number;
+  keys: readonly KeyType[];
   fetch: (limit: number, after: unknown[] | null) => Promise<T[]>;
   keyOf: (node: T) => unknown[];
   count: () => Promise<number>;
 }): Promise<ConnectionResult<T>> {
   const { args } = options;
-  const after = args.after ? decodeCursor(args.after, options.arity) : null;
+  const after = args.after ? decodeCursor(args.after, options.keys) : null;
   const rows = await options.fetch(args.first + 1, after);
   const page = rows.slice(0, args.first);
   const edges = page.map((node) => ({ cursor: encodeCursor(options.keyOf(node)), node }));

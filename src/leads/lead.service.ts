@@ -113,7 +113,7 @@ export function listLeads(em: EntityManager, companyId: string, args: PageArgs, 
 
   return paginate({
     args,
-    arity: 2,
+    keys: [field === 'createdAt' ? 'date' : 'number', 'uuid'],
     fetch: (limit, after) =>
       em.find(
         Lead,
@@ -130,7 +130,7 @@ export function listActivities(em: EntityManager, lead: Lead, args: PageArgs): P
   const where = { lead: lead.id };
   return paginate({
     args,
-    arity: 2,
+    keys: ['date', 'uuid'],
     fetch: (limit, after) =>
       em.find(
         Activity,
@@ -164,7 +164,7 @@ export function listPendingEmails(em: EntityManager, companyId: string, dueBefor
   };
   return paginate({
     args,
-    arity: 2,
+    keys: ['date', 'uuid'],
     fetch: (limit, after) =>
       em.find(
         SequenceEmail,

@@ -128,7 +128,7 @@ export function listSequences(em: EntityManager, companyId: string, args: PageAr
   const where = { company: companyId, ...(active === null || active === undefined ? {} : { active }) };
   return paginate({
     args,
-    arity: 2,
+    keys: ['date', 'uuid'],
     fetch: (limit, after) =>
       em.find(
         EmailSequence,
