@@ -67,7 +67,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     bodyLimit: config.maxRequestBytes,
     requestIdHeader: 'x-request-id',
     // Tracking tokens are path parameters: a forged, overlong one must still reach the handler (which serves the pixel).
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
     genReqId: () => randomUUID(),
     // An oversized or malformed request must not take the process down or hang a socket.
     connectionTimeout: 60_000,

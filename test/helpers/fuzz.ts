@@ -347,14 +347,20 @@ export function graphql(url: string, authorization: string | undefined, query: s
   });
 }
 
-function stringsOf(value: unknown, out: string[] = [], depth = 0): string[] {
-  if (typeof value === 'string') out.push(value);
-  else if (typeof value === 'number') out.push(String(value));
-  else if (depth < 3000 && Array.isArray(value)) for (const item of value) stringsOf(item, out, depth + 1);
-  else if (depth < 3000 && value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      out.push(key);
-      stringsOf(item, out, depth + 1);
+/** Every string (and number, and key) in a value, without recursion: values may be nested thousands deep. */
+function stringsOf(value: unknown): string[] {
+  const out: string[] = [];
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') out.push(item);
+    else if (typeof item === 'number') out.push(String(item));
+    else if (Array.isArray(item)) stack.push(...item.slice(0, 20_000));
+    else if (item !== null && typeof item === 'object') {
+      for (const [key, child] of Object.entries(item)) {
+        out.push(key);
+        stack.push(child);
+      }
     }
   }
   return out;
@@ -396,17 +402,6 @@ const LEAKS: RegExp[] = [
   /\b(?:DriverException|DatabaseError|QueryFailedError|UniqueConstraintViolationException)\b/,
 ];
 
-function stringsIn(value: unknown, out: string[] = []): string[] {
-  if (typeof value === 'string') out.push(value);
-  else if (Array.isArray(value)) for (const item of value) stringsIn(item, out);
-  else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      out.push(key);
-      stringsIn(item, out);
-    }
-  }
-  return out;
-}
 
 /**
  * Every response of the sweep: never a 5xx, never INTERNAL_SERVER_ERROR, every error with a known code, and no
@@ -417,7 +412,7 @@ export function assertNoLeak(response: HttpResult, context = ''): void {
   const where = `${context} → ${response.status} ${clip(response.text, 1500)}`;
   expect(response.status, `status is never 5xx: ${where}`).toBeLessThan(500);
 
-  const texts = response.json !== undefined ? stringsIn(response.json) : [response.text];
+  const texts = response.json !== undefined ? stringsOf(response.json) : [response.text];
   const sent = [...response.sent.map((s) => s.toLowerCase()), ...SENT_LOOKALIKES];
   for (const text of texts) {
     for (const pattern of LEAKS) {
