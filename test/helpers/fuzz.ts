@@ -399,7 +399,7 @@ const LEAKS: RegExp[] = [
   /\binvalid input syntax for type\b/i,
   /\bduplicate key value\b/i,
   /\bviolates [a-z ]*constraint\b/i,
-  /\b(?:DriverException|DatabaseError|QueryFailedError|UniqueConstraintViolationException)\b/,
+  /\b(?:DriverException|DatabaseError|QueryFailedError|UniqueConstraintViolationException)\b/i,
 ];
 
 
@@ -413,11 +413,20 @@ export function assertNoLeak(response: HttpResult, context = ''): void {
   expect(response.status, `status is never 5xx: ${where}`).toBeLessThan(500);
 
   const texts = response.json !== undefined ? stringsOf(response.json) : [response.text];
-  const sent = [...response.sent.map((s) => s.toLowerCase()), ...SENT_LOOKALIKES];
   for (const text of texts) {
+    if (!LEAKS.some((pattern) => pattern.test(text))) continue;
+    // Something looks like a leak: take out what the request (or an earlier one) carried, as it was sent or
+    // JSON-quoted the way graphql-js quotes values, and look again at what the server wrote itself.
+    const sent = [...response.sent.map((s) => s.toLowerCase()), ...SENT_LOOKALIKES];
+    let own = text.toLowerCase();
+    for (const value of sent.filter((v) => v.length >= 3).sort((x, y) => y.length - x.length)) {
+      const quoted = JSON.stringify(value);
+      for (const form of [quoted, quoted.slice(1, -1), value]) if (own.includes(form)) own = own.split(form).join(' ');
+    }
     for (const pattern of LEAKS) {
-      const match = pattern.exec(text);
-      if (match && !sent.some((s) => s.includes(match[0].toLowerCase()))) {
+      const match = pattern.exec(own);
+      // A truncated echo (a message quoting the first 64 characters of a value) is still an echo.
+      if (match && !sent.some((v) => v.includes(match[0]))) {
         expect.fail(`the response leaks ${JSON.stringify(match[0])} (${pattern}): ${where}`);
       }
     }
