@@ -262,6 +262,7 @@ export class Dispatcher {
       refund: o.refund ?? 0,
     }));
     const byId = new Map(claimed.map((c) => [c.id, c]));
+    const outcomeOf = new Map(outcomes.map((o) => [o.id, o]));
     await em.transactional(async (tx) => {
       const settled = await query<{ id: string; status: Outcome['status'] }>(
         tx,
@@ -278,7 +279,7 @@ export class Dispatcher {
       const activities: ActivityRecord[] = [];
       for (const row of settled) {
         const claim = byId.get(row.id)!;
-        const outcome = outcomes.find((o) => o.id === row.id)!;
+        const outcome = outcomeOf.get(row.id)!;
         if (row.status === 'SENT') stats.sent++;
         else if (row.status === 'FAILED') stats.failed++;
         else if (row.status === 'CANCELED') stats.canceled++;

@@ -1,14 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Company } from '../companies/company.entity.js';
 import { NotFoundError } from '../errors.js';
-import { query, sql } from '../db/sql.js';
-import { publish, Topic } from '../realtime/events.js';
+import { json, query, sql } from '../db/sql.js';
+import { publish, Topic, type RealtimeEvent } from '../realtime/events.js';
 import { EmailSequence } from '../sequences/email-sequence.entity.js';
 import { enrollLeads } from '../sequences/enrollment.service.js';
 import { SequenceTrigger } from '../sequences/sequence.enums.js';
 import { ActivityType } from './activity.entity.js';
 import { suppressedAmong } from './lead-intake.js';
-import { recordActivities } from './timeline.js';
+import { recordActivities, type ActivityRecord } from './timeline.js';
 
 export const MAX_SCORE = 100;
 
@@ -22,40 +22,72 @@ export interface ScoreChange {
   enrolledSequenceIds: string[];
 }
 
+/** One change of one lead's score, with its reason (several may apply to a lead at once). */
+export interface ScoreStep {
+  leadId: string;
+  companyId: string;
+  delta: number;
+  reason: string;
+  data?: Record<string, unknown>;
+}
+
 /**
- * Changes a lead's score by `delta`, clamped to 0..the company's maximum (at most 100), in one atomic UPDATE (concurrent changes never lose an
- * increment), writes the timeline row with the reason, and starts every active SCORE_THRESHOLD sequence whose
- * threshold the score crossed upward. Once per lead and sequence: the (lead, sequence) key makes it so.
+ * The one way scores change. All steps in one UPDATE (leads locked in id order; concurrent changes never lose an
+ * increment), clamped to 0..the company's maximum (at most 100); each step that moved the score becomes a
+ * SCORE_CHANGED timeline row and a live event with its running score; a score that rose starts every active
+ * SCORE_THRESHOLD sequence whose threshold it crossed (once per lead and sequence: the (lead, sequence) key).
+ * Deleted leads are skipped. Runs in the caller's transaction.
  */
+export async function applyScoreSteps(em: EntityManager, steps: ScoreStep[], companies: Map<string, Company>, now: Date): Promise<ScoreChange[]> {
+  if (steps.length === 0) return [];
+  const byLead = Map.groupBy(steps, (s) => s.leadId);
+  const capOf = new Map([...byLead].map(([leadId, list]) => [leadId, Math.min(MAX_SCORE, companies.get(list[0]!.companyId)!.scoringRules.maxScore)]));
+  const input = [...byLead].map(([leadId, list]) => ({ lead_id: leadId, company_id: list[0]!.companyId, delta: list.reduce((sum, s) => sum + s.delta, 0), cap: capOf.get(leadId)! }));
+  const changed = await query<{ id: string; previous: number; score: number; email: string | null; timezone: string | null; unsubscribed_at: Date | null }>(
+    em,
+    sql`with input as (select * from jsonb_to_recordset(${json(input)}) as t(lead_id uuid, company_id uuid, delta int, cap int)),
+             previous as (select l.id, l.score from lead l join input on input.lead_id = l.id and input.company_id = l.company_id
+                          where l.deleted_at is null order by l.id for update of l)
+        update lead set score = least(input.cap, greatest(0, previous.score + input.delta)), updated_at = ${now}
+        from previous join input on input.lead_id = previous.id
+        where lead.id = previous.id
+        returning lead.id, previous.score as previous, lead.score as score, lead.email, lead.timezone, lead.unsubscribed_at`,
+  );
+  const activities: ActivityRecord[] = [];
+  const events: RealtimeEvent[] = [];
+  const results: ScoreChange[] = [];
+  for (const lead of changed) {
+    let running = lead.previous;
+    for (const step of byLead.get(lead.id)!) {
+      const next = Math.min(capOf.get(lead.id)!, Math.max(0, running + step.delta));
+      if (next !== running) {
+        activities.push({ companyId: step.companyId, leadId: lead.id, type: ActivityType.SCORE_CHANGED, reason: step.reason, scoreDelta: next - running, scoreAfter: next, data: step.data ?? {}, occurredAt: now });
+        events.push({ topic: Topic.LeadScoreChanged, companyId: step.companyId, leadId: lead.id, previousScore: running, score: next, delta: next - running, reason: step.reason, at: now.toISOString() });
+      }
+      running = next;
+    }
+    const result: ScoreChange = { leadId: lead.id, previous: lead.previous, score: lead.score, delta: lead.score - lead.previous, enrolledSequenceIds: [] };
+    if (lead.score > lead.previous && lead.email && !lead.unsubscribed_at) {
+      const company = companies.get(byLead.get(lead.id)![0]!.companyId)!;
+      result.enrolledSequenceIds = await startThresholdSequences(em, company, { id: lead.id, email: lead.email, timezone: lead.timezone }, lead.previous, lead.score, now);
+    }
+    results.push(result);
+  }
+  await recordActivities(em, activities);
+  await publish(em, events);
+  return results;
+}
+
+/** Changes one lead's score by hand (`adjustLeadScore`): `applyScoreSteps` for one step, NOT_FOUND for an unknown lead. */
 export async function changeScore(
   em: EntityManager,
   input: { company: Company; leadId: string; delta: number; reason: string; now: Date; data?: Record<string, unknown> },
 ): Promise<ScoreChange> {
-  const { company, leadId, now } = input;
+  const { company, leadId } = input;
   return em.transactional(async (tx) => {
-    const [row] = await query<{ previous: number; score: number; email: string | null; timezone: string | null; unsubscribed_at: Date | null }>(
-      tx,
-      sql`with previous as (
-            select id, score from lead
-            where id = ${leadId}::uuid and company_id = ${company.id}::uuid and deleted_at is null
-            for update
-          )
-          update lead set score = least(${Math.min(MAX_SCORE, company.scoringRules?.maxScore ?? MAX_SCORE)}::int, greatest(0, previous.score + ${input.delta}::int)), updated_at = ${now}
-          from previous where lead.id = previous.id
-          returning previous.score as previous, lead.score as score, lead.email, lead.timezone, lead.unsubscribed_at`,
-    );
-    if (!row) throw new NotFoundError('Lead', leadId);
-    const delta = row.score - row.previous;
-    const change: ScoreChange = { leadId, previous: row.previous, score: row.score, delta, enrolledSequenceIds: [] };
-    if (delta === 0) return change;
-
-    await recordActivities(tx, [
-      { companyId: company.id, leadId, type: ActivityType.SCORE_CHANGED, reason: input.reason, scoreDelta: delta, scoreAfter: row.score, data: input.data ?? {}, occurredAt: now },
-    ]);
-    await publish(tx, { topic: Topic.LeadScoreChanged, companyId: company.id, leadId, previousScore: row.previous, score: row.score, delta, reason: input.reason, at: now.toISOString() });
-    if (delta > 0 && row.email && !row.unsubscribed_at) {
-      change.enrolledSequenceIds = await startThresholdSequences(tx, company, { id: leadId, email: row.email, timezone: row.timezone }, row.previous, row.score, now);
-    }
+    const step: ScoreStep = { leadId, companyId: company.id, delta: input.delta, reason: input.reason, ...(input.data ? { data: input.data } : {}) };
+    const [change] = await applyScoreSteps(tx, [step], new Map([[company.id, company]]), input.now);
+    if (!change) throw new NotFoundError('Lead', leadId);
     return change;
   });
 }

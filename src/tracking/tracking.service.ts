@@ -5,7 +5,7 @@ import { Company } from '../companies/company.entity.js';
 import { uuidv7 } from '../db/ids.js';
 import { json, query, sql } from '../db/sql.js';
 import { ActivityType } from '../leads/activity.entity.js';
-import { MAX_SCORE, startThresholdSequences } from '../leads/score.service.js';
+import { applyScoreSteps, type ScoreStep } from '../leads/score.service.js';
 import { recordActivities, type ActivityRecord } from '../leads/timeline.js';
 import { publish, Topic, type RealtimeEvent } from '../realtime/events.js';
 import { BURST_SECONDS, classifyClick, classifyOpen, type Verdict } from './machine.js';
@@ -128,14 +128,6 @@ export class EngagementRecorder {
   }
 }
 
-interface ScoreStep {
-  leadId: string;
-  companyId: string;
-  delta: number;
-  reason: string;
-  emailId: string;
-}
-
 async function applyBatch(em: EntityManager, events: EngagementEvent[]): Promise<EngagementOutcome[]> {
   const ids = [...new Set(events.map((e) => e.emailId))].sort();
   // Locked in id order: concurrent batches (other processes) wait for each other instead of deadlocking.
@@ -172,7 +164,7 @@ async function applyBatch(em: EntityManager, events: EngagementEvent[]): Promise
       const verdict = classifyOpen(base);
       email.openDelta++;
       if (verdict.human) {
-        if (email.opened_at === null) scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number}`, emailId: email.id });
+        if (email.opened_at === null) scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number}`, data: { emailId: email.id } });
         email.opened_at ??= event.at;
         if (email.status === 'SENT') email.status = 'OPENED';
       }
@@ -199,11 +191,11 @@ async function applyBatch(em: EntityManager, events: EngagementEvent[]): Promise
       if (email.opened_at === null) {
         email.openDelta++;
         email.opened_at = event.at;
-        scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number} (seen through a click)`, emailId: email.id });
+        scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number} (seen through a click)`, data: { emailId: email.id } });
       }
       if (email.clicked_at === null) {
         email.clicked_at = event.at;
-        scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.clickPoints, reason: `First click in email ${email.email_number}`, emailId: email.id });
+        scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.clickPoints, reason: `First click in email ${email.email_number}`, data: { emailId: email.id } });
       }
       if (email.status === 'SENT' || email.status === 'OPENED') email.status = 'CLICKED';
     }
@@ -235,49 +227,8 @@ async function applyBatch(em: EntityManager, events: EngagementEvent[]): Promise
     .filter((e) => e.status !== e.initialStatus)
     .map((e) => ({ topic: Topic.EmailStatusChanged, companyId: e.company_id, leadId: e.lead_id, sequenceId: e.sequence_id, enrollmentId: e.enrollment_id, emailId: e.id, status: e.status, at: now.toISOString() }));
   await publish(em, statusChanges);
-  await applyScores(em, scores, companies, now);
+  await applyScoreSteps(em, scores.filter((step) => step.delta !== 0), companies, now);
   return outcomes;
-}
-
-/** All score changes of the batch: one UPDATE for every lead, then each step on the timeline with its running score. */
-async function applyScores(em: EntityManager, steps: ScoreStep[], companies: Map<string, Company>, now: Date): Promise<void> {
-  const positive = steps.filter((s) => s.delta !== 0);
-  if (positive.length === 0) return;
-  const byLead = Map.groupBy(positive, (s) => s.leadId);
-  const input = [...byLead.entries()].map(([leadId, list]) => ({
-    lead_id: leadId,
-    delta: list.reduce((sum, s) => sum + s.delta, 0),
-    cap: Math.min(MAX_SCORE, companies.get(list[0]!.companyId)!.scoringRules.maxScore),
-  }));
-  const changed = await query<{ id: string; previous: number; score: number; email: string | null; timezone: string | null; unsubscribed_at: Date | null }>(
-    em,
-    sql`with input as (select * from jsonb_to_recordset(${json(input)}) as t(lead_id uuid, delta int, cap int)),
-             previous as (select l.id, l.score from lead l join input on input.lead_id = l.id where l.deleted_at is null order by l.id for update of l)
-        update lead set score = least(input.cap, greatest(0, previous.score + input.delta)), updated_at = ${now}
-        from previous join input on input.lead_id = previous.id
-        where lead.id = previous.id
-        returning lead.id, previous.score as previous, lead.score as score, lead.email, lead.timezone, lead.unsubscribed_at`,
-  );
-  const activities: ActivityRecord[] = [];
-  const events: RealtimeEvent[] = [];
-  for (const lead of changed) {
-    let running = lead.previous;
-    const cap = input.find((i) => i.lead_id === lead.id)!.cap;
-    for (const step of byLead.get(lead.id)!) {
-      const next = Math.min(cap, Math.max(0, running + step.delta));
-      if (next !== running) {
-        activities.push({ companyId: step.companyId, leadId: lead.id, type: ActivityType.SCORE_CHANGED, reason: step.reason, scoreDelta: next - running, scoreAfter: next, data: { emailId: step.emailId }, occurredAt: now });
-        events.push({ topic: Topic.LeadScoreChanged, companyId: step.companyId, leadId: lead.id, previousScore: running, score: next, delta: next - running, reason: step.reason, at: now.toISOString() });
-      }
-      running = next;
-    }
-    if (lead.score > lead.previous && lead.email && !lead.unsubscribed_at) {
-      const company = companies.get(byLead.get(lead.id)![0]!.companyId)!;
-      await startThresholdSequences(em, company, { id: lead.id, email: lead.email, timezone: lead.timezone }, lead.previous, lead.score, now);
-    }
-  }
-  await recordActivities(em, activities);
-  await publish(em, events);
 }
 
 function eventRow(email: EmailState, event: EngagementEvent, kind: 'OPEN' | 'CLICK', verdict: Verdict, linkIndex: number | null, url: string | null) {
