@@ -13,14 +13,14 @@ import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { createLogger } from '../src/logger.js';
 import { DEFAULT_SEQUENCE } from '../src/sequences/default-sequence.js';
 import { renderEmail } from '../src/sequences/templates.js';
-import { type BenchRow, percentile, startBenchDatabase, startEmulatorProcess } from './support.js';
+import { type BenchResult, latencySeries, percentile, startBenchDatabase, startEmulatorProcess } from './support.js';
 
 const CONCURRENCY = 32;
 const EMAILS = 1500;
 /** Raw and dispatcher rounds alternate, and medians are reported: load from other tenants of the machine moves both. */
 const ROUNDS = 3;
 
-export async function run(): Promise<BenchRow[]> {
+export async function run(): Promise<BenchResult> {
   const db = await startBenchDatabase('delivery');
   await db.prepare('throughput', 'lag', 'budget');
   const emulator = await startEmulatorProcess();
@@ -28,7 +28,7 @@ export async function run(): Promise<BenchRow[]> {
     const { raw, dispatched, ratio } = await throughputRounds(db.urlFor, emulator.url);
     const lag = await lagWithoutBacklog(db.urlFor, emulator.url);
     const window = await budgetWindow(db.urlFor, emulator.url);
-    return [
+    const rows = [
       { bench: 'delivery', metric: `raw SDK SendEmail loop, ${CONCURRENCY} in flight (baseline, median of ${ROUNDS})`, value: raw, unit: 'emails/s' },
       { bench: 'delivery', metric: `dispatcher, ${CONCURRENCY} in flight, unlimited budget (median)`, value: dispatched, unit: 'emails/s', target: '>= 500', pass: dispatched >= 500 },
       { bench: 'delivery', metric: 'dispatcher / raw SDK (median of per-round ratios)', value: ratio, unit: 'ratio', target: '>= 0.8', pass: ratio >= 0.8 },
@@ -37,6 +37,7 @@ export async function run(): Promise<BenchRow[]> {
       { bench: 'delivery', metric: 'busiest 1-s window at budget 50/s (2 workers)', value: window.max, unit: 'emails', target: '<= 50', pass: window.max <= 50 },
       { bench: 'delivery', metric: 'achieved rate at budget 50/s', value: window.rate, unit: 'emails/s' },
     ];
+    return { rows, latencies: [latencySeries('delivery', 'lag scheduled -> SES acceptance (20 leads/s)', lag.samples)] };
   } finally {
     await emulator.dispose();
     await db.dispose();
@@ -134,7 +135,7 @@ async function throughputRounds(urlFor: (db: string) => string, endpoint: string
 }
 
 /** Leads arrive one by one (20/s for 10 s) on a running app; each welcome email is due at once. */
-async function lagWithoutBacklog(urlFor: (db: string) => string, endpoint: string): Promise<{ p50: number; p99: number }> {
+async function lagWithoutBacklog(urlFor: (db: string) => string, endpoint: string): Promise<{ p50: number; p99: number; samples: number[] }> {
   const { app, asCompany } = await appOn(urlFor, 'lag', endpoint, { RUN_JOBS: 'true', SES_MAX_SEND_RATE: '0' });
   try {
     for (let i = 0; i < 200; i++) {
@@ -151,7 +152,7 @@ async function lagWithoutBacklog(urlFor: (db: string) => string, endpoint: strin
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const lags = rows.map((r) => Number(r.lag_ms));
-    return { p50: percentile(lags, 50), p99: percentile(lags, 99) };
+    return { p50: percentile(lags, 50), p99: percentile(lags, 99), samples: lags };
   } finally {
     await app.dispose();
   }

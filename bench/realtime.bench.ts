@@ -14,7 +14,7 @@ import { runInNewContext } from 'node:vm';
 import { startApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { ClientCommand, ClientReport } from './realtime-clients.js';
-import { freePort, percentile, type BenchRow } from './support.js';
+import { type BenchResult, type BenchRow, freePort, latencySeries, percentile } from './support.js';
 
 const SUBSCRIBERS = 1_000;
 const WARM_UP_SUBSCRIBERS = 20;
@@ -28,7 +28,7 @@ const OPERATOR_TOKEN = 'bench-operator-token-0123456789abcdef0123';
 const SCALARS = (leadId: string) => `subscription { leadScoreChanged(leadId: "${leadId}") { previousScore score delta reason at } }`;
 const WITH_LEAD = (leadId: string) => `subscription { leadScoreChanged(leadId: "${leadId}") { score delta reason lead { id score updatedAt } } }`;
 
-export async function run(): Promise<BenchRow[]> {
+export async function run(): Promise<BenchResult> {
   const dataDir = await mkdtemp(join(tmpdir(), 'lead-nurture-bench-'));
   let app: App | undefined;
   let clients: Subscribers | undefined;
@@ -75,7 +75,7 @@ export async function run(): Promise<BenchRow[]> {
       unit,
       ...(target === undefined ? {} : { target: `<= ${target}`, pass: value <= target }),
     });
-    return [
+    const rows = [
       row(`delivery p50, ${SUBSCRIBERS} subs, ${CHANGES} changes, scalar fields`, scalars.p50, 'ms'),
       row(`delivery p99, ${SUBSCRIBERS} subs, ${CHANGES} changes, scalar fields`, scalars.p99, 'ms', TARGET_P99_MS),
       row('delivery to the last subscriber p99, scalar fields', scalars.lastP99, 'ms'),
@@ -85,6 +85,13 @@ export async function run(): Promise<BenchRow[]> {
       row(`server heap per idle subscriber (connection + subscription)${gc ? '' : ', no gc: rough'}`, (after.heap - before.heap) / opened / 1024, 'KiB'),
       row('server RSS per idle subscriber', (after.rss - before.rss) / opened / 1024, 'KiB'),
     ];
+    return {
+      rows,
+      latencies: [
+        latencySeries('realtime', `score change -> each of ${SUBSCRIBERS} subscribers`, scalars.samples),
+        latencySeries('realtime', 'score change -> subscribers, + lead fields', withLead.samples),
+      ],
+    };
   } finally {
     await clients?.close();
     await app?.dispose();
@@ -107,6 +114,7 @@ interface Latencies {
   p99: number;
   lastP99: number;
   requestP50: number;
+  samples: number[];
 }
 
 /** Changes the score `count` times, one after the other, each once every subscriber has the previous one. */
@@ -121,7 +129,7 @@ async function measure(url: string, apiKey: string, leadId: string, clients: Sub
     lasts.push(Math.max(...latencies));
     requests.push(answered - started);
   }
-  return { p50: percentile(deliveries, 50), p99: percentile(deliveries, 99), lastP99: percentile(lasts, 99), requestP50: percentile(requests, 50) };
+  return { p50: percentile(deliveries, 50), p99: percentile(deliveries, 99), lastP99: percentile(lasts, 99), requestP50: percentile(requests, 50), samples: deliveries };
 }
 
 /** One score change over HTTP; resolves when every subscriber has received it. */

@@ -1,20 +1,24 @@
 /**
  * `npm run bench [-- name…]`: runs the bench modules below (all, or those named) in sequence, prints one table
- * and writes bench/results/latest.json. A bench is a `*.bench.ts` file exporting `run(): Promise<BenchRow[]>`,
- * listed here. Targets missed are reported in the table, not as a failure: only a bench that crashes or
- * overruns its time limit makes the run exit non-zero.
+ * and writes bench/results/latest.json and bench/results/latency.svg (the latency distributions). A bench is a
+ * `*.bench.ts` file exporting `run(): Promise<BenchResult>`, listed here. Targets missed are reported in the
+ * table, not as a failure: only a bench that crashes or overruns its time limit makes the run exit non-zero.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import type { BenchRow } from './support.js';
+import { latencyChart } from './chart.js';
+import type { BenchResult, BenchRow, LatencySeries } from './support.js';
 
-const benches: Array<{ name: string; load: () => Promise<{ run: () => Promise<BenchRow[]> }> }> = [
-  { name: 'delivery', load: () => import('./delivery.bench.js') },
-  { name: 'realtime', load: () => import('./realtime.bench.js') },
-  { name: 'tracking', load: () => import('./tracking.bench.js') },
+const MINUTE = 60_000;
+
+/** Each with a time limit: one that hangs must not hang the run. */
+const benches: Array<{ name: string; limitMs: number; load: () => Promise<{ run: () => Promise<BenchResult> }> }> = [
+  { name: 'intake', limitMs: 5 * MINUTE, load: () => import('./intake.bench.js') },
+  { name: 'delivery', limitMs: 3 * MINUTE, load: () => import('./delivery.bench.js') },
+  { name: 'realtime', limitMs: 3 * MINUTE, load: () => import('./realtime.bench.js') },
+  { name: 'tracking', limitMs: 3 * MINUTE, load: () => import('./tracking.bench.js') },
+  { name: 'scale', limitMs: 25 * MINUTE, load: () => import('./scale.bench.js') },
+  { name: 'soak', limitMs: 20 * MINUTE, load: () => import('./soak.bench.js') },
 ];
-
-/** Per bench: one that hangs must not hang CI. */
-const TIME_LIMIT_MS = 120_000;
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
@@ -22,12 +26,15 @@ async function main(): Promise<void> {
   if (unknown.length > 0) throw new Error(`unknown bench ${unknown.join(', ')} (have ${benches.map((b) => b.name).join(', ')})`);
 
   const rows: BenchRow[] = [];
+  const latencies: LatencySeries[] = [];
   const crashed: string[] = [];
   for (const bench of benches.filter((b) => wanted.length === 0 || wanted.includes(b.name))) {
     const started = Date.now();
     process.stdout.write(`bench ${bench.name}…\n`);
     try {
-      rows.push(...(await withTimeLimit(bench.name, (async () => (await bench.load()).run())())));
+      const result = await withTimeLimit(bench.name, bench.limitMs, (async () => (await bench.load()).run())());
+      rows.push(...result.rows);
+      latencies.push(...(result.latencies ?? []));
       process.stdout.write(`bench ${bench.name} done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     } catch (error) {
       crashed.push(bench.name);
@@ -36,15 +43,18 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`\n${table(rows)}\n`);
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-  await writeFile(new URL('./results/latest.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), node: process.version, rows }, null, 2)}\n`);
+  const at = new Date().toISOString();
+  await writeFile(new URL('./results/latest.json', import.meta.url), `${JSON.stringify({ at, node: process.version, rows, latencies }, null, 2)}\n`);
+  if (latencies.length > 0) await writeFile(new URL('./results/latency.svg', import.meta.url), latencyChart(latencies, at));
+  process.stdout.write('wrote bench/results/latest.json and bench/results/latency.svg\n');
   // Explicit exit: a bench that leaked a handle must not keep the process alive.
   process.exit(crashed.length > 0 ? 1 : 0);
 }
 
-function withTimeLimit<T>(name: string, promise: Promise<T>): Promise<T> {
+function withTimeLimit<T>(name: string, limitMs: number, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${name} ran longer than ${TIME_LIMIT_MS / 1000} s`)), TIME_LIMIT_MS);
+    timer = setTimeout(() => reject(new Error(`${name} ran longer than ${limitMs / 1000} s`)), limitMs);
   });
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }

@@ -87,3 +87,25 @@ export async function startEmulatorProcess(): Promise<{ url: string; dispose(): 
     },
   };
 }
+
+/** A latency distribution for the chart: percentiles of one measured series, in milliseconds. */
+export interface LatencySeries {
+  bench: string;
+  name: string;
+  count: number;
+  /** [percentile, ms] pairs at LATENCY_PERCENTILES. */
+  points: Array<[number, number]>;
+}
+
+/** A bench module's `run()` returns its table rows, and optionally latency series for the chart. */
+export interface BenchResult {
+  rows: BenchRow[];
+  latencies?: LatencySeries[];
+}
+
+export const LATENCY_PERCENTILES = [0, 10, 25, 50, 75, 90, 95, 99, 99.9, 100] as const;
+
+/** Summarises raw latency samples (ms) into a chart series. */
+export function latencySeries(bench: string, name: string, samples: number[]): LatencySeries {
+  return { bench, name, count: samples.length, points: LATENCY_PERCENTILES.map((p) => [p, p === 0 ? Math.min(...samples) : percentile(samples, p)]) };
+}

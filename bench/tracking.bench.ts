@@ -13,14 +13,14 @@ import { systemClock } from '../src/clock.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { signToken } from '../src/tracking/tokens.js';
-import { type BenchRow, startBenchDatabase } from './support.js';
+import { type BenchResult, type LatencySeries, LATENCY_PERCENTILES, startBenchDatabase } from './support.js';
 
 const CONNECTIONS = 64;
 const SECONDS = 8;
 const EMAILS = 40_000;
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 
-export async function run(): Promise<BenchRow[]> {
+export async function run(): Promise<BenchResult> {
   const db = await startBenchDatabase('tracking');
   await db.prepare('tracking');
   const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: db.urlFor('tracking'), RUN_JOBS: 'false', LOG_LEVEL: 'warn' });
@@ -43,11 +43,11 @@ export async function run(): Promise<BenchRow[]> {
     step('first 2,000 opened');
     await app.recorder.flush();
     const before = await countOpens(app);
-    const repeat = await load(base, repeatPaths, 50_000);
+    const repeat = await load(base, repeatPaths, 50_000, 'pixel, repeat opens');
     step(`repeat opens ${repeat.rate.toFixed(0)} req/s`);
     // First opens: each request opens a different email for the first time.
     const firstPaths = emailIds.slice(2000).map(pixelPath);
-    const first = await load(base, firstPaths, Math.min(25_000, firstPaths.length)); // each path once: every request is a first open
+    const first = await load(base, firstPaths, Math.min(25_000, firstPaths.length), 'pixel, first opens'); // each path once: every request is a first open
     step(`first opens ${first.rate.toFixed(0)} req/s`);
     await app.recorder.flush(); // the rows of every answered request, written behind
     const after = await countOpens(app);
@@ -55,7 +55,7 @@ export async function run(): Promise<BenchRow[]> {
     const requests = repeat.ok + first.ok;
     const recorded = after.events - before.events;
     const firstScored = after.scored - before.scored;
-    return [
+    const rows = [
       { bench: 'tracking', metric: 'bare Node http GIF server (baseline)', value: bare.rate, unit: 'req/s' },
       { bench: 'tracking', metric: 'pixel, repeat opens', value: repeat.rate, unit: 'req/s' },
       { bench: 'tracking', metric: 'pixel repeat opens / bare', value: repeat.rate / bare.rate, unit: 'ratio', target: '>= 0.3', pass: repeat.rate / bare.rate >= 0.3 },
@@ -65,6 +65,7 @@ export async function run(): Promise<BenchRow[]> {
       { bench: 'tracking', metric: 'first opens without their score change (must be 0)', value: first.ok - firstScored, unit: 'opens', target: '= 0', pass: first.ok === firstScored },
       { bench: 'tracking', metric: 'non-2xx responses (must be 0)', value: repeat.errors + first.errors, unit: 'responses', target: '= 0', pass: repeat.errors + first.errors === 0 },
     ];
+    return { rows, latencies: [bare.latency, repeat.latency, first.latency] };
   } finally {
     await app.dispose();
     await db.dispose();
@@ -74,7 +75,7 @@ export async function run(): Promise<BenchRow[]> {
 const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
 
 /** A fixed number of requests (not a duration), so every request completes and can be accounted for. */
-async function load(base: string, paths: string[], amount: number): Promise<{ rate: number; p99: number; ok: number; errors: number }> {
+async function load(base: string, paths: string[], amount: number, name: string): Promise<{ rate: number; p99: number; ok: number; errors: number; latency: LatencySeries }> {
   let next = 0;
   const result = await autocannon({
     url: base,
@@ -83,10 +84,17 @@ async function load(base: string, paths: string[], amount: number): Promise<{ ra
     headers: { 'user-agent': BROWSER },
     requests: [{ setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length]! }) }],
   });
-  return { rate: result.requests.average, p99: result.latency.p99, ok: result['2xx'], errors: result.non2xx + result.errors + result.timeouts };
+  return { rate: result.requests.average, p99: result.latency.p99, ok: result['2xx'], errors: result.non2xx + result.errors + result.timeouts, latency: series(name, result) };
 }
 
-async function bareServerRate(): Promise<{ rate: number }> {
+/** autocannon keeps an HDR histogram; its percentiles become the chart series. */
+function series(name: string, result: autocannon.Result): LatencySeries {
+  const at: Record<number, number> = { 0: result.latency.min, 100: result.latency.max };
+  const points = LATENCY_PERCENTILES.map((p): [number, number] => [p, at[p] ?? (result.latency as unknown as Record<string, number>)[`p${String(p).replace('.', '_')}`] ?? Number.NaN]);
+  return { bench: 'tracking', name: `${name}, ${CONNECTIONS} connections`, count: result.requests.total, points };
+}
+
+async function bareServerRate(): Promise<{ rate: number; latency: LatencySeries }> {
   const server = createServer((_request, response) => {
     response.writeHead(200, { 'content-type': 'image/gif', 'cache-control': 'no-store' });
     response.end(PIXEL);
@@ -95,7 +103,7 @@ async function bareServerRate(): Promise<{ rate: number }> {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
   server.close();
-  return { rate: result.requests.average };
+  return { rate: result.requests.average, latency: series('bare Node http GIF server', result) };
 }
 
 /** Leads with a welcome email that went out an hour ago (so opens are not prefetch-fast), set up in bulk. */
