@@ -1,7 +1,20 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 let lastMs = -1;
 let sequence = 0;
+
+/** Random bytes drawn in bulk: one system call per 256 ids instead of two per id (it showed at import scale). */
+const pool = Buffer.alloc(16 * 256);
+let poolOffset = pool.length;
+
+function randomSlice(size: number): Buffer {
+  if (poolOffset + size > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  poolOffset += size;
+  return pool.subarray(poolOffset - size, poolOffset);
+}
 
 /**
  * UUIDv7: time-ordered, so inserts land at the right edge of B-tree indexes instead of scattering pages
@@ -14,9 +27,9 @@ export function uuidv7(now = Date.now()): string {
     sequence = (sequence + 1) & 0xfff;
   } else {
     lastMs = now;
-    sequence = randomBytes(2).readUInt16BE() & 0x3ff; // leaves room to count up within the millisecond
+    sequence = randomSlice(2).readUInt16BE() & 0x3ff; // leaves room to count up within the millisecond
   }
-  const bytes = randomBytes(16);
+  const bytes = Buffer.from(randomSlice(16)); // a copy: the pool's bytes are never handed out twice
   bytes.writeUIntBE(now, 0, 6);
   bytes[6] = 0x70 | (sequence >> 8);
   bytes[7] = sequence & 0xff;

@@ -1,10 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from '../db/ids.js';
-import { signalEmailsDue } from '../delivery/due-signal.js';
-import { json, query, sql } from '../db/sql.js';
+import { EMAILS_DUE_CHANNEL } from '../delivery/due-signal.js';
+import { query, sql } from '../db/sql.js';
 import { ActivityType } from '../leads/activity.entity.js';
 import { publish, Topic } from '../realtime/events.js';
-import { recordActivities } from '../leads/timeline.js';
 import type { EmailSequence } from './email-sequence.entity.js';
 import { EnrollmentStatus } from './sequence.enums.js';
 import { stepSendDate } from './schedule.js';
@@ -20,8 +19,6 @@ export interface NewEnrollment {
   leadId: string;
 }
 
-const CHUNK = 5_000;
-
 /** The time zone a lead's schedule is computed in: its own, else the company's (or always the company's). */
 export function scheduleTimeZone(window: SendWindow | null, leadTimeZone: string | null, companyTimeZone: string): string {
   if (window?.timeZone === WindowTimeZone.COMPANY) return companyTimeZone;
@@ -34,9 +31,11 @@ export function scheduleSteps(steps: SequenceStep[], window: SendWindow | null, 
 }
 
 /**
- * Enrolls leads in one sequence, set-based: one statement for the enrollments, one per 5,000 emails, one for the
- * timeline, whatever the number of leads. Leads already in the sequence are skipped (the unique (lead, sequence)
- * key decides, so concurrent callers cannot enroll a lead twice). Runs in the caller's transaction.
+ * Enrolls leads in one sequence, set-based: one statement writes the enrollments, their emails and timeline rows
+ * (and wakes the dispatchers when an email is due now), one more publishes the changes, whatever the number of
+ * leads. Leads already in the sequence are skipped: the unique (lead, sequence) key decides, so concurrent
+ * callers cannot enroll a lead twice, and only the enrollments actually created get emails and timeline rows.
+ * Runs in the caller's transaction.
  */
 export async function enrollLeads(
   em: EntityManager,
@@ -44,50 +43,60 @@ export async function enrollLeads(
 ): Promise<NewEnrollment[]> {
   const { companyId, sequence, startAt } = input;
   if (input.leads.length === 0) return [];
-  const candidates = input.leads.map((lead) => ({ id: uuidv7(startAt.getTime()), lead_id: lead.id }));
+  // Every lead here starts at the same instant, so the schedule depends on the time zone alone: once per zone.
+  const schedules = new Map<string, Date[]>();
+  const scheduleIn = (timeZone: string): Date[] => {
+    let dates = schedules.get(timeZone);
+    if (!dates) schedules.set(timeZone, (dates = scheduleSteps(sequence.steps, sequence.sendWindow, startAt, timeZone)));
+    return dates;
+  };
+  // Ids in creation order (uuidv7): the timeline keeps its sequence. Rows go as parallel arrays, the cheapest
+  // parameters for PostgreSQL to read at import scale.
+  const enrollments = { id: [] as string[], lead: [] as string[], activity: [] as string[] };
+  const emails = { id: [] as string[], enrollment: [] as string[], number: [] as number[], at: [] as string[] };
+  let dueNow = false;
+  for (const lead of input.leads) {
+    const enrollmentId = uuidv7(startAt.getTime());
+    enrollments.id.push(enrollmentId);
+    enrollments.lead.push(lead.id);
+    scheduleIn(scheduleTimeZone(sequence.sendWindow, lead.timezone, input.companyTimeZone)).forEach((date, index) => {
+      emails.id.push(uuidv7(startAt.getTime()));
+      emails.enrollment.push(enrollmentId);
+      emails.number.push(index + 1);
+      emails.at.push(date.toISOString());
+      dueNow ||= date <= startAt;
+    });
+  }
+  enrollments.activity = enrollments.id.map(() => uuidv7(startAt.getTime()));
+  const reason = `Enrolled in "${sequence.name}" (${input.reason}); ${sequence.steps.length} emails scheduled`;
+
   const created = await query<{ id: string; lead_id: string }>(
     em,
-    sql`insert into enrollment (id, company_id, lead_id, sequence_id, status, started_at, created_at, updated_at)
-        select t.id, ${companyId}::uuid, t.lead_id, ${sequence.id}::uuid, 'ACTIVE', ${startAt}, ${startAt}, ${startAt}
-        from jsonb_to_recordset(${json(candidates)}) as t(id uuid, lead_id uuid)
-        on conflict (lead_id, sequence_id) do nothing
-        returning id, lead_id`,
+    sql`with candidate as (
+          select * from unnest(${enrollments.id}::uuid[], ${enrollments.lead}::uuid[], ${enrollments.activity}::uuid[]) as c(id, lead_id, activity_id)
+        ), created as (
+          insert into enrollment (id, company_id, lead_id, sequence_id, status, started_at, created_at, updated_at)
+          select c.id, ${companyId}::uuid, c.lead_id, ${sequence.id}::uuid, 'ACTIVE', ${startAt}, ${startAt}, ${startAt} from candidate c
+          on conflict (lead_id, sequence_id) do nothing
+          returning id, lead_id
+        ), emails as (
+          insert into sequence_email (id, company_id, enrollment_id, lead_id, sequence_id, email_number, scheduled_send_date, status, created_at, updated_at)
+          select e.id, ${companyId}::uuid, c.id, c.lead_id, ${sequence.id}::uuid, e.number, e.at, 'PENDING', ${startAt}, ${startAt}
+          from unnest(${emails.id}::uuid[], ${emails.enrollment}::uuid[], ${emails.number}::int[], ${emails.at}::timestamptz[]) as e(id, enrollment_id, number, at)
+          join created c on c.id = e.enrollment_id
+        ), timeline as (
+          insert into activity (id, company_id, lead_id, type, reason, data, occurred_at)
+          select k.activity_id, ${companyId}::uuid, c.lead_id, ${ActivityType.ENROLLED}, ${reason},
+                 jsonb_build_object('sequenceId', ${sequence.id}::text, 'enrollmentId', c.id), ${startAt}
+          from created c join candidate k on k.id = c.id
+        ), due as (
+          -- A plain CTE runs only when referenced: the final select wakes the dispatchers iff something was created.
+          select pg_notify(${EMAILS_DUE_CHANNEL}, '') where ${dueNow}::boolean
+        )
+        select c.id, c.lead_id, (select count(*) from due) as woken from created c`,
   );
   if (created.length === 0) return [];
 
-  const timeZoneOf = new Map(input.leads.map((lead) => [lead.id, scheduleTimeZone(sequence.sendWindow, lead.timezone, input.companyTimeZone)]));
-  const emails = created.flatMap((enrollment) =>
-    scheduleSteps(sequence.steps, sequence.sendWindow, startAt, timeZoneOf.get(enrollment.lead_id)!).map((date, index) => ({
-      id: uuidv7(startAt.getTime()),
-      enrollment_id: enrollment.id,
-      lead_id: enrollment.lead_id,
-      email_number: index + 1,
-      scheduled_send_date: date.toISOString(),
-    })),
-  );
-  for (let offset = 0; offset < emails.length; offset += CHUNK) {
-    await query(
-      em,
-      sql`insert into sequence_email (id, company_id, enrollment_id, lead_id, sequence_id, email_number, scheduled_send_date, status, created_at, updated_at)
-          select t.id, ${companyId}::uuid, t.enrollment_id, t.lead_id, ${sequence.id}::uuid, t.email_number, t.scheduled_send_date, 'PENDING', ${startAt}, ${startAt}
-          from jsonb_to_recordset(${json(emails.slice(offset, offset + CHUNK))})
-            as t(id uuid, enrollment_id uuid, lead_id uuid, email_number int, scheduled_send_date timestamptz)`,
-    );
-  }
-
-  if (emails.some((email) => new Date(email.scheduled_send_date) <= startAt)) await signalEmailsDue(em);
-
-  await recordActivities(
-    em,
-    created.map((enrollment) => ({
-      companyId,
-      leadId: enrollment.lead_id,
-      type: ActivityType.ENROLLED,
-      reason: `Enrolled in "${sequence.name}" (${input.reason}); ${sequence.steps.length} emails scheduled`,
-      data: { sequenceId: sequence.id, enrollmentId: enrollment.id },
-      occurredAt: startAt,
-    })),
-  );
   await publish(
     em,
     created.map((row) => ({

@@ -76,9 +76,19 @@ export function sendWindowProblems(window: SendWindow): string[] {
   return problems;
 }
 
+/**
+ * Zone names Intl accepted. Asking Intl builds a DateTimeFormat (tens of microseconds): at import scale that was
+ * most of the time. Only valid names are kept, so the set is bounded by the IANA database whatever the input.
+ */
+const validZones = new Set<string>();
+
 /** True for IANA zone names that luxon/Intl accept (e.g. "Europe/Berlin", "UTC"); false for offsets like "+02:00". */
 export function isValidTimeZone(timeZone: string): boolean {
-  return typeof timeZone === 'string' && NAMED_ZONE.test(timeZone) && IANAZone.isValidZone(timeZone);
+  if (typeof timeZone !== 'string') return false;
+  if (validZones.has(timeZone)) return true;
+  const valid = NAMED_ZONE.test(timeZone) && IANAZone.isValidZone(timeZone);
+  if (valid) validZones.add(timeZone);
+  return valid;
 }
 
 function zoneOrThrow(timeZone: string): IANAZone {
