@@ -27,7 +27,8 @@ export async function authenticate(header: unknown, em: EntityManager, operatorT
   if (sameSecret(token, operatorToken.reveal())) return { kind: 'operator' };
   if (!looksLikeApiKey(token)) return invalid('API_KEY_UNKNOWN', 'Unknown API key');
 
-  const key = await em.findOne(ApiKey, { secretHash: hashSecret(token) }, { fields: ['id', 'company', 'revokedAt'] });
+  // The company comes in the same query: resolvers that need it then find it in the identity map.
+  const key = await em.findOne(ApiKey, { secretHash: hashSecret(token) }, { populate: ['company'] });
   if (!key) return invalid('API_KEY_UNKNOWN', 'Unknown API key');
   if (key.revokedAt) return invalid('API_KEY_REVOKED', 'This API key has been revoked');
   return { kind: 'company', companyId: key.company.id, apiKeyId: key.id };

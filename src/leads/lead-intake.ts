@@ -9,6 +9,7 @@ import { enrollLeads } from '../sequences/enrollment.service.js';
 import { SequenceTrigger } from '../sequences/sequence.enums.js';
 import { ActivityType } from './activity.entity.js';
 import type { LeadInput } from './dto/lead.input.js';
+import { Lead } from './lead.entity.js';
 import { validateLead, type LeadFields } from './lead.validation.js';
 import { recordActivities, type ActivityRecord } from './timeline.js';
 
@@ -27,10 +28,11 @@ interface ValidRow {
  * Creates leads and, in the same transaction, enrolls those with an address in every active LEAD_CREATED
  * sequence. Set-based: a handful of statements whatever the number of rows. Enrollment runs in a savepoint:
  * if it fails, the leads are still created and the failure is logged and written to their timelines.
+ * With `load`, the created leads also enter `em`'s identity map (createLead answers without reading them back).
  */
 export async function intakeLeads(
   em: EntityManager,
-  input: { company: Company; leads: LeadInput[]; path: (index: number) => string; now: Date; log: FastifyBaseLogger },
+  input: { company: Company; leads: LeadInput[]; path: (index: number) => string; now: Date; log: FastifyBaseLogger; load?: boolean },
 ): Promise<IntakeOutcome[]> {
   const { company, now } = input;
   const outcomes: IntakeOutcome[] = [];
@@ -49,27 +51,33 @@ export async function intakeLeads(
   });
   if (valid.length === 0) return sortByIndex(outcomes);
 
+  // What enrollment reads is read first, outside the transaction: it holds no locks, so it cannot change, and
+  // the transaction stays as short as its writes.
+  const emails = valid.flatMap((row) => (row.fields.email ? [row.fields.email] : []));
+  const suppressed = await suppressedAmong(em, company.id, emails);
+  const sequences =
+    emails.length > 0 ? await em.find(EmailSequence, { company: company.id, trigger: SequenceTrigger.LEAD_CREATED, active: true }, { orderBy: { createdAt: 'asc' } }) : [];
+
   await em.transactional(async (tx) => {
-    const created = await insertLeads(tx, company.id, valid, now);
+    const created = await insertLeads(tx, company.id, valid, now, input.load ?? false);
     const createdRows = valid.filter((row) => created.has(row.id));
     for (const row of valid) {
       if (!created.has(row.id)) outcomes.push({ index: row.index, status: 'DUPLICATE', email: row.fields.email! });
     }
     outcomes.push(...createdRows.map((row) => ({ index: row.index, status: 'CREATED' as const, leadId: row.id, email: row.fields.email })));
-
-    await recordActivities(
-      tx,
-      createdRows.map((row) => ({ companyId: company.id, leadId: row.id, type: ActivityType.LEAD_CREATED, reason: 'Lead created', occurredAt: now })),
-    );
-    await enrollNewLeads(tx, company, createdRows, now, input.log);
+    await enrollNewLeads(tx, { company, rows: createdRows, suppressed, sequences, now, log: input.log });
   });
   return sortByIndex(outcomes);
 }
 
-/** Inserts the rows; returns the ids actually created (an address already live in the company is skipped). */
-async function insertLeads(em: EntityManager, companyId: string, rows: ValidRow[], now: Date): Promise<Set<string>> {
+/**
+ * Inserts the rows and their "Lead created" timeline rows in one statement; returns the ids actually created
+ * (an address already live in the company is skipped). With `load`, the new leads are mapped into `em`.
+ */
+async function insertLeads(em: EntityManager, companyId: string, rows: ValidRow[], now: Date, load: boolean): Promise<Set<string>> {
   const payload = rows.map(({ id, fields }) => ({
     id,
+    activity_id: uuidv7(now.getTime()),
     email: fields.email,
     first_name: fields.firstName,
     last_name: fields.lastName,
@@ -77,33 +85,44 @@ async function insertLeads(em: EntityManager, companyId: string, rows: ValidRow[
     timezone: fields.timezone,
     attributes: fields.attributes,
   }));
-  const inserted = await query<{ id: string }>(
+  const inserted = await query<Record<string, unknown> & { id: string }>(
     em,
-    sql`insert into lead (id, company_id, email, first_name, last_name, company_name, timezone, score, attributes, created_at, updated_at)
-        select t.id, ${companyId}::uuid, t.email, t.first_name, t.last_name, t.company_name, t.timezone, 0, t.attributes, ${now}, ${now}
-        from jsonb_to_recordset(${json(payload)})
-          as t(id uuid, email text, first_name text, last_name text, company_name text, timezone text, attributes jsonb)
-        on conflict (company_id, email) where deleted_at is null and email is not null do nothing
-        returning id`,
+    sql`with input as (
+          select * from jsonb_to_recordset(${json(payload)})
+            as t(id uuid, activity_id uuid, email text, first_name text, last_name text, company_name text, timezone text, attributes jsonb)
+        ), inserted as (
+          insert into lead (id, company_id, email, first_name, last_name, company_name, timezone, score, attributes, created_at, updated_at)
+          select t.id, ${companyId}::uuid, t.email, t.first_name, t.last_name, t.company_name, t.timezone, 0, t.attributes, ${now}, ${now}
+          from input t
+          on conflict (company_id, email) where deleted_at is null and email is not null do nothing
+          returning ${load ? sql`*` : sql`id`}
+        ), timeline as (
+          insert into activity (id, company_id, lead_id, type, reason, data, occurred_at)
+          select t.activity_id, ${companyId}::uuid, t.id, ${ActivityType.LEAD_CREATED}, 'Lead created', '{}', ${now}
+          from inserted i join input t on t.id = i.id
+        )
+        select * from inserted`,
   );
+  if (load) for (const row of inserted) em.map(Lead, row);
   return new Set(inserted.map((row) => row.id));
 }
 
-async function enrollNewLeads(em: EntityManager, company: Company, rows: ValidRow[], now: Date, log: FastifyBaseLogger): Promise<void> {
-  const withEmail = rows.filter((row) => row.fields.email);
+async function enrollNewLeads(
+  em: EntityManager,
+  input: { company: Company; rows: ValidRow[]; suppressed: Set<string>; sequences: EmailSequence[]; now: Date; log: FastifyBaseLogger },
+): Promise<void> {
+  const { company, suppressed, now } = input;
+  const withEmail = input.rows.filter((row) => row.fields.email);
   if (withEmail.length === 0) return;
   try {
     await em.transactional(
       async (savepoint) => {
-        const suppressed = await suppressedAmong(savepoint, company.id, withEmail.map((row) => row.fields.email!));
         const eligible = withEmail.filter((row) => !suppressed.has(row.fields.email!));
         const skipped: ActivityRecord[] = withEmail
           .filter((row) => suppressed.has(row.fields.email!))
           .map((row) => ({ companyId: company.id, leadId: row.id, type: ActivityType.ENROLLMENT_SKIPPED, reason: 'Not enrolled: the address is suppressed', occurredAt: now }));
         await recordActivities(savepoint, skipped);
-
-        const sequences = await savepoint.find(EmailSequence, { company: company.id, trigger: SequenceTrigger.LEAD_CREATED, active: true }, { orderBy: { createdAt: 'asc' } });
-        for (const sequence of sequences) {
+        for (const sequence of input.sequences) {
           await enrollLeads(savepoint, {
             companyId: company.id,
             companyTimeZone: company.timezone,
@@ -117,7 +136,7 @@ async function enrollNewLeads(em: EntityManager, company: Company, rows: ValidRo
       { propagation: 'nested' },
     );
   } catch (error) {
-    log.error({ err: error, companyId: company.id, leads: withEmail.length }, 'auto-enrollment failed; leads were created without enrollment');
+    input.log.error({ err: error, companyId: company.id, leads: withEmail.length }, 'auto-enrollment failed; leads were created without enrollment');
     await recordActivities(
       em,
       withEmail.map((row) => ({

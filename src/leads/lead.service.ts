@@ -26,14 +26,14 @@ interface Deps {
 
 /** Creates one lead; enrolls it in every active LEAD_CREATED sequence in the same transaction. */
 export async function createLead({ em, company, now, log }: Deps, input: LeadInput): Promise<Lead> {
-  const [outcome] = await intakeLeads(em, { company, leads: [input], path: () => 'input', now, log });
+  const [outcome] = await intakeLeads(em, { company, leads: [input], path: () => 'input', now, log, load: true });
   switch (outcome!.status) {
     case 'INVALID':
       throw new InvalidInputError(outcome!.problems);
     case 'DUPLICATE':
       throw new ConflictError('LEAD_EMAIL_TAKEN', `A lead with the email ${outcome!.email} already exists`, [{ field: 'input.email', message: 'is already taken in this company' }]);
     case 'CREATED':
-      return em.findOneOrFail(Lead, { id: outcome!.leadId });
+      return em.findOneOrFail(Lead, { id: outcome!.leadId }); // from the identity map: intake loaded it
   }
 }
 
