@@ -4,6 +4,7 @@ import { buildSchema, type PubSub } from 'type-graphql';
 import { ApiKeyResolver } from './auth/api-key.resolver.js';
 import { authChecker } from './auth/auth-checker.js';
 import { rejectUnstorableInput } from './graphql/storable-input.js';
+import { validateInput } from './graphql/validate-input.js';
 import { CompanyResolver } from './companies/company.resolver.js';
 import { DeliveryResolver } from './delivery/delivery.resolver.js';
 import { TrackingResolver } from './tracking/tracking.resolver.js';
@@ -24,7 +25,7 @@ export async function createSchema(pubSub: PubSub = new RealtimePubSub()): Promi
     globalMiddlewares: [rejectUnstorableInput],
     pubSub,
     // Inputs are checked with class-validator before resolvers run; failures become BAD_USER_INPUT naming the field.
-    validate: { forbidUnknownValues: false, stopAtFirstError: false },
+    validateFn: validateInput,
   });
 }
 
