@@ -1,5 +1,205 @@
-import type { BenchResult } from './support.js';
+/**
+ * Intake benchmark (issue: "Scale, load and hardening"). In one run, on one PostgreSQL database:
+ *  - `createLead` over HTTP with auto-enrollment in the default 5-email sequence, 32 concurrent clients (in a
+ *    child process), vs raw `pg` doing the same inserts (lead, its timeline row, enrollment, 5 emails, the
+ *    enrollment's timeline row) in one transaction per lead at the same concurrency (ratio >= 0.5);
+ *  - `importLeads` of 10,000 leads per call, including their 50,000 emails (>= 10,000 leads/s).
+ * Afterwards the database must hold exactly the rows the answered requests promise.
+ */
+import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { startApp } from '../src/app.js';
+import { systemClock } from '../src/clock.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import type { LoadRequest, LoadSummary } from './http-load.js';
+import { type BenchResult, type BenchRow, latencySeries, percentile, startBenchDatabase } from './support.js';
+
+const CLIENTS = 32;
+const LEADS_PER_ROUND = 4_000;
+const ROUNDS = 3;
+const IMPORT_ROWS = 10_000;
+const IMPORTS = 3;
+const EMAILS_PER_LEAD = 5;
 
 export async function run(): Promise<BenchResult> {
-  throw new Error('intake bench: not written yet');
+  const db = await startBenchDatabase('intake');
+  await db.prepare('intake');
+  const config = loadConfig({
+    NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: db.urlFor('intake'), RUN_JOBS: 'false', LOG_LEVEL: 'warn',
+    // 32 clients creating leads as fast as they can are far over any per-key mutation budget, on purpose.
+    MUTATION_RATE_LIMIT: '0',
+  });
+  const app = await startApp(config, { logger: createLogger(config), clock: systemClock });
+  const pool = new pg.Pool({ connectionString: db.urlFor('intake'), max: CLIENTS });
+  const step = (what: string) => process.stdout.write(`  intake: ${what}\n`);
+  try {
+    const operator = client(app.server.url, config.operatorToken.reveal());
+    const company = async (name: string) => {
+      const { createCompany } = await operator(`mutation($n: String!) { createCompany(input: { name: $n, fromAddress: "team@example.com" }) { id } }`, { n: name });
+      const { createApiKey } = await operator(`mutation($c: ID!) { createApiKey(companyId: $c, name: "bench") { secret } }`, { c: createCompany.id });
+      return { id: createCompany.id as string, key: createApiKey.secret as string };
+    };
+    const viaApi = await company('Intake via API');
+    const viaPg = await company('Intake via raw pg');
+    const sequenceId = await defaultSequence(pool, viaPg.id);
+
+    // Warm-up: the JIT, the connection pools and PostgreSQL's caches, for both sides.
+    await createLeads(app.server.url, viaApi.key, 500);
+    await rawInserts(pool, viaPg.id, sequenceId, 500);
+
+    const raws: number[] = [];
+    const apis: number[] = [];
+    let apiLatency: LoadSummary['latency'] = [];
+    const rawLatencies: number[] = [];
+    let failed = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const raw = await rawInserts(pool, viaPg.id, sequenceId, LEADS_PER_ROUND);
+      raws.push(raw.rate);
+      rawLatencies.push(...raw.latencies);
+      const api = await createLeads(app.server.url, viaApi.key, LEADS_PER_ROUND);
+      apis.push(api.rate);
+      apiLatency = api.latency;
+      failed += api.failed + (api.ok - LEADS_PER_ROUND);
+      step(`round ${round + 1}: raw pg ${raw.rate.toFixed(0)}/s, createLead ${api.rate.toFixed(0)}/s`);
+    }
+    const ratio = percentile(raws.map((raw, i) => apis[i]! / raw), 50);
+
+    const imports: number[] = [];
+    for (let i = 0; i < IMPORTS; i++) {
+      const rate = await importLeads(app.server.url, viaApi.key, `import${i}-`);
+      imports.push(rate);
+      step(`import ${i + 1}: ${rate.toFixed(0)} leads/s`);
+    }
+
+    const expectedLeads = 500 + ROUNDS * LEADS_PER_ROUND + IMPORTS * IMPORT_ROWS;
+    const missing = await missingRows(pool, viaApi.id, expectedLeads);
+    const importRate = percentile(imports, 50);
+    const rows: BenchRow[] = [
+      { bench: 'intake', metric: `raw pg, one transaction per lead, ${CLIENTS} clients (baseline, median of ${ROUNDS})`, value: percentile(raws, 50), unit: 'leads/s' },
+      { bench: 'intake', metric: `createLead over HTTP with auto-enrollment, ${CLIENTS} clients (median)`, value: percentile(apis, 50), unit: 'leads/s' },
+      { bench: 'intake', metric: 'createLead / raw pg (median of per-round ratios)', value: ratio, unit: 'ratio', target: '>= 0.5', pass: ratio >= 0.5 },
+      { bench: 'intake', metric: `importLeads, ${IMPORT_ROWS.toLocaleString('en')} leads + ${(IMPORT_ROWS * EMAILS_PER_LEAD).toLocaleString('en')} emails per call (median of ${IMPORTS})`, value: importRate, unit: 'leads/s', target: '>= 10000', pass: importRate >= 10_000 },
+      { bench: 'intake', metric: 'failed createLead requests (must be 0)', value: failed, unit: 'requests', target: '= 0', pass: failed === 0 },
+      { bench: 'intake', metric: 'leads, enrollments or emails missing afterwards (must be 0)', value: missing, unit: 'rows', target: '= 0', pass: missing === 0 },
+    ];
+    return {
+      rows,
+      latencies: [
+        { bench: 'intake', name: `createLead over HTTP, ${CLIENTS} clients`, count: ROUNDS * LEADS_PER_ROUND, points: apiLatency },
+        latencySeries('intake', `raw pg transaction per lead, ${CLIENTS} clients`, rawLatencies),
+      ],
+    };
+  } finally {
+    await pool.end();
+    await app.dispose();
+    await db.dispose();
+  }
+}
+
+function client(url: string, token: string) {
+  return async (query: string, variables: Record<string, unknown> = {}) => {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+    const body = (await response.json()) as { data: any; errors?: unknown };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  };
+}
+
+/** `count` createLead calls from 32 connections in a child process; every email is new (`[<id>]`). */
+function createLeads(url: string, key: string, count: number): Promise<LoadSummary> {
+  const request: LoadRequest = {
+    url,
+    connections: CLIENTS,
+    amount: count,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: 'mutation($i: LeadInput!) { createLead(input: $i) { id score } }', variables: { i: { email: 'lead-[<id>]@example.com', firstName: 'Ada' } } }),
+  };
+  const child = fork(new URL('./http-load.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (summary: LoadSummary) => resolve(summary));
+    child.once('exit', (code) => reject(new Error(`load client exited with ${code} before answering`)));
+    child.send(request);
+  });
+}
+
+/** The welcome sequence every company starts with (the same 5 steps the API path enrolls in). */
+async function defaultSequence(pool: pg.Pool, companyId: string): Promise<string> {
+  const { rows } = await pool.query<{ id: string }>(`select id from email_sequence where company_id = $1 and trigger = 'LEAD_CREATED'`, [companyId]);
+  return rows[0]!.id;
+}
+
+/**
+ * The baseline: what intake must write, by hand, one transaction per lead — lead, its LEAD_CREATED timeline row,
+ * the enrollment, its 5 emails, its ENROLLED timeline row — with `CLIENTS` connections at once.
+ */
+async function rawInserts(pool: pg.Pool, companyId: string, sequenceId: string, count: number): Promise<{ rate: number; latencies: number[] }> {
+  let next = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      const connection = await pool.connect();
+      try {
+        while (next < count) {
+          next++;
+          const begun = performance.now();
+          const now = new Date();
+          const leadId = randomUUID();
+          const enrollmentId = randomUUID();
+          await connection.query('begin');
+          await connection.query(
+            `insert into lead (id, company_id, email, first_name, score, attributes, created_at, updated_at) values ($1, $2, $3, 'Ada', 0, '{}', $4, $4)`,
+            [leadId, companyId, `raw-${leadId}@example.com`, now],
+          );
+          await connection.query(`insert into activity (id, company_id, lead_id, type, reason, data, occurred_at) values ($1, $2, $3, 'LEAD_CREATED', 'Lead created', '{}', $4)`, [randomUUID(), companyId, leadId, now]);
+          await connection.query(
+            `insert into enrollment (id, company_id, lead_id, sequence_id, status, started_at, created_at, updated_at) values ($1, $2, $3, $4, 'ACTIVE', $5, $5, $5)`,
+            [enrollmentId, companyId, leadId, sequenceId, now],
+          );
+          const emails = [0, 3, 7, 10, 14].map((days, i) => [randomUUID(), i + 1, new Date(now.getTime() + days * 86_400_000)]);
+          await connection.query(
+            `insert into sequence_email (id, company_id, enrollment_id, lead_id, sequence_id, email_number, scheduled_send_date, status, created_at, updated_at)
+             select t.id, $1, $2, $3, $4, t.n, t.at, 'PENDING', $5, $5 from unnest($6::uuid[], $7::int[], $8::timestamptz[]) as t(id, n, at)`,
+            [companyId, enrollmentId, leadId, sequenceId, now, emails.map((e) => e[0]), emails.map((e) => e[1]), emails.map((e) => e[2])],
+          );
+          await connection.query(
+            `insert into activity (id, company_id, lead_id, type, reason, data, occurred_at) values ($1, $2, $3, 'ENROLLED', 'Enrolled in "Welcome sequence" (lead created); 5 emails scheduled', $4, $5)`,
+            [randomUUID(), companyId, leadId, { sequenceId, enrollmentId }, now],
+          );
+          await connection.query('commit');
+          latencies.push(performance.now() - begun);
+        }
+      } finally {
+        connection.release();
+      }
+    }),
+  );
+  return { rate: count / ((performance.now() - started) / 1000), latencies };
+}
+
+/** One `importLeads` call of IMPORT_ROWS new leads; leads/s from request start to answer. */
+async function importLeads(url: string, key: string, prefix: string): Promise<number> {
+  const inputs = Array.from({ length: IMPORT_ROWS }, (_, i) => ({ email: `${prefix}${i}@example.com`, firstName: `Lead${i}`, attributes: { source: 'import', rank: i } }));
+  const body = JSON.stringify({ query: 'mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created duplicates invalid } }', variables: { i: inputs } });
+  const started = performance.now();
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
+  const answer = (await response.json()) as { data?: { importLeads: { created: number } }; errors?: unknown };
+  const elapsed = performance.now() - started;
+  if (answer.data?.importLeads.created !== IMPORT_ROWS) throw new Error(`importLeads created ${JSON.stringify(answer)}`);
+  return IMPORT_ROWS / (elapsed / 1000);
+}
+
+/** Leads, enrollments and emails the API company should have but does not (or has too many of). */
+async function missingRows(pool: pg.Pool, companyId: string, leads: number): Promise<number> {
+  const { rows } = await pool.query<{ leads: number; enrollments: number; emails: number }>(
+    `select (select count(*)::int from lead where company_id = $1) as leads,
+            (select count(*)::int from enrollment where company_id = $1) as enrollments,
+            (select count(*)::int from sequence_email where company_id = $1) as emails`,
+    [companyId],
+  );
+  const { leads: l, enrollments: e, emails: m } = rows[0]!;
+  return Math.abs(leads - l) + Math.abs(leads - e) + Math.abs(leads * EMAILS_PER_LEAD - m);
 }
