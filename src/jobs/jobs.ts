@@ -44,9 +44,13 @@ export async function startJobs(deps: {
   const workerId = deps.workerId ?? `${hostname()}:${process.pid}`;
   const log = logger.child({ component: 'jobs', workerId });
   const store = config.mongodbUrl ? 'mongodb' : 'postgresql';
-  const backend = config.mongodbUrl
-    ? new MongoBackend({ address: config.mongodbUrl })
-    : new PostgresBackend({ connectionString: deps.databaseUrl, tableName: 'agenda_jobs' });
+  // Our own pool for the PostgreSQL job store: the backend's would have no 'error' listener, so a database restart
+  // or failover (idle connections terminated) would crash the process. The pool replaces lost connections itself.
+  const pool = config.mongodbUrl ? undefined : new pg.Pool({ connectionString: deps.databaseUrl });
+  pool?.on('error', (error) => log.warn({ err: error }, 'job store connection lost; the pool reconnects'));
+  const backend = pool ? new PostgresBackend({ pool, tableName: 'agenda_jobs' }) : new MongoBackend({ address: config.mongodbUrl! });
+  // Agenda's LISTEN connection reconnects by itself, but reports the loss as an 'error' event nobody listens to.
+  backend.notificationChannel?.on('error', (error: unknown) => log.warn({ err: error }, 'job store notifications interrupted; reconnecting'));
   const agenda = new Agenda({ backend, name: workerId, processEvery: '1 second', defaultLockLifetime: 10 * 60_000 });
   const dispatcher = new Dispatcher({ orm: deps.orm, clock: deps.clock, provider: deps.provider, config, logger: log, workerId });
 
@@ -98,6 +102,7 @@ export async function startJobs(deps: {
       await listener.end().catch(() => undefined);
       const result = await agenda.drain(30_000);
       if (result.timedOut) log.warn(result, 'jobs still running after 30 s; their claims will be settled by the sweeper');
+      await pool?.end();
     },
   };
 }
