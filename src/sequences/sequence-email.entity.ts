@@ -27,6 +27,8 @@ import { EmailStatus } from './sequence.enums.js';
   expression: `create index "sequence_email_company_due_index" on "sequence_email" ("company_id", "scheduled_send_date", "id") where "status" = 'PENDING'`,
 })
 @Index({ properties: ['sequence', 'status'] })
+// A lead's emails (`leadSequenceStatus`'s next email; the cascade when a lead row goes): a handful per lead.
+@Index({ properties: ['lead'] })
 // The sweeper's scan for emails whose claim outlived its lease.
 @Index({
   name: 'sequence_email_sending_index',

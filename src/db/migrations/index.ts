@@ -5,6 +5,7 @@ import { Migration20261124033454_delivery } from './Migration20261124033454_deli
 import { Migration20261124035947_tracking } from './Migration20261124035947_tracking.js';
 import { Migration20261124040105_email_links } from './Migration20261124040105_email_links.js';
 import { Migration20261124040430_ses_events } from './Migration20261124040430_ses_events.js';
+import { Migration20261124060306_lead_emails } from './Migration20261124060306_lead_emails.js';
 
 export const migrations = [
   { name: 'Migration20261124031012', class: Migration20261124031012 },
@@ -13,4 +14,5 @@ export const migrations = [
   { name: 'Migration20261124035947_tracking', class: Migration20261124035947_tracking },
   { name: 'Migration20261124040105_email_links', class: Migration20261124040105_email_links },
   { name: 'Migration20261124040430_ses_events', class: Migration20261124040430_ses_events },
+  { name: 'Migration20261124060306_lead_emails', class: Migration20261124060306_lead_emails },
 ];
