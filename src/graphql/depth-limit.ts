@@ -10,24 +10,36 @@ export function depthLimit(maxDepth: number): ValidationRule {
     for (const definition of context.getDocument().definitions) {
       if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
     }
+    // Anything deeper than maxDepth is "too deep": depths are counted up to `cap` and no further, so a hostile
+    // document costs no more than the limit to walk.
+    const cap = maxDepth + 1;
+    // Each fragment's own depth is computed once: walking every spread of fragments spreading fragments again
+    // would take time exponential in the document's size.
+    const fragmentDepths = new Map<string, number>();
 
-    const depthOf = (selectionSet: SelectionSetNode, level: number, seen: Set<string>): number => {
-      let deepest = level;
+    const fragmentDepth = (name: string): number => {
+      let depth = fragmentDepths.get(name);
+      if (depth === undefined) {
+        const fragment = fragments.get(name);
+        fragmentDepths.set(name, 0); // unknown or cyclic fragments are reported by other rules
+        depth = fragment ? depthOf(fragment.selectionSet, cap) : 0;
+        fragmentDepths.set(name, depth);
+      }
+      return depth;
+    };
+
+    /** The nesting below `selectionSet`, counted up to `limit`. */
+    const depthOf = (selectionSet: SelectionSetNode, limit: number): number => {
+      let deepest = 0;
       for (const selection of selectionSet.selections) {
-        // Stop descending once over the limit: the answer is already "too deep", and hostile documents
-        // could otherwise make this walk expensive.
-        if (deepest > maxDepth) break;
+        if (deepest >= limit) break;
         if (selection.kind === Kind.FIELD) {
           if (selection.name.value.startsWith('__')) continue;
-          const below = selection.selectionSet ? depthOf(selection.selectionSet, level + 1, seen) : level + 1;
-          deepest = Math.max(deepest, below);
+          deepest = Math.max(deepest, 1 + (selection.selectionSet && limit > 1 ? depthOf(selection.selectionSet, limit - 1) : 0));
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-          deepest = Math.max(deepest, depthOf(selection.selectionSet, level, seen));
+          deepest = Math.max(deepest, depthOf(selection.selectionSet, limit));
         } else {
-          const name = selection.name.value;
-          const fragment = fragments.get(name);
-          if (!fragment || seen.has(name)) continue; // unknown or cyclic fragments are reported by other rules
-          deepest = Math.max(deepest, depthOf(fragment.selectionSet, level, new Set([...seen, name])));
+          deepest = Math.max(deepest, Math.min(fragmentDepth(selection.name.value), limit));
         }
       }
       return deepest;
@@ -35,8 +47,7 @@ export function depthLimit(maxDepth: number): ValidationRule {
 
     return {
       OperationDefinition(operation) {
-        const depth = depthOf(operation.selectionSet, 0, new Set());
-        if (depth > maxDepth) {
+        if (depthOf(operation.selectionSet, cap) > maxDepth) {
           context.reportError(
             new GraphQLError(`Operation is nested more than ${maxDepth} levels deep (the limit is ${maxDepth})`, { nodes: [operation] }),
           );
