@@ -56,6 +56,17 @@ export interface Config {
   readonly maxRequestBytes: number;
   /** Deepest selection set accepted in a GraphQL operation (introspection excluded). */
   readonly maxQueryDepth: number;
+  /** Most tokens a GraphQL document may have (variables excluded): bounds parsing and validation work. */
+  readonly maxQueryTokens: number;
+  /** Highest estimated cost of an operation (src/graphql/operation-cost.ts), checked before any resolver runs. */
+  readonly maxQueryComplexity: number;
+  /** Token bucket per API key (and one for the operator) on mutations, in this process's memory. */
+  readonly mutationRateLimit: {
+    /** Mutations per second each key may sustain; 0 disables the limit. */
+    readonly perSecond: number;
+    /** Mutations a key may send at once after being idle (the bucket's size). */
+    readonly burst: number;
+  };
   readonly realtime: {
     /** WebSocket ping interval; a client that has not answered the previous ping by then is dropped. 0 disables. */
     readonly keepAliveMs: number;
@@ -154,6 +165,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL?.trim() || (nodeEnv === 'test' ? 'silent' : 'info'),
     maxRequestBytes: parseInteger(env.MAX_REQUEST_BYTES, 1_572_864, 'MAX_REQUEST_BYTES', problems, 1024),
     maxQueryDepth: parseInteger(env.MAX_QUERY_DEPTH, 10, 'MAX_QUERY_DEPTH', problems, 2, 100),
+    maxQueryTokens: parseInteger(env.MAX_QUERY_TOKENS, 10_000, 'MAX_QUERY_TOKENS', problems, 500, 1_000_000),
+    maxQueryComplexity: parseInteger(env.MAX_QUERY_COMPLEXITY, 20_000, 'MAX_QUERY_COMPLEXITY', problems, 100, 100_000_000),
+    mutationRateLimit: {
+      perSecond: parseInteger(env.MUTATION_RATE_LIMIT, 10, 'MUTATION_RATE_LIMIT', problems, 0, 1_000_000),
+      burst: parseInteger(env.MUTATION_RATE_BURST, 100, 'MUTATION_RATE_BURST', problems, 1, 1_000_000),
+    },
     realtime: {
       keepAliveMs: parseInteger(env.WS_KEEP_ALIVE_MS, 12_000, 'WS_KEEP_ALIVE_MS', problems, 0, 600_000),
       queueLimit: parseInteger(env.REALTIME_QUEUE_LIMIT, 1_000, 'REALTIME_QUEUE_LIMIT', problems, 1, 100_000),

@@ -10,7 +10,16 @@ import { ArgumentValidationError } from 'type-graphql';
  * answered with a generic message, never with a stack trace or SQL.
  */
 
-export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'RATE_LIMITED' | 'INTERNAL_SERVER_ERROR';
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'BAD_USER_INPUT'
+  | 'BAD_REQUEST'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'RATE_LIMITED'
+  | 'QUERY_TOO_COMPLEX'
+  | 'INTERNAL_SERVER_ERROR';
 
 export type ErrorKind = 'unauthenticated' | 'forbidden' | 'invalid' | 'not_found' | 'conflict' | 'rate_limited';
 
@@ -94,6 +103,8 @@ export function codeFor(kind: ErrorKind): ErrorCode {
 export function httpStatusFor(code: ErrorCode): number {
   switch (code) {
     case 'BAD_USER_INPUT':
+    case 'BAD_REQUEST':
+    case 'QUERY_TOO_COMPLEX':
       return 400;
     case 'UNAUTHENTICATED':
       return 401;
@@ -120,6 +131,18 @@ const REQUEST_ERROR_CODES = new Set([
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
+
+/**
+ * An operation refused as a whole before any resolver runs (too costly, over the caller's mutation rate). The
+ * extensions carry the code and the figures behind it (`cost` and `limit`, `retryAfterSeconds`); each transport
+ * adds what it can (an HTTP status and `Retry-After`).
+ */
+export function operationRefusal(code: 'QUERY_TOO_COMPLEX' | 'RATE_LIMITED' | 'BAD_REQUEST', message: string, figures: Record<string, number> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...figures } });
+}
+
+/** Codes of operationRefusal whose figures reach the client. */
+const REFUSAL_CODES = new Set<unknown>(['QUERY_TOO_COMPLEX', 'RATE_LIMITED']);
 
 export interface FormatOptions {
   exposeInternals: boolean;
@@ -153,6 +176,9 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
   }
 
   const code = formatted.extensions?.code;
+  if (error instanceof GraphQLError && !error.path && !error.originalError && REFUSAL_CODES.has(code)) {
+    return { ...base, message: formatted.message, extensions: formatted.extensions };
+  }
   // Errors about the request itself (variables, persisted queries, operation), raised before any resolver: no
   // path, and nothing but a GraphQLError behind them. Their messages are graphql-js's and Apollo's, safe to show.
   if (error instanceof GraphQLError && !error.path && (!error.originalError || error.originalError instanceof GraphQLError) && !(typeof code === 'string' && REQUEST_ERROR_CODES.has(code))) {

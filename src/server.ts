@@ -7,7 +7,7 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations
 import cors from '@fastify/cors';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { GraphQLError, specifiedRules, validate, type GraphQLSchema } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -19,6 +19,7 @@ import { pendingMigrations } from './db/orm.js';
 import { readAccountState } from './delivery/account.js';
 import { formatGraphQLError } from './errors.js';
 import { depthLimit } from './graphql/depth-limit.js';
+import { OperationLimits, operationLimitsPlugin, wsOperation } from './graphql/operation-limits.js';
 import { registerTrackingRoutes } from './tracking/tracking.routes.js';
 import type { EngagementRecorder } from './tracking/tracking.service.js';
 import { subscribeEvents } from './realtime/per-event-context.js';
@@ -61,6 +62,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const { config, orm, schema, logger, clock, recorder } = options;
   const exposeInternals = config.env === 'development';
   const validationRules = [depthLimit(config.maxQueryDepth)];
+  const limits = new OperationLimits(schema, config, clock);
 
   const http = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -100,6 +102,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const apollo = new ApolloServer<Context>({
     schema,
     validationRules,
+    parseOptions: { maxTokens: config.maxQueryTokens },
     introspection: config.sandbox,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) =>
@@ -121,6 +124,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
           };
         },
       },
+      operationLimitsPlugin(limits),
       config.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({
             embed: true,
@@ -178,10 +182,18 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const port = (http.server.address() as AddressInfo).port;
 
   const wss = new WebSocketServer({ server: http.server, path: '/graphql', maxPayload: config.maxRequestBytes });
+  // The same document, validation and operation limits as over HTTP, where Apollo also refuses introspection
+  // when Sandbox is off.
+  const prepareWsOperation = wsOperation({
+    schema,
+    rules: [...specifiedRules, ...validationRules, ...(config.sandbox ? [] : [NoSchemaIntrospectionCustomRule])],
+    maxTokens: config.maxQueryTokens,
+    limits,
+  });
   const ws = useServer<Record<string, unknown>, { auth: Auth }>(
     {
       schema,
-      validate: (s, document) => validate(s, document, [...specifiedRules, ...validationRules]),
+      onSubscribe: (ctx, _id, payload) => prepareWsOperation(ctx.extra.auth ?? { kind: 'anonymous' }, payload),
       // A missing or bad key closes the socket with 4403 Forbidden before any operation runs.
       onConnect: async (ctx) => {
         const auth = await authenticate(bearerFromConnectionParams(ctx.connectionParams), orm.em.fork(), config.operatorToken);

@@ -19,11 +19,14 @@ export class PageInfo {
   endCursor!: string | null;
 }
 
+/** Largest page a connection serves (also what query cost assumes for a page of unknown size). */
+export const MAX_PAGE_SIZE = 100;
+
 @ArgsType()
 export class PageArgs {
-  @Field(() => Int, { defaultValue: 20, description: 'Page size, 1 to 100.' })
+  @Field(() => Int, { defaultValue: 20, description: `Page size, 1 to ${MAX_PAGE_SIZE}.` })
   @Min(1)
-  @Max(100)
+  @Max(MAX_PAGE_SIZE)
   first: number = 20;
 
   @Field(() => String, { nullable: true, description: 'Cursor after which the page starts (`pageInfo.endCursor`).' })

@@ -32,6 +32,10 @@ export async function startTestApp(env: Record<string, string> = {}, options: Pi
     OPERATOR_TOKEN,
     // Delivery is off unless a test asks for it (with an SES emulator): other suites check emails stay PENDING.
     RUN_JOBS: 'false',
+    // The clock only moves when a test moves it, so no bucket refills by itself: a per-key mutation budget no
+    // suite reaches. test/limits.test.ts sets real limits.
+    MUTATION_RATE_LIMIT: '1000000',
+    MUTATION_RATE_BURST: '1000000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
