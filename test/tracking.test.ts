@@ -136,6 +136,36 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
     expect(prefetch[0]).toMatchObject({ verdict: 'MACHINE', verdictReason: expect.stringMatching(/after sending/) });
   });
 
+  it('an open while the email is still SENDING (SES took it, the SENT outcome not yet written) is recorded as a prefetch', async () => {
+    // The real emulator accepts the email at once; its answer reaches the dispatcher only when the test says so,
+    // as when outcomes wait to be settled in a group or the database is slow. (Found by the soak bench.)
+    const ses = createSesProvider(t.app.config, mailbox.url);
+    let accepted!: (emailId: string) => void;
+    const acceptedId = new Promise<string>((resolve) => (accepted = resolve));
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const slow = new Dispatcher({
+      orm: t.app.orm,
+      clock: t.clock,
+      config: t.app.config,
+      logger: t.app.logger,
+      workerId: 'slow-answer',
+      provider: { ...ses, send: async (email) => ses.send(email).then(async (result) => (accepted(email.tags.email_id!), await answered, result)) },
+    });
+    const leadId = ok(await gql(`mutation { createLead(input: { email: "early@example.com" }) { id } }`)).createLead.id as string;
+    const dispatching = slow.dispatchDue();
+    const emailId = await acceptedId;
+    expect((await emails(leadId))[0]!.status).toBe('SENDING');
+
+    expect((await get(`/t/o/${signToken(t.app.config.trackingSecret.reveal(), { emailId, kind: 'open' })}.gif`)).status).toBe(200);
+    answer();
+    await dispatching;
+    expect((await emails(leadId))[0]).toMatchObject({ status: 'SENT', openCount: 1, openedAt: null });
+    const { emailEvents } = ok(await gql(`query($id: ID!) { emailEvents(emailId: $id) { kind verdict verdictReason } }`, { id: emailId }));
+    expect(emailEvents).toEqual([{ kind: 'OPEN', verdict: 'MACHINE', verdictReason: expect.stringMatching(/after sending/) }]);
+    expect((await lead(leadId)).score).toBe(0);
+  });
+
   it('200 concurrent clicks on one lead lose no increment and score once', async () => {
     const sent = await sendWelcome('burst@example.com');
     const responses = await Promise.all(Array.from({ length: 200 }, () => get(sent.links[0]!)));

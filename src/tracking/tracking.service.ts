@@ -46,7 +46,12 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-const ENGAGED = ['SENT', 'OPENED', 'CLICKED', 'BOUNCED'];
+/**
+ * SENDING included: SES may have delivered an email whose SENT outcome is not written yet (outcomes are settled in
+ * groups), and engagement then is still real. It is judged as 0 s after sending, so it is a prefetch and changes
+ * nothing but the counts: the settle, which expects SENDING, is not disturbed.
+ */
+const ENGAGED = ['SENDING', 'SENT', 'OPENED', 'CLICKED', 'BOUNCED'];
 
 /**
  * Records opens and clicks write-behind, in group commits: the pixel and the redirect answer at once, and every
@@ -156,7 +161,7 @@ async function applyBatch(em: EntityManager, events: EngagementEvent[]): Promise
       continue;
     }
     const rules = companies.get(email.company_id)!.scoringRules;
-    const secondsSinceSent = email.sent_at ? (event.at.getTime() - new Date(email.sent_at).getTime()) / 1000 : null;
+    const secondsSinceSent = email.status === 'SENDING' ? 0 : email.sent_at ? (event.at.getTime() - new Date(email.sent_at).getTime()) / 1000 : null;
     const base = { method: event.method, userAgent: event.userAgent, secondsSinceSent };
     const note = (verdict: Verdict, what: string) => (verdict.human ? what : `${what} by a machine (${verdict.reason}); not scored`);
 
