@@ -124,6 +124,19 @@ describe('dispatching: once and only once', () => {
     expect((await statusCounts()).SENT).toBe(3);
   });
 
+  it('a paused enrollment’s due email is neither sent nor canceled; resumed, it goes', async () => {
+    await importLeads(2);
+    const [lead0] = await rows<{ id: string }>(`select id from lead where company_id = ? and first_name = 'Lead0'`, [tenant.companyId]);
+    ok(await t.as(tenant.apiKey)(`mutation($l: ID!) { pauseSequence(leadId: $l) { id } }`, { l: lead0!.id }));
+    await dispatcher('worker-held').dispatchDue();
+    expect(await statusCounts()).toEqual({ SENT: 1, PENDING: 9 });
+
+    ok(await t.as(tenant.apiKey)(`mutation($l: ID!) { resumeSequence(leadId: $l) { id } }`, { l: lead0!.id }));
+    await dispatcher('worker-resumed').dispatchDue();
+    expect(await statusCounts()).toEqual({ SENT: 2, PENDING: 8 });
+    expect(await mailbox.emails()).toHaveLength(2);
+  });
+
   it('a rendering error fails that one email with a clear reason; the rest are sent', async () => {
     await importLeads(3);
     const [sequence] = await rows<{ id: string; steps: { body: string }[] }>(`select id, steps from email_sequence where company_id = ?`, [tenant.companyId]);

@@ -126,6 +126,26 @@ describe('leads, sequences and enrollments', () => {
     expect(enrollment!.emails.every((e) => e.status === 'PENDING')).toBe(true);
   });
 
+  it('a paused enrollment’s emails, even those its sequence gains meanwhile, leave pendingEmails until resumed', async () => {
+    const sequenceId = await createSequence({ name: 'Held', trigger: 'LEAD_CREATED', steps: [step(0), step(2), step(4)] });
+    const leadId = await createLead({ email: 'held@example.com' });
+    const farFuture = new Date(t.clock.now().getTime() + 365 * DAY).toISOString();
+    const pendingCount = async () =>
+      ok(await gql(`query($d: DateTime!) { pendingEmails(dueBefore: $d, first: 100) { totalCount edges { node { id } } } }`, { d: farFuture })).pendingEmails.totalCount;
+    const setSteps = (steps: unknown[]) => gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { id } }`, { id: sequenceId, input: { steps } });
+    expect(await pendingCount()).toBe(5 + 3); // the welcome sequence's and this one's
+
+    ok(await setSteps([step(0), step(2)])); // email 3 canceled while active
+    ok(await gql(`mutation($l: ID!, $s: ID) { pauseSequence(leadId: $l, sequenceId: $s) { id } }`, { l: leadId, s: sequenceId }));
+    expect(await pendingCount()).toBe(5);
+    ok(await setSteps([step(0), step(2), step(4), step(6)])); // email 3 comes back and email 4 is added, both held
+    expect(await pendingCount()).toBe(5);
+    expect((await status(leadId)).enrollments.find((e) => e.sequence.id === sequenceId)!.emails.map((e) => e.status)).toEqual(Array(4).fill('PENDING'));
+
+    ok(await gql(`mutation($l: ID!, $s: ID) { resumeSequence(leadId: $l, sequenceId: $s) { id } }`, { l: leadId, s: sequenceId }));
+    expect(await pendingCount()).toBe(5 + 4);
+  });
+
   it('a send window moves emails into local business hours, correctly across the DST change', async () => {
     const berlin = await createTenant(t, { timezone: 'Europe/Berlin' });
     const client = t.as(berlin.apiKey);

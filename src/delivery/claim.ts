@@ -9,7 +9,8 @@ export interface ClaimedEmail extends EmailKeys {
 /**
  * Claims up to `limit` due emails for this worker: PENDING → SENDING in one statement. This is the only guard
  * against sending twice (SES has no idempotency key): `FOR UPDATE SKIP LOCKED` hands each row to exactly one
- * claimer however many workers run. Emails of paused enrollments are left alone.
+ * claimer however many workers run. Emails of paused enrollments are left alone: they are out of the due indexes
+ * (`paused`), and the enrollment is checked as well, so that a claim can never cancel a paused one's email.
  *
  * Fair between companies: a first pass gives every company at most `share` of its oldest due emails (so one
  * company's 100,000-lead import cannot starve another's welcome email), a second pass fills the rest of the
@@ -22,7 +23,7 @@ export async function claimDueEmails(em: EntityManager, input: { now: Date; limi
           select d.id from (select id from company order by random()) c
           cross join lateral (
             select s.id from sequence_email s
-            where s.company_id = c.id and s.status = 'PENDING' and s.scheduled_send_date <= ${input.now}
+            where s.company_id = c.id and s.status = 'PENDING' and not s.paused and s.scheduled_send_date <= ${input.now}
               and not exists (select 1 from enrollment en where en.id = s.enrollment_id and en.status = 'PAUSED')
             order by s.scheduled_send_date, s.id
             limit ${input.share}
@@ -38,7 +39,7 @@ export async function claimDueEmails(em: EntityManager, input: { now: Date; limi
     em,
     sql`with due as (
           select s.id from sequence_email s
-          where s.status = 'PENDING' and s.scheduled_send_date <= ${input.now}
+          where s.status = 'PENDING' and not s.paused and s.scheduled_send_date <= ${input.now}
             and not exists (select 1 from enrollment en where en.id = s.enrollment_id and en.status = 'PAUSED')
           order by s.scheduled_send_date, s.id
           limit ${rest}

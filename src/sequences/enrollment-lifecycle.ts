@@ -87,6 +87,8 @@ export async function pauseSequence(em: EntityManager, companyId: string, leadId
     if (enrollment.status !== EnrollmentStatus.ACTIVE) throw new ConflictError('ENROLLMENT_FINISHED', `Only an active enrollment can be paused (it is ${enrollment.status})`);
     enrollment.status = EnrollmentStatus.PAUSED;
     enrollment.pausedAt = now;
+    // Out of the due indexes until resumed (a SENDING one too, should SES throttling hand it back).
+    await query(tx, sql`update sequence_email set paused = true where enrollment_id = ${enrollment.id}::uuid and status in ('PENDING', 'SENDING')`);
     await recordActivities(tx, [
       { companyId, leadId: enrollment.lead.id, type: ActivityType.ENROLLMENT_PAUSED, reason: 'Enrollment paused', data: { enrollmentId: enrollment.id }, occurredAt: now },
     ]);
@@ -118,6 +120,7 @@ export async function resumeSequence(em: EntityManager, company: Company, leadId
     enrollment.status = EnrollmentStatus.ACTIVE;
     enrollment.pausedAt = null;
     await tx.flush();
+    await query(tx, sql`update sequence_email set paused = false where enrollment_id = ${enrollment.id}::uuid and paused`);
     // Before applySchedule, which may complete it at once: subscribers see ACTIVE, then COMPLETED.
     await publish(tx, enrollmentChanged(company.id, enrollment, now));
     await applySchedule(tx, {

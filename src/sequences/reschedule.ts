@@ -75,9 +75,9 @@ export async function applySchedule(
   if (revivals.length > 0) {
     const revived = await query<{ id: string }>(
       em,
-      sql`update sequence_email s set status = 'PENDING', scheduled_send_date = t.at, updated_at = ${now}
-          from jsonb_to_recordset(${json(revivals)}) as t(id uuid, at timestamptz)
-          where s.id = t.id and s.status = 'CANCELED'
+      sql`update sequence_email s set status = 'PENDING', paused = e.status = 'PAUSED', scheduled_send_date = t.at, updated_at = ${now}
+          from jsonb_to_recordset(${json(revivals)}) as t(id uuid, at timestamptz), enrollment e
+          where s.id = t.id and e.id = s.enrollment_id and s.status = 'CANCELED'
           returning s.id`,
     );
     changedEmails.push(...revived.map((row) => ({ id: row.id, status: EmailStatus.PENDING })));
@@ -92,9 +92,10 @@ export async function applySchedule(
   if (inserts.length > 0) {
     await query(
       em,
-      sql`insert into sequence_email (id, company_id, enrollment_id, lead_id, sequence_id, email_number, scheduled_send_date, status, created_at, updated_at)
-          select t.id, ${input.companyId}::uuid, t.enrollment_id, t.lead_id, ${sequence.id}::uuid, t.email_number, t.scheduled_send_date, 'PENDING', ${now}, ${now}
-          from jsonb_to_recordset(${json(inserts)}) as t(id uuid, enrollment_id uuid, lead_id uuid, email_number int, scheduled_send_date timestamptz)`,
+      sql`insert into sequence_email (id, company_id, enrollment_id, lead_id, sequence_id, email_number, scheduled_send_date, status, paused, created_at, updated_at)
+          select t.id, ${input.companyId}::uuid, t.enrollment_id, t.lead_id, ${sequence.id}::uuid, t.email_number, t.scheduled_send_date, 'PENDING', e.status = 'PAUSED', ${now}, ${now}
+          from jsonb_to_recordset(${json(inserts)}) as t(id uuid, enrollment_id uuid, lead_id uuid, email_number int, scheduled_send_date timestamptz)
+          join enrollment e on e.id = t.enrollment_id`,
     );
   }
   // An active enrollment left with nothing to send (its remaining steps were removed) is complete.

@@ -16,15 +16,16 @@ import { EmailStatus } from './sequence.enums.js';
 @ObjectType({ description: 'One email of an enrollment: when it is due, what happened to it, and what was sent.' })
 @Entity({ tableName: 'sequence_email' })
 @Unique({ properties: ['enrollment', 'emailNumber'] })
-// The dispatcher's claim: due PENDING emails oldest first. Partial, so it stays small however many were sent.
+// The dispatcher's claim: due PENDING emails oldest first. Partial, so it stays small however many were sent, and
+// without the emails of paused enrollments: a forgotten pause would otherwise sit, oldest, in front of every claim.
 @Index({
-  name: 'sequence_email_due_index',
-  expression: `create index "sequence_email_due_index" on "sequence_email" ("scheduled_send_date", "id") where "status" = 'PENDING'`,
+  name: 'sequence_email_due_unpaused_index',
+  expression: `create index "sequence_email_due_unpaused_index" on "sequence_email" ("scheduled_send_date", "id") where "status" = 'PENDING' and not "paused"`,
 })
 // `pendingEmails`: the same, per company.
 @Index({
-  name: 'sequence_email_company_due_index',
-  expression: `create index "sequence_email_company_due_index" on "sequence_email" ("company_id", "scheduled_send_date", "id") where "status" = 'PENDING'`,
+  name: 'sequence_email_company_due_unpaused_index',
+  expression: `create index "sequence_email_company_due_unpaused_index" on "sequence_email" ("company_id", "scheduled_send_date", "id") where "status" = 'PENDING' and not "paused"`,
 })
 @Index({ properties: ['sequence', 'status'] })
 // A lead's emails (`leadSequenceStatus`'s next email; the cascade when a lead row goes): a handful per lead.
@@ -42,7 +43,7 @@ import { EmailStatus } from './sequence.enums.js';
 export class SequenceEmail {
   [OptionalProps]?:
     | 'status' | 'sentAt' | 'deliveredAt' | 'openedAt' | 'clickedAt' | 'openCount' | 'clickCount' | 'providerMessageId'
-    | 'failureReason' | 'attempts' | 'subject' | 'bodyHtml' | 'bodyText' | 'links' | 'claimedAt' | 'claimedBy' | 'createdAt' | 'updatedAt';
+    | 'failureReason' | 'attempts' | 'subject' | 'bodyHtml' | 'bodyText' | 'links' | 'claimedAt' | 'claimedBy' | 'paused' | 'createdAt' | 'updatedAt';
 
   @Field(() => ID, { description: 'Email id.' })
   @PrimaryKey({ type: 'uuid' })
@@ -128,6 +129,13 @@ export class SequenceEmail {
 
   @Property({ type: 'string', length: 100, nullable: true })
   claimedBy: string | null = null;
+
+  /**
+   * True while its enrollment is paused: set by pause on the emails that may still go out, cleared by resume,
+   * and given to emails added meanwhile. They stay PENDING, but out of the due indexes.
+   */
+  @Property({ type: 'boolean', default: false, hidden: true })
+  paused: boolean = false;
 
   @Property({ type: 'datetime', columnType: 'timestamptz' })
   createdAt: Date = new Date();
