@@ -1,93 +1,151 @@
 /**
- * Child process of the realtime bench: the subscribers. Running them outside the server process keeps their
- * memory out of the server's figures and their CPU out of its event loop. Driven over IPC by realtime.bench.ts.
+ * Child process of the realtime and soak benches: the subscribers. Running them outside the server process keeps
+ * their memory out of the server's figures and their CPU out of its event loop. Driven over IPC.
+ *
+ * Subscribers opened without a `group` (realtime bench) report each event, by its `reason`, once every one of them
+ * has it, with the arrival times. Subscribers opened in a named group (soak bench) only count what each receives,
+ * and the group's first member times every event that carries an `at` against its arrival; `tally` reports them.
  */
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
 export type ClientCommand =
-  | { type: 'open'; url: string; apiKey: string; count: number; query: string }
+  | { type: 'open'; url: string; apiKey: string; count: number; query: string; group?: string }
   | { type: 'resubscribe'; query: string }
+  | { type: 'tally' }
   | { type: 'close' };
+
+/** What the members of one group received: a count per member, and the first member's latencies (ms). */
+export interface GroupTally {
+  group: string;
+  received: number[];
+  latencies: number[];
+}
 
 export type ClientReport =
   | { type: 'opened'; total: number }
-  /** Every subscriber received the event with this reason; `times` are epoch ms with sub-ms precision. */
+  /** Every ungrouped subscriber received the event with this reason; `times` are epoch ms with sub-ms precision. */
   | { type: 'delivered'; reason: string; times: number[] }
   | { type: 'failed'; message: string };
 
-const clients: Client[] = [];
-const unsubscribes: Array<() => void> = [];
+/** The answer to `tally`. */
+export type TallyReport = { type: 'tally'; groups: GroupTally[] };
+
+interface Subscriber {
+  client: Client;
+  group: Group | undefined;
+  query: string;
+  received: number;
+  unsubscribe?: () => void;
+}
+
+interface Group {
+  name: string;
+  members: Subscriber[];
+  latencies: number[];
+}
+
+const subscribers: Subscriber[] = [];
+const groups = new Map<string, Group>();
 const arrivals = new Map<string, number[]>();
-let query = '';
 
 const now = () => performance.timeOrigin + performance.now();
-const report = (message: ClientReport) => process.send!(message);
+const report = (message: ClientReport | TallyReport) => {
+  process.send!(message);
+};
 
-function subscribeAll(from = 0): void {
-  for (const client of clients.slice(from)) {
-    unsubscribes.push(
-      client.subscribe<{ leadScoreChanged: { reason: string } }>(
-        { query },
-        {
-          next: (result) => {
-            const reason = result.data?.leadScoreChanged.reason;
-            if (!reason) return report({ type: 'failed', message: JSON.stringify(result.errors) });
-            const times = arrivals.get(reason) ?? [];
-            arrivals.set(reason, times);
-            times.push(now());
-            if (times.length === clients.length) {
-              arrivals.delete(reason);
-              report({ type: 'delivered', reason, times });
-            }
-          },
-          error: (error) => report({ type: 'failed', message: String(error) }),
-          complete: () => undefined,
-        },
-      ),
-    );
+/** The payload of the one root field a subscription selects. */
+type Event = { reason?: string; at?: string };
+
+function received(subscriber: Subscriber, event: Event): void {
+  subscriber.received += 1;
+  const { group } = subscriber;
+  if (group) {
+    if (group.members[0] === subscriber && event.at) group.latencies.push(now() - Date.parse(event.at));
+    return;
+  }
+  const { reason } = event;
+  if (!reason) return report({ type: 'failed', message: `an event without a reason: ${JSON.stringify(event)}` });
+  const times = arrivals.get(reason) ?? [];
+  arrivals.set(reason, times);
+  times.push(now());
+  const watching = subscribers.length - [...groups.values()].reduce((sum, g) => sum + g.members.length, 0);
+  if (times.length === watching) {
+    arrivals.delete(reason);
+    report({ type: 'delivered', reason, times });
   }
 }
 
-async function open(url: string, apiKey: string, count: number): Promise<void> {
-  const from = clients.length;
-  const connecting: Promise<void>[] = [];
-  for (let i = 0; i < count; i += 1) {
+function subscribe(subscriber: Subscriber): void {
+  subscriber.unsubscribe = subscriber.client.subscribe<Record<string, Event>>(
+    { query: subscriber.query },
+    {
+      next: (result) => {
+        const event = result.data ? Object.values(result.data)[0] : undefined;
+        if (result.errors?.length || !event) return report({ type: 'failed', message: JSON.stringify(result.errors ?? result) });
+        received(subscriber, event);
+      },
+      error: (error) => report({ type: 'failed', message: error instanceof Error ? error.message : JSON.stringify(error) }),
+      complete: () => undefined,
+    },
+  );
+}
+
+async function open(command: Extract<ClientCommand, { type: 'open' }>): Promise<void> {
+  const group = command.group === undefined ? undefined : (groups.get(command.group) ?? { name: command.group, members: [], latencies: [] });
+  if (group) groups.set(group.name, group);
+  const connecting: Promise<Subscriber>[] = [];
+  for (let i = 0; i < command.count; i += 1) {
     connecting.push(
       new Promise((resolve, reject) => {
-        clients.push(
-          createClient({
-            url: url.replace(/^http/, 'ws'),
-            webSocketImpl: WebSocket,
-            connectionParams: { authorization: `Bearer ${apiKey}` },
-            lazy: false,
-            retryAttempts: 0,
-            on: { connected: () => resolve(), closed: (event) => reject(new Error(`closed: ${(event as { code?: number }).code}`)) },
-            onNonLazyError: reject,
-          }),
-        );
+        const client = createClient({
+          url: command.url.replace(/^http/, 'ws'),
+          webSocketImpl: WebSocket,
+          connectionParams: { authorization: `Bearer ${command.apiKey}` },
+          lazy: false,
+          retryAttempts: 0,
+          on: {
+            connected: () => resolve(subscriber),
+            closed: (event) => {
+              const code = (event as { code?: number }).code;
+              // A close before the bench asked for it is a failure (the server dropped the client).
+              if (!closing) report({ type: 'failed', message: `socket closed with ${code}` });
+              reject(new Error(`closed: ${code}`));
+            },
+          },
+          onNonLazyError: reject,
+        });
+        const subscriber: Subscriber = { client, group, query: command.query, received: 0 };
       }),
     );
   }
-  await Promise.all(connecting);
-  subscribeAll(from);
+  const opened = await Promise.all(connecting);
+  subscribers.push(...opened);
+  group?.members.push(...opened);
+  opened.forEach(subscribe);
 }
+
+let closing = false;
 
 process.on('message', (command: ClientCommand) => {
   void (async () => {
     try {
       if (command.type === 'open') {
-        query = command.query;
-        await open(command.url, command.apiKey, command.count);
-        report({ type: 'opened', total: clients.length });
+        await open(command);
+        report({ type: 'opened', total: subscribers.length });
       } else if (command.type === 'resubscribe') {
-        for (const stop of unsubscribes.splice(0)) stop();
-        query = command.query;
-        subscribeAll();
-        report({ type: 'opened', total: clients.length });
+        for (const subscriber of subscribers) {
+          subscriber.unsubscribe?.();
+          subscriber.query = command.query;
+          subscribe(subscriber);
+        }
+        report({ type: 'opened', total: subscribers.length });
+      } else if (command.type === 'tally') {
+        report({ type: 'tally', groups: [...groups.values()].map((g) => ({ group: g.name, received: g.members.map((m) => m.received), latencies: g.latencies })) });
       } else {
-        await Promise.all(clients.map((client) => client.dispose()));
+        closing = true;
+        await Promise.all(subscribers.map((subscriber) => subscriber.client.dispose()));
         process.exit(0);
       }
     } catch (error) {
