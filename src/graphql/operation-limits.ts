@@ -1,5 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
-import { HeaderMap } from '@apollo/server';
+import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode, type ValidationRule } from 'graphql';
 import type { Auth } from '../auth/authenticate.js';
 import type { Clock } from '../clock.js';
@@ -65,7 +64,7 @@ export class OperationLimits {
     }
     const wait = this.#buckets.take(key, rootFields);
     if (wait === 0) return undefined;
-    const retryAfterSeconds = Math.max(1, Math.ceil(wait));
+    const retryAfterSeconds = Math.ceil(wait);
     const who = auth.kind === 'operator' ? 'the operator token' : 'this API key';
     return operationRefusal(
       'RATE_LIMITED',
