@@ -52,6 +52,10 @@ describe('leads, sequences and enrollments', () => {
     return ok(await gql(`mutation($input: CreateSequenceInput!) { createSequence(input: $input) { id } }`, { input })).createSequence.id;
   }
   const step = (delayDays: number, subject = `Day ${delayDays}`) => ({ delayDays, subject, body: `<p>Hello {{ lead.first_name | default: "there" }}, day ${delayDays}.</p>` });
+  async function timeline(leadId: string): Promise<string[]> {
+    const rows = await t.app.orm.em.fork().getConnection().execute<{ type: string }[]>(`select type from activity where lead_id = ? order by occurred_at, id`, [leadId]);
+    return rows.map((row) => row.type);
+  }
   const daysAfter = (iso: string, start: Date) => (new Date(iso).getTime() - start.getTime()) / DAY;
 
   it('a new company has the default welcome sequence: active, LEAD_CREATED, 5 emails over 14 days', async () => {
@@ -199,6 +203,7 @@ describe('leads, sequences and enrollments', () => {
     );
     const leadId = await createLead({ email: 'gone@example.com' });
     expect((await status(leadId)).enrollments).toEqual([]);
+    expect(await timeline(leadId)).toEqual(['LEAD_CREATED', 'ENROLLMENT_SKIPPED']);
     const error = errorOf(await gql(`mutation($l: ID!) { startSequence(leadId: $l) { id } }`, { l: leadId }));
     expect(error.extensions).toMatchObject({ code: 'CONFLICT', reason: 'LEAD_SUPPRESSED' });
   });
@@ -239,6 +244,28 @@ describe('leads, sequences and enrollments', () => {
     expect(previewEmail.text).toContain('Priya');
     expect(previewEmail.text).toMatch(/unsubscribe/i);
     expect(errorOf(await gql(`query($s: ID!, $l: ID!) { previewEmail(sequenceId: $s, step: 6, leadId: $l) { subject } }`, { s: sequenceId, l: leadId })).extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+  });
+
+  it('when enrolling fails, the leads are still created, with the failure on their timelines', async () => {
+    // A real database failure in the middle of enrollment: PostgreSQL refuses this company's email rows.
+    const sql = t.app.orm.em.fork().getConnection();
+    await sql.execute(`create function refuse_email() returns trigger language plpgsql as $$ begin raise exception 'disk full (test)'; end $$`);
+    await sql.execute(`create trigger refuse_email before insert on sequence_email for each row when (new.company_id = '${tenant.companyId}') execute function refuse_email()`);
+    try {
+      const leadId = await createLead({ email: 'unlucky@example.com' });
+      const inputs = [{ email: 'unlucky1@example.com' }, { email: 'unlucky2@example.com' }];
+      const { importLeads } = ok(await gql(`mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created rows { leadId } } }`, { i: inputs }));
+      expect(importLeads.created).toBe(2);
+      for (const id of [leadId, ...importLeads.rows.map((row: { leadId: string }) => row.leadId)]) {
+        expect((await status(id)).enrollments).toEqual([]);
+        expect(await timeline(id)).toEqual(['LEAD_CREATED', 'ENROLLMENT_FAILED']);
+      }
+      const [rows] = await sql.execute(`select (select count(*) from enrollment where company_id = ?)::int as enrollments, (select count(*) from sequence_email where company_id = ?)::int as emails`, [tenant.companyId, tenant.companyId]);
+      expect(rows).toEqual({ enrollments: 0, emails: 0 });
+    } finally {
+      await sql.execute('drop trigger refuse_email on sequence_email');
+      await sql.execute('drop function refuse_email');
+    }
   });
 
   it('importLeads creates and enrolls every valid row in a few statements', async () => {

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { RawBuilder } from 'kysely';
 import { query, sql } from '../db/sql.js';
 
 /** What subscribers can listen to. Values are the routing keys of the PubSub. */
@@ -72,22 +73,42 @@ export async function publish(em: EntityManager, events: RealtimeEvent | Realtim
 
 /** Packs events into as few JSON-array payloads as the NOTIFY size limit allows, keeping their order. */
 export function encodeEvents(events: RealtimeEvent[]): string[] {
-  const payloads: string[] = [];
-  let batch: string[] = [];
+  const batches: string[][] = [];
+  for (const { json, batch } of packEvents(events)) (batches[batch] ??= []).push(json);
+  return batches.map((batch) => `[${batch.join(',')}]`);
+}
+
+/** Each event's JSON and the payload it goes in: consecutive events share one while it stays under the limit. */
+function packEvents(events: RealtimeEvent[]): Array<{ json: string; batch: number }> {
+  const packed: Array<{ json: string; batch: number }> = [];
+  let batch = 0;
   let bytes = 2; // the brackets
   for (const event of events) {
-    const encoded = JSON.stringify(event.topic === Topic.LeadScoreChanged ? { ...event, reason: shorten(event.reason) } : event);
-    const size = Buffer.byteLength(encoded) + 1; // and its comma
-    if (batch.length > 0 && bytes + size > MAX_PAYLOAD_BYTES) {
-      payloads.push(`[${batch.join(',')}]`);
-      batch = [];
+    const json = JSON.stringify(event.topic === Topic.LeadScoreChanged ? { ...event, reason: shorten(event.reason) } : event);
+    const size = Buffer.byteLength(json) + 1; // and its comma
+    if (bytes > 2 && bytes + size > MAX_PAYLOAD_BYTES) {
+      batch++;
       bytes = 2;
     }
-    batch.push(encoded);
+    packed.push({ json, batch });
     bytes += size;
   }
-  if (batch.length > 0) payloads.push(`[${batch.join(',')}]`);
-  return payloads;
+  return packed;
+}
+
+/**
+ * For statements that publish only what they actually wrote: a query yielding one pg_notify per payload of the
+ * events whose key (e.g. the enrollment id) is in `keys` (a subquery of the statement, such as the ids an
+ * `insert … on conflict do nothing` returned). The events are packed up front, so a payload can only shrink.
+ * Use it as a CTE and reference it from the statement's final select: PostgreSQL runs a plain CTE only then.
+ */
+export function publishWritten(events: Array<{ key: string; event: RealtimeEvent }>, keys: RawBuilder<unknown>): RawBuilder<unknown> {
+  const packed = packEvents(events.map((e) => e.event));
+  return sql`select pg_notify(${CHANNEL}, '[' || string_agg(e.json, ',' order by e.ord) || ']')
+             from unnest(${events.map((e) => e.key)}::uuid[], ${packed.map((p) => p.json)}::text[], ${packed.map((p) => p.batch)}::int[])
+               with ordinality as e(key, json, batch, ord)
+             where e.key in (${keys})
+             group by e.batch`;
 }
 
 /** The events of one NOTIFY payload; anything that is not a well-formed event is left out. */

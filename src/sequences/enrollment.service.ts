@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { RawBuilder } from 'kysely';
 import { uuidv7 } from '../db/ids.js';
 import { EMAILS_DUE_CHANNEL } from '../delivery/due-signal.js';
 import { query, sql } from '../db/sql.js';
 import { ActivityType } from '../leads/activity.entity.js';
-import { publish, Topic } from '../realtime/events.js';
-import type { EmailSequence } from './email-sequence.entity.js';
+import { publishWritten, Topic, type RealtimeEvent } from '../realtime/events.js';
 import { EnrollmentStatus } from './sequence.enums.js';
-import { stepSendDate } from './schedule.js';
-import { WindowTimeZone, type SequenceStep, type SendWindow } from './sequence-step.js';
+import { stepSendDate, type StepDelay } from './schedule.js';
+import { WindowTimeZone, type SendWindow } from './sequence-step.js';
 
 export interface EnrollableLead {
   id: string;
@@ -26,23 +26,59 @@ export function scheduleTimeZone(window: SendWindow | null, leadTimeZone: string
 }
 
 /** Send dates of every step for one lead enrolled at `startAt`. */
-export function scheduleSteps(steps: SequenceStep[], window: SendWindow | null, startAt: Date, timeZone: string): Date[] {
+export function scheduleSteps(steps: readonly StepDelay[], window: SendWindow | null, startAt: Date, timeZone: string): Date[] {
   return steps.map((step) => stepSendDate(startAt, step, window, timeZone));
 }
 
+/** What enrolling needs of a sequence (an EmailSequence is one): its schedule, not its templates. */
+export interface EnrollableSequence {
+  id: string;
+  name: string;
+  steps: readonly StepDelay[];
+  sendWindow: SendWindow | null;
+}
+
+export interface EnrollInput {
+  companyId: string;
+  companyTimeZone: string;
+  sequence: EnrollableSequence;
+  leads: EnrollableLead[];
+  startAt: Date;
+  reason: string;
+}
+
 /**
- * Enrolls leads in one sequence, set-based: one statement writes the enrollments, their emails and timeline rows
- * (and wakes the dispatchers when an email is due now), one more publishes the changes, whatever the number of
- * leads. Leads already in the sequence are skipped: the unique (lead, sequence) key decides, so concurrent
- * callers cannot enroll a lead twice, and only the enrollments actually created get emails and timeline rows.
- * Runs in the caller's transaction.
+ * Enrolls leads in one sequence in one statement: the enrollments, their emails and timeline rows, the live
+ * events and, when an email is due now, the dispatchers' wake-up. Leads already in the sequence are skipped:
+ * the unique (lead, sequence) key decides, so concurrent callers cannot enroll a lead twice, and only the
+ * enrollments actually created get emails, timeline rows and events. Runs in the caller's transaction.
  */
-export async function enrollLeads(
-  em: EntityManager,
-  input: { companyId: string; companyTimeZone: string; sequence: EmailSequence; leads: EnrollableLead[]; startAt: Date; reason: string },
-): Promise<NewEnrollment[]> {
-  const { companyId, sequence, startAt } = input;
+export async function enrollLeads(em: EntityManager, input: EnrollInput): Promise<NewEnrollment[]> {
   if (input.leads.length === 0) return [];
+  const writes = enrollmentWrites(input, 'e0');
+  const created = await query<{ id: string; lead_id: string }>(
+    em,
+    sql`with ${writes.ctes},
+        events as (${publishWritten(writes.events, sql`select id from e0_created`)}),
+        due as (${wakeDispatchers(writes.dueNow)})
+        select c.id, c.lead_id, (select count(*) from events) as published, (select count(*) from due) as woken from e0_created c`,
+  );
+  return created.map((row) => ({ enrollmentId: row.id, leadId: row.lead_id }));
+}
+
+/** Wakes the dispatchers (when `dueNow`); a CTE body that, like every plain CTE, runs only when referenced. */
+export function wakeDispatchers(dueNow: boolean): RawBuilder<unknown> {
+  return sql`select pg_notify(${EMAILS_DUE_CHANNEL}, '') where ${dueNow}::boolean`;
+}
+
+/**
+ * The writes of enrolling `input.leads` in `input.sequence`, as CTEs named `<name>_…` for a larger statement:
+ * `<name>_created` yields the enrollments created (id, lead_id). With `onlyLeadsIn` (a subquery of lead ids),
+ * leads outside it are left out, e.g. the rows an intake statement skipped as duplicates. `events` are the
+ * live events of each enrollment, keyed by its id, for `publishWritten`.
+ */
+export function enrollmentWrites(input: EnrollInput, name: string, onlyLeadsIn?: RawBuilder<unknown>) {
+  const { companyId, sequence, startAt } = input;
   // Every lead here starts at the same instant, so the schedule depends on the time zone alone: once per zone.
   const schedules = new Map<string, Date[]>();
   const scheduleIn = (timeZone: string): Date[] => {
@@ -69,46 +105,39 @@ export async function enrollLeads(
   }
   enrollments.activity = enrollments.id.map(() => uuidv7(startAt.getTime()));
   const reason = `Enrolled in "${sequence.name}" (${input.reason}); ${sequence.steps.length} emails scheduled`;
-
-  const created = await query<{ id: string; lead_id: string }>(
-    em,
-    sql`with candidate as (
-          select * from unnest(${enrollments.id}::uuid[], ${enrollments.lead}::uuid[], ${enrollments.activity}::uuid[]) as c(id, lead_id, activity_id)
-        ), created as (
-          insert into enrollment (id, company_id, lead_id, sequence_id, status, started_at, created_at, updated_at)
-          select c.id, ${companyId}::uuid, c.lead_id, ${sequence.id}::uuid, 'ACTIVE', ${startAt}, ${startAt}, ${startAt} from candidate c
-          on conflict (lead_id, sequence_id) do nothing
-          returning id, lead_id
-        ), emails as (
-          insert into sequence_email (id, company_id, enrollment_id, lead_id, sequence_id, email_number, scheduled_send_date, status, created_at, updated_at)
-          select e.id, ${companyId}::uuid, c.id, c.lead_id, ${sequence.id}::uuid, e.number, e.at, 'PENDING', ${startAt}, ${startAt}
-          from unnest(${emails.id}::uuid[], ${emails.enrollment}::uuid[], ${emails.number}::int[], ${emails.at}::timestamptz[]) as e(id, enrollment_id, number, at)
-          join created c on c.id = e.enrollment_id
-        ), timeline as (
-          insert into activity (id, company_id, lead_id, type, reason, data, occurred_at)
-          select k.activity_id, ${companyId}::uuid, c.lead_id, ${ActivityType.ENROLLED}, ${reason},
-                 jsonb_build_object('sequenceId', ${sequence.id}::text, 'enrollmentId', c.id), ${startAt}
-          from created c join candidate k on k.id = c.id
-        ), due as (
-          -- A plain CTE runs only when referenced: the final select wakes the dispatchers iff something was created.
-          select pg_notify(${EMAILS_DUE_CHANNEL}, '') where ${dueNow}::boolean
-        )
-        select c.id, c.lead_id, (select count(*) from due) as woken from created c`,
-  );
-  if (created.length === 0) return [];
-
-  await publish(
-    em,
-    created.map((row) => ({
+  const events = enrollments.id.map((enrollmentId, i) => ({
+    key: enrollmentId,
+    event: {
       topic: Topic.EnrollmentChanged,
       companyId,
-      leadId: row.lead_id,
+      leadId: enrollments.lead[i]!,
       sequenceId: sequence.id,
-      enrollmentId: row.id,
+      enrollmentId,
       status: EnrollmentStatus.ACTIVE,
       stopReason: null,
       at: startAt.toISOString(),
-    })),
-  );
-  return created.map((row) => ({ enrollmentId: row.id, leadId: row.lead_id }));
+    } satisfies RealtimeEvent,
+  }));
+
+  const cte = (suffix: string) => sql.raw(`${name}_${suffix}`);
+  const ctes = sql`${cte('candidate')} as (
+      select * from unnest(${enrollments.id}::uuid[], ${enrollments.lead}::uuid[], ${enrollments.activity}::uuid[]) as c(id, lead_id, activity_id)
+      ${onlyLeadsIn ? sql`where c.lead_id in (${onlyLeadsIn})` : sql``}
+    ), ${cte('created')} as (
+      insert into enrollment (id, company_id, lead_id, sequence_id, status, started_at, created_at, updated_at)
+      select c.id, ${companyId}::uuid, c.lead_id, ${sequence.id}::uuid, 'ACTIVE', ${startAt}, ${startAt}, ${startAt} from ${cte('candidate')} c
+      on conflict (lead_id, sequence_id) do nothing
+      returning id, lead_id
+    ), ${cte('emails')} as (
+      insert into sequence_email (id, company_id, enrollment_id, lead_id, sequence_id, email_number, scheduled_send_date, status, created_at, updated_at)
+      select e.id, ${companyId}::uuid, c.id, c.lead_id, ${sequence.id}::uuid, e.number, e.at, 'PENDING', ${startAt}, ${startAt}
+      from unnest(${emails.id}::uuid[], ${emails.enrollment}::uuid[], ${emails.number}::int[], ${emails.at}::timestamptz[]) as e(id, enrollment_id, number, at)
+      join ${cte('created')} c on c.id = e.enrollment_id
+    ), ${cte('timeline')} as (
+      insert into activity (id, company_id, lead_id, type, reason, data, occurred_at)
+      select k.activity_id, ${companyId}::uuid, c.lead_id, ${ActivityType.ENROLLED}, ${reason},
+             jsonb_build_object('sequenceId', ${sequence.id}::text, 'enrollmentId', c.id), ${startAt}
+      from ${cte('created')} c join ${cte('candidate')} k on k.id = c.id
+    )`;
+  return { ctes, dueNow, events };
 }
