@@ -20,7 +20,8 @@ export class Enrollment {
   @PrimaryKey({ type: 'uuid' })
   id: string = uuidv7();
 
-  @ManyToOne(() => Company, { ref: true, deleteRule: 'cascade' })
+  /** The lead's company; the lead's foreign key guards it (see SequenceEmail). */
+  @ManyToOne(() => Company, { ref: true, createForeignKeyConstraint: false })
   company!: Ref<Company>;
 
   @ManyToOne(() => Lead, { ref: true, deleteRule: 'cascade' })

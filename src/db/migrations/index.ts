@@ -7,6 +7,7 @@ import { Migration20261124040105_email_links } from './Migration20261124040105_e
 import { Migration20261124040430_ses_events } from './Migration20261124040430_ses_events.js';
 import { Migration20261124060306_lead_emails } from './Migration20261124060306_lead_emails.js';
 import { Migration20261124060325_paused_emails } from './Migration20261124060325_paused_emails.js';
+import { Migration20261124062128_drop_redundant_foreign_keys } from './Migration20261124062128_drop_redundant_foreign_keys.js';
 
 export const migrations = [
   { name: 'Migration20261124031012', class: Migration20261124031012 },
@@ -17,4 +18,5 @@ export const migrations = [
   { name: 'Migration20261124040430_ses_events', class: Migration20261124040430_ses_events },
   { name: 'Migration20261124060306_lead_emails', class: Migration20261124060306_lead_emails },
   { name: 'Migration20261124060325_paused_emails', class: Migration20261124060325_paused_emails },
+  { name: 'Migration20261124062128_drop_redundant_foreign_keys', class: Migration20261124062128_drop_redundant_foreign_keys },
 ];
