@@ -54,7 +54,8 @@ export interface LoadResult {
   queries: number;
   opens: number;
   clicks: number;
-  latencies: { createLead: number[]; importLeads: number[]; query: number[]; open: number[]; click: number[] };
+  /** `published`: from an open or click to its score change heard on NOTIFY (commit included), in ms. */
+  latencies: { createLead: number[]; importLeads: number[]; query: number[]; open: number[]; click: number[]; published: number[] };
   /** Per email SES accepted: [email id, messages SES got for it, opens answered, clicks answered]. */
   emails: Array<[string, number, number, number]>;
   published: Published[];
@@ -104,7 +105,7 @@ const result: LoadResult = {
   queries: 0,
   opens: 0,
   clicks: 0,
-  latencies: { createLead: [], importLeads: [], query: [], open: [], click: [] },
+  latencies: { createLead: [], importLeads: [], query: [], open: [], click: [], published: [] },
   emails: [],
   published: [],
 };
@@ -280,6 +281,7 @@ async function listen(plan: SoakPlan): Promise<void> {
       if (!counts) continue;
       if (event.topic === Topic.LeadScoreChanged) {
         counts.scoreChanges += 1;
+        result.latencies.published.push(now() - Date.parse(event.at));
         if (event.score >= plan.minScore) counts.scoreChangesAtMinScore += 1;
       } else if (event.topic === Topic.EmailStatusChanged) {
         counts.statusChanges += 1;

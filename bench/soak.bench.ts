@@ -136,7 +136,7 @@ export async function run(): Promise<BenchResult> {
     loopDelay.disable();
     timers.splice(0).forEach(clearInterval);
     step('load finished; waiting for the last due emails to leave');
-    await dispatched(app, step);
+    const backlog = await dispatched(app, step);
     sendDrained(load);
     await app.recorder.flush();
     const result = (await load.request({ type: 'report' }, 'report', 60_000)).result;
@@ -168,6 +168,7 @@ export async function run(): Promise<BenchResult> {
       droppedByServer: app.pubSub.stats().dropped,
       loopDelayP99: loopDelay.percentile(99) / 1e6,
       serverCores: (user + system) / 1e6 / seconds,
+      backlog,
     });
     const failures = new Tally();
     subscribers.failures.forEach((failure) => failures.add(failure));
@@ -181,6 +182,7 @@ export async function run(): Promise<BenchResult> {
         latencySeries('soak', 'GraphQL queries (leads, pendingEmails)', result.latencies.query),
         latencySeries('soak', 'pixel open', result.latencies.open),
         latencySeries('soak', 'click redirect', result.latencies.click),
+        latencySeries('soak', 'open/click -> score change on NOTIFY (committed)', result.latencies.published),
         latencySeries('soak', 'open/click -> score change at a subscriber', tallies.filter((t) => t.group.endsWith(' score')).flatMap((t) => t.latencies)),
         latencySeries('soak', 'createLead -> welcome email accepted by SES', checks.welcomeLagMs),
       ],
@@ -237,8 +239,9 @@ function sendDrained(load: Child<LoadCommand, LoadReport>): void {
   if (emails.length > 0) load.send({ type: 'sent', emails });
 }
 
-/** Waits until no email is due or being sent: the intake's last emails have left. */
-async function dispatched(app: App, step: (what: string) => void): Promise<void> {
+/** Waits until no email is due or being sent (the intake's last emails have left); answers how many were at first. */
+async function dispatched(app: App, step: (what: string) => void): Promise<number> {
+  let first: number | undefined;
   let said = Date.now();
   await until(
     async () => {
@@ -246,6 +249,7 @@ async function dispatched(app: App, step: (what: string) => void): Promise<void>
         app.orm.em.fork(),
         sql`select count(*)::int as n from sequence_email where status = 'SENDING' or (status = 'PENDING' and scheduled_send_date <= now())`,
       );
+      first ??= row!.n;
       if (row!.n > 0 && Date.now() - said > 5_000) {
         step(`${row!.n} emails due or sending`);
         said = Date.now();
@@ -255,6 +259,7 @@ async function dispatched(app: App, step: (what: string) => void): Promise<void>
     'the due emails to be sent',
     120_000,
   );
+  return first!;
 }
 
 interface Checks {
@@ -348,6 +353,8 @@ interface Measured {
   loopDelayP99: number;
   /** CPU the server process used during the load (the emulator's included), in cores. */
   serverCores: number;
+  /** Emails due or being sent when the load stopped: whether dispatch kept up with intake. */
+  backlog: number;
 }
 
 function report(m: Measured): BenchRow[] {
@@ -384,6 +391,7 @@ function report(m: Measured): BenchRow[] {
     context(`leads created (createLead ${RATES.createLeadsPerSecond}/s per company, importLeads of ${RATES.importRows} every ${RATES.importEverySeconds} s)`, checks.leads, 'leads'),
     context('emails SES accepted', checks.sent, 'emails'),
     context('emails SES accepted per second', checks.sent / seconds, 'emails/s'),
+    context('emails due but not yet sent when the load stopped (sent afterwards)', m.backlog, 'emails'),
     context('pixel and click requests answered per second', tracking / seconds, 'req/s'),
     context('GraphQL queries answered', result.queries, 'queries'),
     context(`subscription events delivered to ${SUBSCRIBERS} subscribers`, delivered, 'events'),
@@ -420,6 +428,7 @@ function report(m: Measured): BenchRow[] {
     context('createLead over HTTP p99', percentile(result.latencies.createLead, 99), 'ms'),
     context(`importLeads of ${RATES.importRows} rows p99`, percentile(result.latencies.importLeads, 99), 'ms'),
     context('pixel open p99', percentile(result.latencies.open, 99), 'ms'),
+    context('open/click -> score change on NOTIFY (committed) p99', percentile(result.latencies.published, 99), 'ms'),
     context('open/click -> score change at a subscriber p99', percentile(m.tallies.filter((t) => t.group.endsWith(' score')).flatMap((t) => t.latencies), 99), 'ms'),
     context('createLead -> welcome email accepted by SES p99', percentile(checks.welcomeLagMs, 99), 'ms'),
   ];
