@@ -3,7 +3,7 @@
  * event loop (as real clients would be). Forked with one message `{ options }`; answers with a summary.
  */
 import autocannon from 'autocannon';
-import { LATENCY_PERCENTILES } from './support.js';
+import { LATENCY_PERCENTILES, requestRate } from './support.js';
 
 export interface LoadRequest {
   url: string;
@@ -29,7 +29,7 @@ process.once('message', async (request: LoadRequest) => {
   const stats = result.latency as unknown as Record<string, number>;
   const at = (p: number) => (p === 0 ? stats.min! : p === 100 ? stats.max! : stats[`p${String(p).replace('.', '_')}`]);
   const summary: LoadSummary = {
-    rate: result.requests.average,
+    rate: requestRate(result),
     ok: result['2xx'],
     failed: result.non2xx + result.errors + result.timeouts,
     latency: LATENCY_PERCENTILES.flatMap((p): Array<[number, number]> => (at(p) === undefined ? [] : [[p, at(p)!]])),

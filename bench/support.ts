@@ -109,3 +109,11 @@ export const LATENCY_PERCENTILES = [0, 10, 25, 50, 75, 90, 95, 99, 99.9, 100] as
 export function latencySeries(bench: string, name: string, samples: number[]): LatencySeries {
   return { bench, name, count: samples.length, points: LATENCY_PERCENTILES.map((p) => [p, p === 0 ? Math.min(...samples) : percentile(samples, p)]) };
 }
+
+/**
+ * Requests per second of an autocannon run: all requests over the whole run. (autocannon's `requests.average`
+ * averages whole-second buckets, which misstates short runs of a fixed number of requests.)
+ */
+export function requestRate(result: { requests: { total: number }; duration: number }): number {
+  return result.requests.total / result.duration;
+}

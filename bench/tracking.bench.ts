@@ -13,7 +13,7 @@ import { systemClock } from '../src/clock.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { signToken } from '../src/tracking/tokens.js';
-import { type BenchResult, type LatencySeries, LATENCY_PERCENTILES, startBenchDatabase } from './support.js';
+import { type BenchResult, type LatencySeries, LATENCY_PERCENTILES, requestRate, startBenchDatabase } from './support.js';
 
 const CONNECTIONS = 64;
 const SECONDS = 8;
@@ -84,7 +84,7 @@ async function load(base: string, paths: string[], amount: number, name: string)
     headers: { 'user-agent': BROWSER },
     requests: [{ setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length]! }) }],
   });
-  return { rate: result.requests.average, p99: result.latency.p99, ok: result['2xx'], errors: result.non2xx + result.errors + result.timeouts, latency: series(name, result) };
+  return { rate: requestRate(result), p99: result.latency.p99, ok: result['2xx'], errors: result.non2xx + result.errors + result.timeouts, latency: series(name, result) };
 }
 
 /** autocannon keeps an HDR histogram; its percentiles become the chart series. */
@@ -103,7 +103,7 @@ async function bareServerRate(): Promise<{ rate: number; latency: LatencySeries 
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
   server.close();
-  return { rate: result.requests.average, latency: series('bare Node http GIF server', result) };
+  return { rate: requestRate(result), latency: series('bare Node http GIF server', result) };
 }
 
 /** Leads with a welcome email that went out an hour ago (so opens are not prefetch-fast), set up in bulk. */
