@@ -28,7 +28,7 @@ import { EmailStatus } from './sequence.enums.js';
   expression: `create index "sequence_email_company_due_unpaused_index" on "sequence_email" ("company_id", "scheduled_send_date", "id") where "status" = 'PENDING' and not "paused"`,
 })
 @Index({ properties: ['sequence', 'status'] })
-// A lead's emails (`leadSequenceStatus`'s next email; the cascade when a lead row goes): a handful per lead.
+// A lead's emails, a handful (`leadSequenceStatus`'s next email): without it, a scan of the company's pending queue.
 @Index({ properties: ['lead'] })
 // The sweeper's scan for emails whose claim outlived its lease.
 @Index({
