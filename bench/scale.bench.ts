@@ -89,20 +89,6 @@ export async function run(): Promise<BenchResult> {
 
     statements.install();
     const gql = graphqlClient(app.server.url, tenant.apiKey);
-    const limit = config.delivery.batchSize;
-    const claim = await measure(statements, async () => {
-      // As the dispatcher claims (its batch size and fair share), but rolled back: every repetition sees the same backlog.
-      const em = app!.orm.em.fork();
-      await em.begin();
-      try {
-        await claimDueEmails(em, { now: new Date(), limit, share: Math.max(1, Math.ceil(limit / 10)), workerId: 'scale-bench' });
-      } finally {
-        await em.rollback();
-      }
-    });
-    const { rows: claimed } = await admin.query(`select 1 from sequence_email where status = 'SENDING' limit 1`);
-    if (claimed.length > 0) throw new Error('a measured claim was not rolled back');
-    step(`claim: p50 ${claim.p50.toFixed(1)} ms`);
     const pending = await measure(statements, () => gql(PENDING_PAGE));
     step(`pendingEmails: p50 ${pending.p50.toFixed(1)} ms`);
     // Page after page through the hot leads, as someone working the list does.
@@ -116,6 +102,21 @@ export async function run(): Promise<BenchResult> {
     let next = 0;
     const status = await measure(statements, () => gql(SEQUENCE_STATUS, { lead: leadIds[next++ % leadIds.length] }));
     step(`leadSequenceStatus: p50 ${status.p50.toFixed(1)} ms`);
+    const limit = config.delivery.batchSize;
+    // Last: its rolled-back repetitions leave dead row versions behind that the reads above would have to step over.
+    const claim = await measure(statements, async () => {
+      // As the dispatcher claims (its batch size and fair share), but rolled back: every repetition sees the same backlog.
+      const em = app!.orm.em.fork();
+      await em.begin();
+      try {
+        await claimDueEmails(em, { now: new Date(), limit, share: Math.max(1, Math.ceil(limit / 10)), workerId: 'scale-bench' });
+      } finally {
+        await em.rollback();
+      }
+    });
+    const { rows: claimed } = await admin.query(`select 1 from sequence_email where status = 'SENDING' limit 1`);
+    if (claimed.length > 0) throw new Error('a measured claim was not rolled back');
+    step(`claim: p50 ${claim.p50.toFixed(1)} ms`);
     statements.uninstall();
 
     const measured = { 'dispatcher claim': claim, 'pendingEmails page': pending, [`leads page, minScore ${MIN_SCORE}, by score`]: hotLeads, leadSequenceStatus: status };
