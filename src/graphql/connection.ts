@@ -65,10 +65,15 @@ export function Connection<T extends object>(node: ClassType<T>, name: string, d
   return ConnectionType;
 }
 
-/** The keyset condition "(field, id) comes after (value, id)" in the page's direction. */
+/**
+ * The keyset condition "(field, id) comes after (value, id)" in the page's direction. The plain bound on `field`
+ * repeats what the `$or` implies, because PostgreSQL cannot start an index scan from an `$or`: without it a
+ * page read every row before the cursor (164 ms at row 20,000 of a 400,000-lead company), with it the scan
+ * starts at the cursor.
+ */
 export function keysetAfter(field: string, direction: 'asc' | 'desc', value: unknown, id: unknown) {
-  const op = direction === 'asc' ? '$gt' : '$lt';
-  return { $or: [{ [field]: { [op]: value } }, { [field]: value, id: { [op]: id } }] };
+  const [after, from] = direction === 'asc' ? ['$gt', '$gte'] : ['$lt', '$lte'];
+  return { [field]: { [from]: value }, $or: [{ [field]: { [after]: value } }, { [field]: value, id: { [after]: id } }] };
 }
 
 export function encodeCursor(values: unknown[]): string {
