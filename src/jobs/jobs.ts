@@ -9,6 +9,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { EMAILS_DUE_CHANNEL } from '../delivery/due-signal.js';
+import { startListener } from '../realtime/pg-listener.js';
 import type { EmailProvider } from '../delivery/email-provider.js';
 import { sweepStuckEmails } from '../delivery/sweeper.js';
 
@@ -85,12 +86,15 @@ export async function startJobs(deps: {
   await agenda.every(`${config.delivery.intervalSeconds} seconds`, DISPATCH_JOB, undefined);
   await agenda.every('1 minute', SWEEP_JOB, undefined);
 
-  // Wake-ups for emails that fall due now. Lost notifications only cost latency: the recurring run catches up.
-  const listener = new pg.Client({ connectionString: deps.databaseUrl });
-  listener.on('error', (error) => log.warn({ err: error }, 'emails_due listener failed; relying on the recurring dispatch'));
-  listener.on('notification', () => void triggerDispatch().catch((error: unknown) => log.warn({ err: error }, 'could not queue dispatch')));
-  await listener.connect();
-  await listener.query(`LISTEN ${EMAILS_DUE_CHANNEL}`);
+  // Wake-ups for emails that fall due now, on a connection that heals itself after a database restart. Lost
+  // notifications only cost latency: the recurring run catches up.
+  const listener = await startListener({
+    connectionString: deps.databaseUrl,
+    channel: EMAILS_DUE_CHANNEL,
+    applicationName: 'lead-nurture-jobs',
+    onPayload: () => void triggerDispatch().catch((error: unknown) => log.warn({ err: error }, 'could not queue dispatch')),
+    log,
+  });
   log.info({ store }, 'jobs started');
 
   return {
@@ -99,7 +103,7 @@ export async function startJobs(deps: {
     store,
     triggerDispatch,
     async dispose() {
-      await listener.end().catch(() => undefined);
+      await listener.dispose();
       const result = await agenda.drain(30_000);
       if (result.timedOut) log.warn(result, 'jobs still running after 30 s; their claims will be settled by the sweeper');
       await pool?.end();

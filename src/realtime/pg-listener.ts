@@ -7,7 +7,10 @@ export const LISTENER_APPLICATION_NAME = 'lead-nurture-realtime';
 export interface ListenerOptions {
   connectionString: string;
   channel: string;
+  /** Called for every notification on the channel, with its payload ('' when it has none). */
   onPayload: (payload: string) => void;
+  /** How the connection shows in pg_stat_activity; LISTENER_APPLICATION_NAME by default. */
+  applicationName?: string;
   log: Logger;
   /** First reconnection delay; it doubles on every failed attempt up to `maxDelayMs`. */
   baseDelayMs?: number;
@@ -37,9 +40,9 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   let timer: NodeJS.Timeout | undefined;
 
   const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString: options.connectionString, application_name: LISTENER_APPLICATION_NAME, keepAlive: true });
+    const next = new pg.Client({ connectionString: options.connectionString, application_name: options.applicationName ?? LISTENER_APPLICATION_NAME, keepAlive: true });
     next.on('notification', (message) => {
-      if (message.channel === channel && message.payload) options.onPayload(message.payload);
+      if (message.channel === channel) options.onPayload(message.payload ?? '');
     });
     // 'error' must always have a listener, or a dropped socket would crash the process.
     next.on('error', (error) => lost(next, error));
@@ -59,7 +62,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   const lost = (which: pg.Client, error?: Error) => {
     if (which !== client || stopped) return;
     client = undefined;
-    log.warn({ err: error, channel }, 'realtime LISTEN connection lost; reconnecting (events published meanwhile are missed)');
+    log.warn({ err: error, channel }, 'LISTEN connection lost; reconnecting (notifications sent meanwhile are missed)');
     void which.end().catch(() => undefined);
     scheduleReconnect();
   };
@@ -71,11 +74,11 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     timer = setTimeout(() => {
       connect().then(
         () => {
-          if (!stopped) log.info({ channel }, 'realtime LISTEN connection restored');
+          if (!stopped) log.info({ channel }, 'LISTEN connection restored');
         },
         (error: unknown) => {
           if (stopped) return;
-          log.warn({ err: error, channel, attempt }, 'realtime LISTEN reconnection failed');
+          log.warn({ err: error, channel, attempt }, 'LISTEN reconnection failed');
           scheduleReconnect();
         },
       );
