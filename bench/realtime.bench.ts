@@ -9,12 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { startApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { ClientCommand, ClientReport } from './realtime-clients.js';
-import { type BenchResult, type BenchRow, freePort, latencySeries, percentile } from './support.js';
+import { type BenchResult, type BenchRow, collector, freePort, latencySeries, memory, percentile } from './support.js';
 
 const SUBSCRIBERS = 1_000;
 const WARM_UP_SUBSCRIBERS = 20;
@@ -193,23 +191,7 @@ async function gql<T = unknown>(url: string, authorization: string, query: strin
   return body.data;
 }
 
-/** `global.gc` (node --expose-gc), or the same function obtained at runtime; undefined if neither works. */
-function collector(): (() => void) | undefined {
-  if (typeof globalThis.gc === 'function') return globalThis.gc;
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc: unknown = runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as () => void) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
-function memory(gc: (() => void) | undefined): { heap: number; rss: number } {
-  for (let i = 0; i < 3; i += 1) gc?.();
-  const { heapUsed, rss } = process.memoryUsage();
-  return { heap: heapUsed, rss };
-}
 
 async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

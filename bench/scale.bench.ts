@@ -9,8 +9,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import pg from 'pg';
 import { startApp, type App } from '../src/app.js';
 import { systemClock } from '../src/clock.js';
@@ -20,7 +18,7 @@ import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { createLogger } from '../src/logger.js';
 import { seedScale } from './scale-seed.js';
-import { type BenchResult, type BenchRow, latencySeries, percentile, startBenchDatabase, startEmulatorProcess } from './support.js';
+import { type BenchResult, type BenchRow, collector, latencySeries, memory, percentile, startBenchDatabase, startEmulatorProcess } from './support.js';
 
 const TARGET_MS = 20;
 const REPETITIONS = 200;
@@ -364,20 +362,4 @@ async function dispatchWithMemory(app: App, admin: pg.Client, sesUrl: string, st
   }
 }
 
-/** `gc()` without --expose-gc on the command line (the bench runner starts us without it). */
-function collector(): (() => void) | undefined {
-  if (typeof globalThis.gc === 'function') return globalThis.gc;
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc: unknown = runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as () => void) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
-function memory(gc: (() => void) | undefined): { heap: number; rss: number } {
-  for (let i = 0; i < 3; i += 1) gc?.();
-  const { heapUsed, rss } = process.memoryUsage();
-  return { heap: heapUsed, rss };
-}

@@ -18,8 +18,6 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { startApp, type App } from '../src/app.js';
 import { DEFAULT_SCORING_RULES } from '../src/companies/scoring-rules.js';
@@ -29,7 +27,7 @@ import { EMAIL_ID_HEADER } from '../src/delivery/message.js';
 import type { ClientCommand, ClientReport, GroupTally, TallyReport } from './realtime-clients.js';
 import type { LoadCommand, LoadReport, LoadResult, SentEmail, SoakPlan } from './soak-load.js';
 import { Tally } from './soak-tally.js';
-import { type BenchResult, type BenchRow, freePort, latencySeries, percentile } from './support.js';
+import { type BenchResult, type BenchRow, collector, freePort, latencySeries, percentile } from './support.js';
 
 const EXTRA_COMPANIES = 3; // and the seeded demo company: four tenants
 const SUBSCRIBERS = 500;
@@ -522,17 +520,6 @@ async function gql<T>(url: string, authorization: string, query: string, variabl
   return body.data;
 }
 
-/** `global.gc` (node --expose-gc), or the same function obtained at runtime (as in realtime.bench.ts). */
-function collector(): (() => void) | undefined {
-  if (typeof globalThis.gc === 'function') return globalThis.gc;
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc: unknown = runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as () => void) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 
@@ -116,4 +118,23 @@ export function latencySeries(bench: string, name: string, samples: number[]): L
  */
 export function requestRate(result: { requests: { total: number }; duration: number }): number {
   return result.requests.total / result.duration;
+}
+
+/** `gc()` without --expose-gc on the command line (the bench runner starts without it); undefined if unavailable. */
+export function collector(): (() => void) | undefined {
+  if (typeof globalThis.gc === 'function') return globalThis.gc;
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    return typeof gc === 'function' ? (gc as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's heap in use (after full collections, when `gc` is given) and resident set, in bytes. */
+export function memory(gc: (() => void) | undefined): { heap: number; rss: number } {
+  for (let i = 0; i < 3; i += 1) gc?.();
+  const { heapUsed, rss } = process.memoryUsage();
+  return { heap: heapUsed, rss };
 }
