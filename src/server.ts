@@ -182,6 +182,18 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const port = (http.server.address() as AddressInfo).port;
 
   const wss = new WebSocketServer({ server: http.server, path: '/graphql', maxPayload: config.maxRequestBytes });
+  // A socket error is the client's doing (a frame over maxPayload, a malformed frame), and ws has already closed
+  // the socket with the right code (1009, 1002). graphql-ws would print it with its stack via console.error,
+  // which any client could repeat at will: it goes to our log as one warning line instead.
+  wss.on('connection', (socket) => {
+    const emit = socket.emit.bind(socket);
+    socket.emit = (event: string | symbol, ...args: unknown[]): boolean => {
+      if (event !== 'error') return emit(event, ...args);
+      const error = args[0] as (Error & { code?: string }) | undefined;
+      logger.warn({ code: error?.code, reason: error?.message }, 'WebSocket client error; socket closed');
+      return true;
+    };
+  });
   // The same document, validation and operation limits as over HTTP, where Apollo also refuses introspection
   // when Sandbox is off.
   const prepareWsOperation = wsOperation({

@@ -1,6 +1,6 @@
 import type { Client } from 'graphql-ws';
 import { getIntrospectionQuery } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
@@ -306,12 +306,19 @@ describe('request limits', () => {
       expect(over.body.errors?.[0]?.extensions?.code).toBe('PAYLOAD_TOO_LARGE');
     });
 
-    it('a WebSocket message over MAX_REQUEST_BYTES closes the socket (1009)', async () => {
-      const socket = new WebSocket(t.app.server.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
-      const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
-      await new Promise((resolve) => socket.on('open', resolve));
-      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${tenant.apiKey}`, pad: 'x'.repeat(65_536) } }));
-      expect(await closed).toBe(1009);
+    it('a WebSocket message over MAX_REQUEST_BYTES closes the socket (1009), without a stack trace on the console', async () => {
+      const consoleError = vi.spyOn(console, 'error');
+      try {
+        const socket = new WebSocket(t.app.server.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+        const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+        await new Promise((resolve) => socket.on('open', resolve));
+        socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${tenant.apiKey}`, pad: 'x'.repeat(65_536) } }));
+        expect(await closed).toBe(1009);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(consoleError).not.toHaveBeenCalled();
+      } finally {
+        consoleError.mockRestore();
+      }
     });
 
     it('batched requests (a JSON array) are refused', async () => {
