@@ -4,8 +4,7 @@ import type { Company } from '../companies/company.entity.js';
 import type { FieldProblem } from '../errors.js';
 import { uuidv7 } from '../db/ids.js';
 import { json, query, sql } from '../db/sql.js';
-import { enrollmentWrites, wakeDispatchers, type EnrollableSequence } from '../sequences/enrollment.service.js';
-import { publishWritten } from '../realtime/events.js';
+import { enrollmentSignals, enrollmentWrites, type EnrollableSequence } from '../sequences/enrollment.service.js';
 import { SequenceTrigger } from '../sequences/sequence.enums.js';
 import { ActivityType } from './activity.entity.js';
 import type { LeadInput } from './dto/lead.input.js';
@@ -136,17 +135,11 @@ async function writeIntake(
     )`,
     ...enrollments.map((writes) => writes.ctes),
   ];
-  // The final select references what must run: the live events and the wake-up happen only if rows were inserted.
-  let extras = sql`0 as published, false as woken`;
-  if (enrollments.length > 0) {
-    const created = sql.join(enrollments.map((_, i) => sql`select id from ${sql.raw(`e${i}_created`)}`), sql` union all `);
-    ctes.push(sql`events as (${publishWritten(enrollments.flatMap((writes) => writes.events), created)})`);
-    ctes.push(sql`due as (${wakeDispatchers(enrollments.some((writes) => writes.dueNow))})`);
-    extras = sql`(select count(*) from events) as published, (select count(*) from due) > 0 as woken`;
-  }
+  const signals = enrollmentSignals(enrollments);
+  ctes.push(...signals.ctes);
   const rows = await query<Record<string, unknown> & { id: string }>(
     em,
-    sql`with ${sql.join(ctes, sql`, `)} select i.*, ${extras} from inserted i`,
+    sql`with ${sql.join(ctes, sql`, `)} select i.*, ${signals.run} from inserted i`,
   );
   if (input.load) for (const { published: _published, woken: _woken, ...lead } of rows) em.map(Lead, lead);
   return new Set(rows.map((row) => row.id));
@@ -162,7 +155,7 @@ async function enrollmentContext(em: EntityManager, companyId: string, emails: s
   const [row] = await query<{ suppressed: string[]; sequences: EnrollableSequence[] }>(
     em,
     sql`select
-          array(select email from suppression where company_id = ${companyId}::uuid and email = any(${emails}::text[])) as suppressed,
+          array(${suppressedIn(companyId, emails)}) as suppressed,
           coalesce((
             select jsonb_agg(jsonb_build_object(
                      'id', s.id, 'name', s.name, 'sendWindow', s.send_window,
@@ -181,9 +174,13 @@ export async function suppressedAmong(em: EntityManager, companyId: string, emai
   if (emails.length === 0) return new Set();
   const rows = await query<{ email: string }>(
     em,
-    sql`select email from suppression where company_id = ${companyId}::uuid and email = any(${emails}::text[])`,
+    suppressedIn(companyId, emails),
   );
   return new Set(rows.map((row) => row.email));
+}
+
+function suppressedIn(companyId: string, emails: string[]) {
+  return sql<{ email: string }>`select email from suppression where company_id = ${companyId}::uuid and email = any(${emails}::text[])`;
 }
 
 function sortByIndex(outcomes: IntakeOutcome[]): IntakeOutcome[] {

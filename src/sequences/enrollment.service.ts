@@ -56,26 +56,39 @@ export interface EnrollInput {
 export async function enrollLeads(em: EntityManager, input: EnrollInput): Promise<NewEnrollment[]> {
   if (input.leads.length === 0) return [];
   const writes = enrollmentWrites(input, 'e0');
+  const signals = enrollmentSignals([writes]);
   const created = await query<{ id: string; lead_id: string }>(
     em,
-    sql`with ${writes.ctes},
-        events as (${publishWritten(writes.events, sql`select id from e0_created`)}),
-        due as (${wakeDispatchers(writes.dueNow)})
-        select c.id, c.lead_id, (select count(*) from events) as published, (select count(*) from due) as woken from e0_created c`,
+    sql`with ${sql.join([writes.ctes, ...signals.ctes], sql`, `)} select c.id, c.lead_id, ${signals.run} from ${writes.created} c`,
   );
   return created.map((row) => ({ enrollmentId: row.id, leadId: row.lead_id }));
 }
 
-/** Wakes the dispatchers (when `dueNow`); a CTE body that, like every plain CTE, runs only when referenced. */
-export function wakeDispatchers(dueNow: boolean): RawBuilder<unknown> {
-  return sql`select pg_notify(${EMAILS_DUE_CHANNEL}, '') where ${dueNow}::boolean`;
+export type EnrollmentWrites = ReturnType<typeof enrollmentWrites>;
+
+/**
+ * What enrollment writes signal, as CTEs of the same statement: the live events of the enrollments actually
+ * created, and the dispatchers' wake-up when an email is due now. PostgreSQL runs a plain CTE only when the
+ * statement references it: put `run` in the final select (over the written rows, so nothing written, nothing sent).
+ */
+export function enrollmentSignals(writes: EnrollmentWrites[]): { ctes: RawBuilder<unknown>[]; run: RawBuilder<unknown> } {
+  if (writes.length === 0) return { ctes: [], run: sql`0 as published, 0 as woken` };
+  const created = sql.join(writes.map((w) => sql`select id from ${w.created}`), sql` union all `);
+  const dueNow = writes.some((w) => w.dueNow);
+  return {
+    ctes: [
+      sql`events as (${publishWritten(writes.flatMap((w) => w.events), created)})`,
+      sql`due as (select pg_notify(${EMAILS_DUE_CHANNEL}, '') where ${dueNow}::boolean)`,
+    ],
+    run: sql`(select count(*) from events) as published, (select count(*) from due) as woken`,
+  };
 }
 
 /**
  * The writes of enrolling `input.leads` in `input.sequence`, as CTEs named `<name>_…` for a larger statement:
- * `<name>_created` yields the enrollments created (id, lead_id). With `onlyLeadsIn` (a subquery of lead ids),
- * leads outside it are left out, e.g. the rows an intake statement skipped as duplicates. `events` are the
- * live events of each enrollment, keyed by its id, for `publishWritten`.
+ * `created` names the one that yields the enrollments created (id, lead_id). With `onlyLeadsIn` (a subquery of
+ * lead ids), leads outside it are left out, e.g. the rows an intake statement skipped as duplicates. `events`
+ * and `dueNow` are for enrollmentSignals.
  */
 export function enrollmentWrites(input: EnrollInput, name: string, onlyLeadsIn?: RawBuilder<unknown>) {
   const { companyId, sequence, startAt } = input;
@@ -139,5 +152,5 @@ export function enrollmentWrites(input: EnrollInput, name: string, onlyLeadsIn?:
              jsonb_build_object('sequenceId', ${sequence.id}::text, 'enrollmentId', c.id), ${startAt}
       from ${cte('created')} c join ${cte('candidate')} k on k.id = c.id
     )`;
-  return { ctes, dueNow, events };
+  return { ctes, created: cte('created'), dueNow, events };
 }
