@@ -13,7 +13,7 @@ import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { createLogger } from '../src/logger.js';
 import { DEFAULT_SEQUENCE } from '../src/sequences/default-sequence.js';
 import { renderEmail } from '../src/sequences/templates.js';
-import { type BenchResult, latencySeries, percentile, startBenchDatabase, startEmulatorProcess } from './support.js';
+import { type BenchResult, latencySeries, percentile, startBenchDatabase, startEmulatorProcess, gql } from './support.js';
 
 const CONCURRENCY = 32;
 const EMAILS = 1500;
@@ -89,16 +89,7 @@ async function appOn(urlFor: (db: string) => string, database: string, endpoint:
   const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: urlFor(database), SES_ENDPOINT: endpoint, LOG_LEVEL: 'warn', MUTATION_RATE_LIMIT: '0', ...env });
   // The real clock: lags and send times are measured in real time.
   const app = await startApp(config, { logger: createLogger(config), clock: systemClock });
-  const operator = async (query: string, variables: Record<string, unknown> = {}, key?: string) => {
-    const response = await fetch(app.server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key ?? config.operatorToken.reveal()}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { data: any; errors?: unknown };
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
-    return body.data;
-  };
+  const operator = (query: string, variables: Record<string, unknown> = {}, key?: string) => gql(app.server.url, `Bearer ${key ?? config.operatorToken.reveal()}`, query, variables);
   const company = (await operator(`mutation { createCompany(input: { name: "Bench", fromAddress: "team@example.com" }) { id } }`)).createCompany.id as string;
   const key = (await operator(`mutation($id: ID!) { createApiKey(companyId: $id, name: "bench") { secret } }`, { id: company })).createApiKey.secret as string;
   const asCompany = (query: string, variables: Record<string, unknown> = {}) => operator(query, variables, key);

@@ -14,7 +14,7 @@ import { systemClock } from '../src/clock.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import type { LoadRequest, LoadSummary } from './http-load.js';
-import { type BenchResult, type BenchRow, latencySeries, percentile, startBenchDatabase } from './support.js';
+import { type BenchResult, type BenchRow, latencySeries, percentile, startBenchDatabase, gql } from './support.js';
 
 const CLIENTS = 32;
 const LEADS_PER_ROUND = 4_000;
@@ -99,12 +99,7 @@ export async function run(): Promise<BenchResult> {
 }
 
 function client(url: string, token: string) {
-  return async (query: string, variables: Record<string, unknown> = {}) => {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
-    const body = (await response.json()) as { data: any; errors?: unknown };
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
-    return body.data;
-  };
+  return (query: string, variables: Record<string, unknown> = {}) => gql(url, `Bearer ${token}`, query, variables);
 }
 
 /** `count` createLead calls from 32 connections in a child process; every email is new (`[<id>]`). */

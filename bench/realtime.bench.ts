@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { startApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { ClientCommand, ClientReport } from './realtime-clients.js';
-import { type BenchResult, type BenchRow, collector, freePort, latencySeries, memory, percentile } from './support.js';
+import { type BenchResult, type BenchRow, collector, freePort, latencySeries, memory, percentile, gql } from './support.js';
 
 const SUBSCRIBERS = 1_000;
 const WARM_UP_SUBSCRIBERS = 20;
@@ -184,12 +184,6 @@ class Subscribers {
   }
 }
 
-async function gql<T = unknown>(url: string, authorization: string, query: string, variables?: Record<string, unknown>): Promise<T> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query, variables }) });
-  const body = (await response.json()) as { data?: T; errors?: unknown[] };
-  if (body.errors?.length || !body.data) throw new Error(`GraphQL request failed: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
 
 
 

@@ -18,7 +18,7 @@ import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { createLogger } from '../src/logger.js';
 import { seedScale } from './scale-seed.js';
-import { type BenchResult, type BenchRow, collector, latencySeries, memory, percentile, startBenchDatabase, startEmulatorProcess } from './support.js';
+import { type BenchResult, type BenchRow, collector, latencySeries, memory, percentile, startBenchDatabase, startEmulatorProcess, gql } from './support.js';
 
 const TARGET_MS = 20;
 const REPETITIONS = 200;
@@ -170,16 +170,7 @@ async function largestTenant(app: App): Promise<{ companyId: string; apiKey: str
 }
 
 function graphqlClient(url: string, key: string) {
-  return async (query: string, variables: Record<string, unknown> = {}): Promise<unknown> => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { data?: unknown; errors?: unknown };
-    if (body.errors || !response.ok) throw new Error(`GraphQL ${response.status}: ${JSON.stringify(body.errors)}`);
-    return body.data;
-  };
+  return (query: string, variables: Record<string, unknown> = {}): Promise<unknown> => gql(url, `Bearer ${key}`, query, variables);
 }
 
 /** Half leads in the middle of their sequence (a next email to find), half drawn from all: most have finished. */

@@ -27,7 +27,7 @@ import { EMAIL_ID_HEADER } from '../src/delivery/message.js';
 import type { ClientCommand, ClientReport, GroupTally, TallyReport } from './realtime-clients.js';
 import type { LoadCommand, LoadReport, LoadResult, SentEmail, SoakPlan } from './soak-load.js';
 import { Tally } from './soak-tally.js';
-import { type BenchResult, type BenchRow, collector, freePort, latencySeries, percentile } from './support.js';
+import { type BenchResult, type BenchRow, collector, freePort, latencySeries, percentile, gql } from './support.js';
 
 const EXTRA_COMPANIES = 3; // and the seeded demo company: four tenants
 const SUBSCRIBERS = 500;
@@ -513,12 +513,6 @@ class Child<Command, Report extends { type: string }> {
   }
 }
 
-async function gql<T>(url: string, authorization: string, query: string, variables: Record<string, unknown>): Promise<T> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query, variables }) });
-  const body = (await response.json()) as { data?: T; errors?: unknown[] };
-  if (body.errors?.length || !body.data) throw new Error(`GraphQL request failed: ${JSON.stringify(body.errors)}`);
-  return body.data;
-}
 
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {

@@ -138,3 +138,11 @@ export function memory(gc: (() => void) | undefined): { heap: number; rss: numbe
   const { heapUsed, rss } = process.memoryUsage();
   return { heap: heapUsed, rss };
 }
+
+/** One GraphQL request over HTTP, as a client would send it; throws on any error, so a bench never counts one. */
+export async function gql<T = any>(url: string, authorization: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query, variables }) });
+  const body = (await response.json()) as { data?: T; errors?: unknown[] };
+  if (body.errors?.length || !body.data || !response.ok) throw new Error(`GraphQL ${response.status}: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
