@@ -24,6 +24,7 @@ import { DEFAULT_SCORING_RULES } from '../src/companies/scoring-rules.js';
 import { loadConfig } from '../src/config.js';
 import { query, sql } from '../src/db/sql.js';
 import { EMAIL_ID_HEADER } from '../src/delivery/message.js';
+import { emulatorAccount } from '../src/dev/ses-emulator.js';
 import type { ClientCommand, ClientReport, GroupTally, TallyReport } from './realtime-clients.js';
 import type { LoadCommand, LoadReport, LoadResult, SentEmail, SoakPlan } from './soak-load.js';
 import { Tally } from './soak-tally.js';
@@ -53,15 +54,7 @@ const SUBSCRIPTIONS = [
   { kind: 'status', share: 0.2, query: `subscription { emailStatusChanged { id status sentAt openCount clickCount } }` },
 ] as const;
 
-const SES_ACCOUNT = {
-  DedicatedIpAutoWarmupEnabled: false,
-  Details: { AdditionalContactEmailAddresses: [], ContactLanguage: 'EN', MailType: 'MARKETING', ReviewDetails: { CaseId: 'soak', Status: 'GRANTED' }, UseCaseDescription: 'soak', WebsiteURL: 'http://localhost' },
-  EnforcementStatus: 'HEALTHY',
-  ProductionAccessEnabled: true,
-  SendingEnabled: true,
-  SendQuota: { Max24HourSend: 1_000_000, MaxSendRate: SEND_RATE, SentLast24Hours: 0 },
-  SuppressionAttributes: { SuppressedReasons: [] },
-};
+const SES_ACCOUNT = emulatorAccount(SEND_RATE, 1_000_000);
 
 interface Company {
   id: string;

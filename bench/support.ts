@@ -6,6 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
+import { emulatorAccount } from '../src/dev/ses-emulator.js';
 
 /** One line of the benchmark table. */
 export interface BenchRow {
@@ -63,17 +64,8 @@ export async function startBenchDatabase(name: string) {
 /** aws-ses-v2-local in its own process, as SES is remote in production: it must not share our event loop. */
 export async function startEmulatorProcess(): Promise<{ url: string; dispose(): Promise<void> }> {
   const port = await freePort();
-  const account = {
-    DedicatedIpAutoWarmupEnabled: false,
-    Details: { AdditionalContactEmailAddresses: [], ContactLanguage: 'EN', MailType: 'MARKETING', ReviewDetails: { CaseId: 'bench', Status: 'GRANTED' }, UseCaseDescription: 'bench', WebsiteURL: 'http://localhost' },
-    EnforcementStatus: 'HEALTHY',
-    ProductionAccessEnabled: true,
-    SendingEnabled: true,
-    SendQuota: { Max24HourSend: 1_000_000, MaxSendRate: 1000, SentLast24Hours: 0 },
-    SuppressionAttributes: { SuppressedReasons: [] },
-  };
   const child = spawn(process.execPath, ['node_modules/aws-ses-v2-local/dist/cli.js', '--host', '127.0.0.1', '--port', String(port)], {
-    env: { ...process.env, AWS_SES_ACCOUNT: JSON.stringify(account) },
+    env: { ...process.env, AWS_SES_ACCOUNT: JSON.stringify(emulatorAccount(1000, 1_000_000)) },
     stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;

@@ -8,20 +8,25 @@ export interface SesEmulator {
   dispose(): Promise<void>;
 }
 
-/** What the emulator's GetAccount answers unless AWS_SES_ACCOUNT is set: a healthy account at 14 emails/s. */
-const DEFAULT_ACCOUNT = {
-  DedicatedIpAutoWarmupEnabled: false,
-  Details: { AdditionalContactEmailAddresses: [], ContactLanguage: 'EN', MailType: 'MARKETING', ReviewDetails: { CaseId: 'local', Status: 'GRANTED' }, UseCaseDescription: 'Local development', WebsiteURL: 'http://localhost' },
-  EnforcementStatus: 'HEALTHY',
-  ProductionAccessEnabled: true,
-  SendingEnabled: true,
-  SendQuota: { Max24HourSend: 50_000, MaxSendRate: 14, SentLast24Hours: 0 },
-  SuppressionAttributes: { SuppressedReasons: [] },
-};
+/**
+ * The account the emulator's GetAccount answers (it reads AWS_SES_ACCOUNT as JSON): healthy, production access,
+ * sending `maxSendRate` emails/s. Development uses 14/s, SES's default for a new production account.
+ */
+export function emulatorAccount(maxSendRate: number, max24HourSend = 50_000) {
+  return {
+    DedicatedIpAutoWarmupEnabled: false,
+    Details: { AdditionalContactEmailAddresses: [], ContactLanguage: 'EN', MailType: 'MARKETING', ReviewDetails: { CaseId: 'local', Status: 'GRANTED' }, UseCaseDescription: 'Local development', WebsiteURL: 'http://localhost' },
+    EnforcementStatus: 'HEALTHY',
+    ProductionAccessEnabled: true,
+    SendingEnabled: true,
+    SendQuota: { Max24HourSend: max24HourSend, MaxSendRate: maxSendRate, SentLast24Hours: 0 },
+    SuppressionAttributes: { SuppressedReasons: [] },
+  };
+}
 
 export async function startSesEmulator(port: number): Promise<SesEmulator> {
   // The emulator reads its account from this process's environment at every GetAccount.
-  process.env.AWS_SES_ACCOUNT ??= JSON.stringify(DEFAULT_ACCOUNT);
+  process.env.AWS_SES_ACCOUNT ??= JSON.stringify(emulatorAccount(14));
   // A CommonJS module with `exports.default`: Node's ESM loader wraps it once more than tsx/esbuild do.
   type Start = (config: { host: string; port: number }) => Promise<Server>;
   const module = (await import('aws-ses-v2-local')) as unknown as { default: Start | { default: Start } };
