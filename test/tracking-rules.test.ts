@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { instrumentHtml } from '../src/tracking/links.js';
 import { classifyClick, classifyOpen } from '../src/tracking/machine.js';
-import { signToken, verifyToken } from '../src/tracking/tokens.js';
+import { signToken, tokenVerifier, verifyToken } from '../src/tracking/tokens.js';
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36';
 const later = { method: 'GET', userAgent: CHROME, secondsSinceSent: 3600 };
@@ -43,6 +43,20 @@ describe('tracking tokens and links', () => {
     expect(verifyToken(secret, `${forged}.${mac}`)).toBeNull();
     expect(verifyToken(secret, `${body}.${mac}x`)).toBeNull();
     expect(verifyToken(secret, 'garbage')).toBeNull();
+  });
+
+  it('a verifier that remembers genuine tokens still refuses everything else, however often it is asked', () => {
+    const verify = tokenVerifier(secret, 2);
+    const other = tokenVerifier('another-secret-0123456789abcdef012345', 2);
+    const tokens = [0, 1, 2].map((link) => signToken(secret, { emailId, kind: 'click', link }));
+    for (let round = 0; round < 3; round++) {
+      // Three genuine tokens through a memory of two: each answer is the same as a full check's.
+      tokens.forEach((token, link) => expect(verify(token)).toEqual({ emailId, kind: 'click', link }));
+      tokens.forEach((token) => expect(other(token)).toBeNull());
+      const [body, mac] = tokens[0]!.split('.');
+      expect(verify(`${body}.${mac}x`)).toBeNull();
+      expect(verify(`${Buffer.from(`c.${emailId}.7`).toString('base64url')}.${mac}`)).toBeNull();
+    }
   });
 
   it('rewrites web links, keeps unsubscribe, mailto, tel and anchors, and adds the pixel', () => {

@@ -40,6 +40,25 @@ export function verifyToken(secret: string, token: string): TokenPayload | null 
   return Number.isInteger(index) && index >= 0 ? { emailId, kind, link: index } : null;
 }
 
+/**
+ * `verifyToken` for one secret, remembering the last `capacity` genuine tokens: a repeat open of the same email
+ * (people reopen mail; clients reload images) skips the HMAC. Only tokens that verified are remembered, so forged
+ * ones always pay the full check and cannot push genuine ones out.
+ */
+export function tokenVerifier(secret: string, capacity = 20_000): (token: string) => TokenPayload | null {
+  const genuine = new Map<string, TokenPayload>();
+  return (token) => {
+    const known = genuine.get(token);
+    if (known) return known;
+    const payload = verifyToken(secret, token);
+    if (payload) {
+      if (genuine.size >= capacity) genuine.delete(genuine.keys().next().value!);
+      genuine.set(token, Object.freeze(payload));
+    }
+    return payload;
+  };
+}
+
 function mac(secret: string, body: string): string {
   return createHmac('sha256', secret).update(body).digest().subarray(0, 16).toString('base64url');
 }

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { verifyToken } from './tokens.js';
+import { tokenVerifier } from './tokens.js';
 import type { EngagementRecorder } from './tracking.service.js';
 import { unsubscribeByEmail } from './unsubscribe.js';
 
@@ -15,14 +15,14 @@ const NO_CACHE = { 'cache-control': 'no-store, no-cache, must-revalidate, privat
  * HMAC-signed; a forged or altered one changes nothing (the pixel is served anyway, a click gets 404).
  */
 export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: MikroORM; config: Config; clock: Clock; recorder: EngagementRecorder }): void {
-  const secret = deps.config.trackingSecret.reveal();
+  const verify = tokenVerifier(deps.config.trackingSecret.reveal());
   const userAgent = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) ?? null;
 
   http.route<{ Params: { file: string } }>({
     method: ['GET', 'HEAD'],
     url: '/t/o/:file',
     handler: async (request, reply) => {
-      const token = verifyToken(secret, request.params.file.replace(/\.gif$/, ''));
+      const token = verify(request.params.file.replace(/\.gif$/, ''));
       if (token?.kind === 'open') {
         // Recorded write-behind (group commit): the image never waits for the bookkeeping.
         deps.recorder
@@ -37,7 +37,7 @@ export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: Mikro
     method: ['GET', 'HEAD'],
     url: '/t/c/:token',
     handler: async (request, reply) => {
-      const token = verifyToken(secret, request.params.token);
+      const token = verify(request.params.token);
       if (token?.kind !== 'click' || token.link === undefined) return notFound(reply);
       const url = await deps.recorder.linkOf(token.emailId, token.link);
       if (!url) return notFound(reply);
@@ -51,7 +51,7 @@ export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: Mikro
   // RFC 8058: GET only shows a page (mail scanners follow links); the POST from the button or from the mail
   // client's one-click List-Unsubscribe-Post is what unsubscribes.
   http.get<{ Params: { token: string } }>('/u/:token', async (request, reply) => {
-    const token = verifyToken(secret, request.params.token);
+    const token = verify(request.params.token);
     if (token?.kind !== 'unsubscribe') return notFound(reply);
     return page(reply, 'Unsubscribe', `<p>Stop receiving these emails?</p><form method="post"><button type="submit">Unsubscribe</button></form>`);
   });
@@ -60,7 +60,7 @@ export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: Mikro
     // One-click posts are form-encoded (`List-Unsubscribe=One-Click`); the content carries nothing we need.
     scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'], { bodyLimit: 4096 }, (_request, _body, done) => done(null, {}));
     scope.post<{ Params: { token: string } }>('/u/:token', async (request, reply) => {
-      const token = verifyToken(secret, request.params.token);
+      const token = verify(request.params.token);
       if (token?.kind !== 'unsubscribe') return notFound(reply);
       const known = await unsubscribeByEmail(deps.orm.em.fork(), token.emailId, deps.clock.now(), request.headers['list-unsubscribe'] ? 'one-click' : 'unsubscribe page');
       if (!known) return notFound(reply);
