@@ -553,13 +553,28 @@ const htmlToText = compileHtmlToText({
   ],
 });
 
-async function renderLiquid(part: 'subject' | 'body', source: string, scope: Record<string, unknown>): Promise<string> {
+const PARSED_CACHE_SIZE = 256;
+const parsedCache = new Map<string, Template[]>();
+
+/** A template parsed once per source: a sequence's subject is rendered for every lead. Parse errors are not kept. */
+function parsed(part: 'subject' | 'body', source: string): Template[] {
+  const key = `${part}\u0000${source}`;
+  let templates = parsedCache.get(key);
+  if (!templates) {
+    templates = engineFor(part).parse(convertLegacyPlaceholders(source).source);
+    parsedCache.set(key, templates);
+    if (parsedCache.size > PARSED_CACHE_SIZE) parsedCache.delete(parsedCache.keys().next().value!);
+  }
+  return templates;
+}
+
+// Rendering is synchronous (no template can reach a file or anything else that waits), which spares the
+// promise per tag that liquidjs's async render costs on every email.
+function renderLiquid(part: 'subject' | 'body', source: string, scope: Record<string, unknown>): string {
   const max = part === 'subject' ? MAX_SUBJECT_LENGTH : MAX_BODY_LENGTH;
   if (source.length > max) throw new TemplateRenderError(`The ${part} template is longer than ${max} characters.`);
-  const engine = engineFor(part);
   try {
-    const templates = engine.parse(convertLegacyPlaceholders(source).source);
-    return String(await engine.render(templates, scope));
+    return String(engineFor(part).renderSync(parsed(part, source), scope));
   } catch (error) {
     throw new TemplateRenderError(`Could not render the ${part}: ${errorMessage(error)}`, { cause: error });
   }
@@ -589,11 +604,11 @@ function textPart(html: string, unsubscribeUrl: string): string {
 export async function renderEmail(template: { subject: string; body: string }, data: TemplateData): Promise<RenderedEmail> {
   if (!data.unsubscribeUrl) throw new TemplateRenderError('An unsubscribe URL is required to render an email.');
   const scope = buildScope(data);
-  const subject = normalizeSubject(await renderLiquid('subject', template.subject, scope));
+  const subject = normalizeSubject(renderLiquid('subject', template.subject, scope));
   const compiled = template.body.length <= MAX_BODY_LENGTH ? await compiledBody(template.body) : null;
   if (compiled) return renderCompiled(compiled, subject, scope, data.unsubscribeUrl);
 
-  const body = await renderLiquid('body', template.body, scope);
+  const body = renderLiquid('body', template.body, scope);
   const html = await mjmlToHtml(assembleMjml(body, subject, data.unsubscribeUrl));
   if (!html.includes(escapeHtml(data.unsubscribeUrl)) && !html.includes(data.unsubscribeUrl)) {
     throw new TemplateRenderError('The rendered body lost its unsubscribe link; check the MJML around {{ unsubscribe_url }}.');
@@ -658,11 +673,11 @@ function tokensIntact(compiled: string, count: number): boolean {
   return found.length === count && found.every((index, position) => index === position);
 }
 
-async function renderCompiled(compiled: CompiledBody, subject: string, scope: Record<string, unknown>, unsubscribeUrl: string): Promise<RenderedEmail> {
+function renderCompiled(compiled: CompiledBody, subject: string, scope: Record<string, unknown>, unsubscribeUrl: string): RenderedEmail {
   const withSubject = { ...scope, __subject: subject };
   try {
-    const html = String(await bodyEngine.render(compiled.html, withSubject));
-    const text = compiled.text ? String(await subjectEngine.render(compiled.text, withSubject)).trim() : htmlToText(html).trim();
+    const html = String(bodyEngine.renderSync(compiled.html, withSubject));
+    const text = compiled.text ? String(subjectEngine.renderSync(compiled.text, withSubject)).trim() : htmlToText(html).trim();
     return { subject, html, text: text.includes(unsubscribeUrl) ? text : `${text}\n\nUnsubscribe: ${unsubscribeUrl}` };
   } catch (error) {
     throw new TemplateRenderError(`Could not render the body: ${errorMessage(error)}`, { cause: error });
