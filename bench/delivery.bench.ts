@@ -5,14 +5,19 @@
  *  - with the budget at 50/s and two dispatchers sharing it: the busiest 1-second window (<= 50).
  */
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { randomUUID } from 'node:crypto';
 import { startApp } from '../src/app.js';
+import type { Company } from '../src/companies/company.entity.js';
 import { systemClock } from '../src/clock.js';
-import { loadConfig } from '../src/config.js';
+import { type Config, loadConfig } from '../src/config.js';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
-import { createSesProvider } from '../src/delivery/ses-provider.js';
+import type { OutgoingEmail } from '../src/delivery/email-provider.js';
+import { buildEmail } from '../src/delivery/message.js';
+import { createSesProvider, sendEmailInput } from '../src/delivery/ses-provider.js';
+import type { Lead } from '../src/leads/lead.entity.js';
 import { createLogger } from '../src/logger.js';
+import type { EmailSequence } from '../src/sequences/email-sequence.entity.js';
 import { DEFAULT_SEQUENCE } from '../src/sequences/default-sequence.js';
-import { renderEmail } from '../src/sequences/templates.js';
 import { type BenchResult, latencySeries, percentile, startBenchDatabase, startEmulatorProcess, gql } from './support.js';
 
 const CONCURRENCY = 32;
@@ -44,18 +49,20 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
-/** The welcome email as the dispatcher sends it, rendered once: the baseline sends the same bytes. */
-async function sampleEmail(): Promise<{ subject: string; html: string; text: string }> {
-  return renderEmail(DEFAULT_SEQUENCE.steps[0]!, {
-    lead: { email: 'raw@example.com', firstName: 'Lead', lastName: null, companyName: null, timezone: null, score: 0, attributes: {} },
-    company: { name: 'Bench', fromAddress: 'team@example.com', fromName: null, timezone: 'UTC' },
-    unsubscribeUrl: 'http://127.0.0.1/u/abcdefghijklmnopqrstuvwxyz.0123456789abcdef',
-  });
+/**
+ * The welcome email exactly as the dispatcher builds it for a lead (tracked links, pixel, headers, tags), so the
+ * baseline sends the same request: only the recipient and the email id differ from one send to the next.
+ */
+async function sampleEmail(config: Config): Promise<OutgoingEmail> {
+  const company = { id: randomUUID(), name: 'Bench', fromAddress: 'team@example.com', fromName: null, replyTo: null, timezone: 'UTC' } as unknown as Company;
+  const lead = { id: randomUUID(), email: 'raw@example.com', firstName: 'Lead', lastName: null, companyName: null, timezone: null, score: 0, attributes: {} } as unknown as Lead;
+  const sequence = { steps: DEFAULT_SEQUENCE.steps } as unknown as EmailSequence;
+  return (await buildEmail(config, { id: randomUUID(), emailNumber: 1, company, lead, sequence })).email;
 }
 
-/** The baseline: the same SDK client settings, the same concurrency, the same (pre-rendered) email. */
-async function rawSdkLoop(endpoint: string, count: number): Promise<number> {
-  const sample = await sampleEmail();
+/** The baseline: the same SDK client settings, the same concurrency, the same request as the dispatcher's. */
+async function rawSdkLoop(config: Config, endpoint: string, count: number): Promise<number> {
+  const sample = await sampleEmail(config);
   const client = new SESv2Client({
     region: 'us-east-1',
     endpoint,
@@ -69,14 +76,8 @@ async function rawSdkLoop(endpoint: string, count: number): Promise<number> {
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < count) {
         const i = next++;
-        await client.send(
-          new SendEmailCommand({
-            FromEmailAddress: 'team@example.com',
-            Destination: { ToAddresses: [`raw${i}@example.com`] },
-            Content: { Simple: { Subject: { Data: sample.subject }, Body: { Html: { Data: sample.html }, Text: { Data: sample.text } } } },
-            EmailTags: [{ Name: 'email_id', Value: String(i) }],
-          }),
-        );
+        const email = { ...sample, to: `raw${i}@example.com`, tags: { ...sample.tags, email_id: String(i) } };
+        await client.send(new SendEmailCommand(sendEmailInput(email, config.ses.configurationSet)));
       }
     }),
   );
@@ -112,7 +113,7 @@ async function throughputRounds(urlFor: (db: string) => string, endpoint: string
   const dispatcheds: number[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      raws.push(await rawSdkLoop(endpoint, EMAILS));
+      raws.push(await rawSdkLoop(app.config, endpoint, EMAILS));
       await importDue(asCompany, EMAILS, `round${round}-`);
       const started = performance.now();
       const result = await dispatcher.dispatchDue(120_000);

@@ -1,4 +1,4 @@
-import { GetAccountCommand, SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
+import { GetAccountCommand, SendEmailCommand, SESv2Client, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
 import type { Config } from '../config.js';
 import { SendError, type AccountStatus, type EmailProvider, type OutgoingEmail, type SendFailure } from './email-provider.js';
 
@@ -22,22 +22,7 @@ export function createSesProvider(config: Config, endpoint: string | undefined):
   return {
     async send(email: OutgoingEmail) {
       try {
-        const result = await client.send(
-          new SendEmailCommand({
-            FromEmailAddress: email.from,
-            Destination: { ToAddresses: [email.to] },
-            ...(email.replyTo ? { ReplyToAddresses: [email.replyTo] } : {}),
-            Content: {
-              Simple: {
-                Subject: { Data: email.subject, Charset: 'UTF-8' },
-                Body: { Html: { Data: email.html, Charset: 'UTF-8' }, Text: { Data: email.text, Charset: 'UTF-8' } },
-                Headers: email.headers.map((h) => ({ Name: h.name, Value: h.value })),
-              },
-            },
-            ...(config.ses.configurationSet ? { ConfigurationSetName: config.ses.configurationSet } : {}),
-            EmailTags: Object.entries(email.tags).map(([Name, Value]) => ({ Name, Value })),
-          }),
-        );
+        const result = await client.send(new SendEmailCommand(sendEmailInput(email, config.ses.configurationSet)));
         if (!result.MessageId) throw new SendError({ kind: 'unknown', message: 'SES answered without a message id' });
         return { messageId: result.MessageId };
       } catch (error) {
@@ -58,6 +43,24 @@ export function createSesProvider(config: Config, endpoint: string | undefined):
     },
 
     dispose: () => client.destroy(),
+  };
+}
+
+/** The SESv2 SendEmail request for one email: simple content in UTF-8, our headers, correlation tags. */
+export function sendEmailInput(email: OutgoingEmail, configurationSet?: string | null): SendEmailCommandInput {
+  return {
+    FromEmailAddress: email.from,
+    Destination: { ToAddresses: [email.to] },
+    ...(email.replyTo ? { ReplyToAddresses: [email.replyTo] } : {}),
+    Content: {
+      Simple: {
+        Subject: { Data: email.subject, Charset: 'UTF-8' },
+        Body: { Html: { Data: email.html, Charset: 'UTF-8' }, Text: { Data: email.text, Charset: 'UTF-8' } },
+        Headers: email.headers.map((h) => ({ Name: h.name, Value: h.value })),
+      },
+    },
+    ...(configurationSet ? { ConfigurationSetName: configurationSet } : {}),
+    EmailTags: Object.entries(email.tags).map(([Name, Value]) => ({ Name, Value })),
   };
 }
 
