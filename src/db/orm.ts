@@ -1,6 +1,7 @@
 import { defineConfig, MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { entities } from './entities.js';
+import { PreparingClient } from './prepared-statements.js';
 import { migrations } from './migrations/index.js';
 
 export const MIGRATIONS_PATH = 'src/db/migrations';
@@ -21,6 +22,8 @@ export function ormOptions(clientUrl: string, overrides: Partial<Options> = {}):
       silent: true,
     },
     pool: { min: 0, max: 20 },
+    // Statements marked with prepared() (sql.ts) are planned once per connection.
+    driverOptions: { Client: PreparingClient },
     // Entities are loaded per request with a forked EntityManager; the global one must never be used.
     allowGlobalContext: false,
     ...overrides,

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
+import { PREPARED_MARK } from './prepared-statements.js';
 
 export { sql };
 
@@ -16,4 +17,12 @@ export async function query<T>(em: EntityManager, statement: RawBuilder<T>): Pro
 /** Rows as one JSON parameter, for `jsonb_to_recordset(${json(rows)}) as t(col type, …)`. */
 export function json(rows: unknown): RawBuilder<unknown> {
   return sql`${JSON.stringify(rows)}::jsonb`;
+}
+
+/**
+ * Runs `statement` as a named prepared statement (see PreparingClient): for hot statements whose text is the same
+ * on every call, so PostgreSQL plans them once per connection.
+ */
+export function prepared<T>(statement: RawBuilder<T>): RawBuilder<T> {
+  return sql<T>`${sql.raw(PREPARED_MARK)} ${statement}`;
 }

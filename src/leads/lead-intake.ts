@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Company } from '../companies/company.entity.js';
 import type { FieldProblem } from '../errors.js';
 import { uuidv7 } from '../db/ids.js';
-import { json, query, sql } from '../db/sql.js';
+import { json, prepared, query, sql } from '../db/sql.js';
 import { enrollmentSignals, enrollmentWrites, type EnrollableSequence } from '../sequences/enrollment.service.js';
 import { SequenceTrigger } from '../sequences/sequence.enums.js';
 import { ActivityType } from './activity.entity.js';
@@ -139,7 +139,7 @@ async function writeIntake(
   ctes.push(...signals.ctes);
   const rows = await query<Record<string, unknown> & { id: string }>(
     em,
-    sql`with ${sql.join(ctes, sql`, `)} select i.*, ${signals.run} from inserted i`,
+    prepared(sql`with ${sql.join(ctes, sql`, `)} select i.*, ${signals.run} from inserted i`),
   );
   if (input.load) for (const { published: _published, woken: _woken, ...lead } of rows) em.map(Lead, lead);
   return new Set(rows.map((row) => row.id));
@@ -154,7 +154,7 @@ async function enrollmentContext(em: EntityManager, companyId: string, emails: s
   if (emails.length === 0) return { suppressed: new Set(), sequences: [] };
   const [row] = await query<{ suppressed: string[]; sequences: EnrollableSequence[] }>(
     em,
-    sql`select
+    prepared(sql`select
           array(${suppressedIn(companyId, emails)}) as suppressed,
           coalesce((
             select jsonb_agg(jsonb_build_object(
@@ -164,7 +164,7 @@ async function enrollmentContext(em: EntityManager, companyId: string, emails: s
                    order by s.created_at, s.id)
             from email_sequence s
             where s.company_id = ${companyId}::uuid and s.trigger = ${SequenceTrigger.LEAD_CREATED} and s.active
-          ), '[]'::jsonb) as sequences`,
+          ), '[]'::jsonb) as sequences`),
   );
   return { suppressed: new Set(row!.suppressed), sequences: row!.sequences };
 }
