@@ -61,6 +61,21 @@ describe('stepSendDate without a window', () => {
   });
 });
 
+describe('UTC by any of its names', () => {
+  it('schedules exactly as Intl\'s own UTC zone does, with and without a window', () => {
+    // "Etc/Universal" is UTC resolved through Intl; the names below take the fast path that never asks Intl.
+    const window: SendWindow = { weekdays: [2, 4, 6], startTime: '08:30', endTime: '11:15' };
+    for (let i = 0; i < 200; i++) {
+      const start = new Date(Date.UTC(2026, 0, 1) + i * 37 * HOUR + i * 61_001);
+      const delay = days(i % 15, i % 15 === 0 ? i % 7 : (i % 7) - 3);
+      for (const name of ['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT']) {
+        expect(stepSendDate(start, delay, null, name).getTime()).toBe(stepSendDate(start, delay, null, 'Etc/Universal').getTime());
+        expect(stepSendDate(start, delay, window, name).getTime()).toBe(stepSendDate(start, delay, window, 'Etc/Universal').getTime());
+      }
+    }
+  });
+});
+
 describe('stepSendDate counts local calendar days across DST', () => {
   it('Berlin spring-forward: Monday 10:00 + 7 days is next Monday 10:00, 167 hours later', () => {
     const start = new Date('2026-03-23T10:00:00+01:00');

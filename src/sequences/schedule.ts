@@ -1,4 +1,4 @@
-import { DateTime, IANAZone } from 'luxon';
+import { DateTime, FixedOffsetZone, IANAZone, type Zone } from 'luxon';
 
 /** Local sending hours. */
 export interface SendWindow {
@@ -91,7 +91,11 @@ export function isValidTimeZone(timeZone: string): boolean {
   return valid;
 }
 
-function zoneOrThrow(timeZone: string): IANAZone {
+/** Names of UTC itself: no transitions ever, so no need to ask Intl for offsets (the default company zone). */
+const UTC_NAMES = new Set(['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT']);
+
+function zoneOrThrow(timeZone: string): Zone {
+  if (UTC_NAMES.has(timeZone)) return FixedOffsetZone.utcInstance;
   if (!isValidTimeZone(timeZone)) throw new RangeError(`Invalid time zone ${JSON.stringify(timeZone)}: expected an IANA name such as "Europe/Berlin"`);
   return IANAZone.create(timeZone);
 }
@@ -125,14 +129,14 @@ function windowBounds(window: SendWindow): WindowBounds {
   };
 }
 
-function addDelay(startMillis: number, { delayDays, delayHours }: StepDelay, zone: IANAZone): number {
+function addDelay(startMillis: number, { delayDays, delayHours }: StepDelay, zone: Zone): number {
   // Skipping local resolution for 0 days keeps `start` exact, even for the second pass through a fall-back hour.
   const afterDays = delayDays === 0 ? startMillis : localToInstant(shiftDays(toLocal(startMillis, zone), delayDays), zone);
   // A negative delayHours across a 23-hour DST day could otherwise land before the enrollment itself.
   return Math.max(startMillis, afterDays + Math.round(delayHours * MS_PER_HOUR));
 }
 
-function nextOpeningMillis(at: number, window: SendWindow, zone: IANAZone): number {
+function nextOpeningMillis(at: number, window: SendWindow, zone: Zone): number {
   const bounds = windowBounds(window);
   const isInside = (instant: number): boolean => insideWindow(toLocal(instant, zone), window, bounds);
   if (isInside(at)) return at;
@@ -155,14 +159,14 @@ function insideWindow(local: LocalDateTime, window: SendWindow, { open, close }:
 }
 
 /** The day's opening instant not before `at`, or null when it is past or a gap pushes it off the day. */
-function openingOn(day: LocalDateTime, open: number, zone: IANAZone, at: number): number | null {
+function openingOn(day: LocalDateTime, open: number, zone: Zone, at: number): number | null {
   const target = { ...day, millisOfDay: open };
   const opening = localToInstant(target, zone, at);
   return opening >= at && sameLocalDate(toLocal(opening, zone), target) ? opening : null;
 }
 
 /** The instant the zone's offset changes during this local day, or null when it does not. */
-function transitionOn(day: LocalDateTime, zone: IANAZone): number | null {
+function transitionOn(day: LocalDateTime, zone: Zone): number | null {
   const from = localToInstant({ ...day, millisOfDay: 0 }, zone);
   const to = localToInstant({ ...shiftDays(day, 1), millisOfDay: 0 }, zone);
   const before = offsetMillis(zone, from);
@@ -170,7 +174,7 @@ function transitionOn(day: LocalDateTime, zone: IANAZone): number | null {
   return firstInstantWhere(from, to, (instant) => offsetMillis(zone, instant) !== before);
 }
 
-function toLocal(millis: number, zone: IANAZone): LocalDateTime {
+function toLocal(millis: number, zone: Zone): LocalDateTime {
   const wall = DateTime.fromMillis(millis, { zone });
   const millisOfDay = ((wall.hour * 60 + wall.minute) * 60 + wall.second) * 1000 + wall.millisecond;
   return { year: wall.year, month: wall.month, day: wall.day, millisOfDay };
@@ -199,7 +203,7 @@ function wallMillis(local: LocalDateTime): number {
   return calendarDate(local).toMillis() + local.millisOfDay;
 }
 
-function offsetMillis(zone: IANAZone, instant: number): number {
+function offsetMillis(zone: Zone, instant: number): number {
   return Math.round(zone.offset(instant) * MS_PER_MINUTE);
 }
 
@@ -207,7 +211,7 @@ function offsetMillis(zone: IANAZone, instant: number): number {
  * The instant showing this wall-clock time: the earliest one not before `notBefore` when the time occurs twice,
  * and the end of the gap (first existing instant) when it does not occur at all.
  */
-function localToInstant(local: LocalDateTime, zone: IANAZone, notBefore = Number.NEGATIVE_INFINITY): number {
+function localToInstant(local: LocalDateTime, zone: Zone, notBefore = Number.NEGATIVE_INFINITY): number {
   const wall = wallMillis(local);
   // Real offsets stay within ±14 h, so the offsets a day either side bracket every instant that can show `wall`.
   const before = offsetMillis(zone, wall - MS_PER_DAY);
@@ -221,7 +225,7 @@ function localToInstant(local: LocalDateTime, zone: IANAZone, notBefore = Number
 }
 
 /** First instant whose wall clock reads at least `wall`, searched in (low, high] across a spring-forward gap. */
-function gapEnd(wall: number, zone: IANAZone, low: number, high: number): number {
+function gapEnd(wall: number, zone: Zone, low: number, high: number): number {
   return firstInstantWhere(low, high, (instant) => instant + offsetMillis(zone, instant) >= wall);
 }
 
