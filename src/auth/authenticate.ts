@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Secret } from '../config.js';
 import { UnauthenticatedError } from '../errors.js';
-import { ApiKey } from './api-key.entity.js';
+import { Company } from '../companies/company.entity.js';
+import { prepared, query, sql } from '../db/sql.js';
 import { hashSecret, looksLikeApiKey, sameSecret } from './api-key.secret.js';
 
 /** Who is calling. Resolved once per request (or WebSocket connection) from the bearer token. */
@@ -27,11 +28,18 @@ export async function authenticate(header: unknown, em: EntityManager, operatorT
   if (sameSecret(token, operatorToken.reveal())) return { kind: 'operator' };
   if (!looksLikeApiKey(token)) return invalid('API_KEY_UNKNOWN', 'Unknown API key');
 
-  // The company comes in the same query: resolvers that need it then find it in the identity map.
-  const key = await em.findOne(ApiKey, { secretHash: hashSecret(token) }, { populate: ['company'] });
-  if (!key) return invalid('API_KEY_UNKNOWN', 'Unknown API key');
-  if (key.revokedAt) return invalid('API_KEY_REVOKED', 'This API key has been revoked');
-  return { kind: 'company', companyId: key.company.id, apiKeyId: key.id };
+  // Every request asks this, so it is one prepared statement. The company comes with it: resolvers that need it
+  // then find it in the identity map.
+  const [row] = await query<Record<string, unknown> & { api_key_id: string; api_key_revoked_at: Date | null; id: string }>(
+    em,
+    prepared(sql`select k.id as api_key_id, k.revoked_at as api_key_revoked_at, c.*
+                 from api_key k join company c on c.id = k.company_id where k.secret_hash = ${hashSecret(token)}`),
+  );
+  if (!row) return invalid('API_KEY_UNKNOWN', 'Unknown API key');
+  if (row.api_key_revoked_at) return invalid('API_KEY_REVOKED', 'This API key has been revoked');
+  const { api_key_id: apiKeyId, api_key_revoked_at: _revokedAt, ...company } = row;
+  em.map(Company, company);
+  return { kind: 'company', companyId: row.id, apiKeyId };
 }
 
 /** The bearer value of a graphql-ws `connectionParams`: `{ authorization: "Bearer …" }` or `{ apiKey: "…" }`. */
