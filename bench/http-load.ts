@@ -2,8 +2,7 @@
  * Child process of the benches: an autocannon load generator, so the clients' CPU stays out of the server's
  * event loop (as real clients would be). Forked with one message `{ options }`; answers with a summary.
  */
-import autocannon from 'autocannon';
-import { LATENCY_PERCENTILES, requestRate } from './support.js';
+import { LATENCY_PERCENTILES, loadTest } from './support.js';
 
 export interface LoadRequest {
   url: string;
@@ -25,11 +24,11 @@ export interface LoadSummary {
 }
 
 process.once('message', async (request: LoadRequest) => {
-  const result = await autocannon({ ...request, idReplacement: request.body?.includes('[<id>]') ?? false });
+  const { result, rate } = await loadTest({ ...request, idReplacement: request.body?.includes('[<id>]') ?? false });
   const stats = result.latency as unknown as Record<string, number>;
   const at = (p: number) => (p === 0 ? stats.min! : p === 100 ? stats.max! : stats[`p${String(p).replace('.', '_')}`]);
   const summary: LoadSummary = {
-    rate: requestRate(result),
+    rate,
     ok: result['2xx'],
     failed: result.non2xx + result.errors + result.timeouts,
     latency: LATENCY_PERCENTILES.flatMap((p): Array<[number, number]> => (at(p) === undefined ? [] : [[p, at(p)!]])),

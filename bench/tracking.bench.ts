@@ -13,7 +13,7 @@ import { systemClock } from '../src/clock.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { signToken } from '../src/tracking/tokens.js';
-import { type BenchResult, type LatencySeries, LATENCY_PERCENTILES, requestRate, startBenchDatabase } from './support.js';
+import { type BenchResult, type LatencySeries, LATENCY_PERCENTILES, loadTest, startBenchDatabase } from './support.js';
 
 const CONNECTIONS = 64;
 const REPEATS = 50_000;
@@ -77,14 +77,14 @@ const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.
 /** A fixed number of requests (not a duration), so every request completes and can be accounted for. */
 async function load(base: string, paths: string[], amount: number, name: string): Promise<{ rate: number; p99: number; ok: number; errors: number; latency: LatencySeries }> {
   let next = 0;
-  const result = await autocannon({
+  const { result, rate } = await loadTest({
     url: base,
     connections: CONNECTIONS,
     amount,
     headers: { 'user-agent': BROWSER },
     requests: [{ setupRequest: (request) => ({ ...request, path: paths[next++ % paths.length]! }) }],
   });
-  return { rate: requestRate(result), p99: result.latency.p99, ok: result['2xx'], errors: result.non2xx + result.errors + result.timeouts, latency: series(name, result) };
+  return { rate, p99: result.latency.p99, ok: result['2xx'], errors: result.non2xx + result.errors + result.timeouts, latency: series(name, result) };
 }
 
 /** autocannon keeps an HDR histogram; its percentiles become the chart series. */
