@@ -72,6 +72,8 @@ export interface Config {
     readonly keepAliveMs: number;
     /** Events a subscriber may lag behind before its oldest ones are dropped. */
     readonly queueLimit: number;
+    /** Operations (subscriptions, and queries or mutations in flight) one WebSocket may hold open at once. */
+    readonly maxOperationsPerSocket: number;
   };
 }
 
@@ -174,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     realtime: {
       keepAliveMs: parseInteger(env.WS_KEEP_ALIVE_MS, 12_000, 'WS_KEEP_ALIVE_MS', problems, 0, 600_000),
       queueLimit: parseInteger(env.REALTIME_QUEUE_LIMIT, 1_000, 'REALTIME_QUEUE_LIMIT', problems, 1, 100_000),
+      maxOperationsPerSocket: parseInteger(env.MAX_SUBSCRIPTIONS_PER_SOCKET, 100, 'MAX_SUBSCRIPTIONS_PER_SOCKET', problems, 1, 10_000),
     },
   };
 

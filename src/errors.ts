@@ -137,7 +137,7 @@ const REQUEST_ERROR_CODES = new Set([
  * extensions carry the code and the figures behind it (`cost` and `limit`, `retryAfterSeconds`); each transport
  * adds what it can (an HTTP status and `Retry-After`).
  */
-export function operationRefusal(code: 'QUERY_TOO_COMPLEX' | 'RATE_LIMITED' | 'BAD_REQUEST', message: string, figures: Record<string, number> = {}): GraphQLError {
+export function operationRefusal(code: 'QUERY_TOO_COMPLEX' | 'RATE_LIMITED' | 'BAD_REQUEST' | 'TOO_MANY_SUBSCRIPTIONS', message: string, figures: Record<string, number> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { code, ...figures } });
 }
 

@@ -17,7 +17,7 @@ import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { pendingMigrations } from './db/orm.js';
 import { readAccountState } from './delivery/account.js';
-import { formatGraphQLError } from './errors.js';
+import { formatGraphQLError, operationRefusal } from './errors.js';
 import { depthLimit } from './graphql/depth-limit.js';
 import { OperationLimits, operationLimitsPlugin, wsOperation } from './graphql/operation-limits.js';
 import { registerTrackingRoutes } from './tracking/tracking.routes.js';
@@ -205,7 +205,16 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const ws = useServer<Record<string, unknown>, { auth: Auth }>(
     {
       schema,
-      onSubscribe: (ctx, _id, payload) => prepareWsOperation(ctx.extra.auth ?? { kind: 'anonymous' }, payload),
+      onSubscribe: (ctx, _id, payload) => {
+        // graphql-ws has already reserved this operation's id, so it is counted: one socket cannot pin unbounded
+        // memory (each subscription holds a queue and a share of every event's fan-out).
+        const open = Object.keys(ctx.subscriptions).length;
+        const limit = config.realtime.maxOperationsPerSocket;
+        if (open > limit) {
+          return [operationRefusal('TOO_MANY_SUBSCRIPTIONS', `Too many operations on this connection (at most ${limit} at once): complete some first, or open another connection`, { limit })];
+        }
+        return prepareWsOperation(ctx.extra.auth ?? { kind: 'anonymous' }, payload);
+      },
       // A missing or bad key closes the socket with 4403 Forbidden before any operation runs.
       onConnect: async (ctx) => {
         const auth = await authenticate(bearerFromConnectionParams(ctx.connectionParams), orm.em.fork(), config.operatorToken);

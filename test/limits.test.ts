@@ -9,7 +9,7 @@ import { connectWs, subscribe, subscriptionsOpen, type WsConnection } from './he
 
 /**
  * The limits every request meets before anything runs, with low values so each one can be reached: document
- * size, estimated cost (HTTP and WebSocket), per-key mutation rate, body and message size. Depth and the default
+ * size, estimated cost (HTTP and WebSocket), per-key mutation rate, body and message size, operations per socket. Depth and the default
  * body limit are covered by bad-input.test.ts, the 10,000 rows of importLeads by sequence-input.test.ts.
  */
 
@@ -19,6 +19,7 @@ const LIMITS = {
   MAX_REQUEST_BYTES: '65536',
   MUTATION_RATE_LIMIT: '2',
   MUTATION_RATE_BURST: '3',
+  MAX_SUBSCRIPTIONS_PER_SOCKET: '3',
 };
 
 const CREATE_LEAD = `mutation($input: LeadInput!) { createLead(input: $input) { id } }`;
@@ -325,6 +326,36 @@ describe('request limits', () => {
       const { status, body } = await post(JSON.stringify([{ query: '{ viewer { id } }' }, { query: '{ viewer { id } }' }]));
       expect(status).toBe(400);
       expect(body.errors?.[0]).toMatchObject({ message: expect.stringContaining('batching'), extensions: { code: 'BAD_REQUEST' } });
+    });
+  });
+
+  describe('operations per WebSocket', () => {
+    it('one socket holds at most MAX_SUBSCRIPTIONS_PER_SOCKET operations; the next is refused and the socket stays usable', async () => {
+      const key = await freshTenant();
+      const connect = () => connectWs(t.app.server.url, { authorization: `Bearer ${key.apiKey}` });
+      const [first, second] = [connect(), connect()];
+      try {
+        const held = [0, 1, 2].map((i) => subscribe(first.client, `subscription { leadScoreChanged(minScore: ${i}) { score } }`));
+        await subscriptionsOpen(() => t.app.pubSub.stats(), 3);
+
+        const refused = { message: 'Too many operations on this connection (at most 3 at once): complete some first, or open another connection', extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 3 } };
+        expect((await overWs(first.client, `subscription { leadScoreChanged { score } }`)).errors).toEqual([refused]);
+        expect((await overWs(first.client, `{ viewer { id } }`)).errors).toEqual([refused]);
+        // The limit is per socket: the same key subscribes on another one.
+        const elsewhere = subscribe(second.client, `subscription { leadScoreChanged { score } }`);
+        await subscriptionsOpen(() => t.app.pubSub.stats(), 4);
+
+        // The held subscriptions still get events; completing one frees a place.
+        const { createLead } = ok(await t.as(key.apiKey)(CREATE_LEAD, { input: { email: 'per-socket@example.com' } }));
+        ok(await t.as(key.apiKey)(`mutation($id: ID!) { adjustLeadScore(leadId: $id, delta: 5, reason: "limit test") { delta } }`, { id: createLead.id }));
+        for (const subscription of [...held, elsewhere]) expect(await subscription.next()).toEqual({ leadScoreChanged: { score: 5 } });
+        held[0]!.dispose();
+        await subscriptionsOpen(() => t.app.pubSub.stats(), 3);
+        expect((await overWs(first.client, `{ viewer { id } }`)).data?.viewer.id).toBe(key.companyId);
+      } finally {
+        await first.client.dispose();
+        await second.client.dispose();
+      }
     });
   });
 });
