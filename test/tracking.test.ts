@@ -136,7 +136,7 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
     expect(prefetch[0]).toMatchObject({ verdict: 'MACHINE', verdictReason: expect.stringMatching(/after sending/) });
   });
 
-  it('an open while the email is still SENDING (SES took it, the SENT outcome not yet written) is recorded as a prefetch', async () => {
+  it('an open or a click while the email is still SENDING (SES took it, the SENT outcome not yet written) is recorded as a machine’s', async () => {
     // The real emulator accepts the email at once; its answer reaches the dispatcher only when the test says so,
     // as when outcomes wait to be settled in a group or the database is slow. (Found by the soak bench.)
     const ses = createSesProvider(t.app.config, mailbox.url);
@@ -158,11 +158,19 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
     expect((await emails(leadId))[0]!.status).toBe('SENDING');
 
     expect((await get(`/t/o/${signToken(t.app.config.trackingSecret.reveal(), { emailId, kind: 'open' })}.gif`)).status).toBe(200);
+    // A scanner following the first link as soon as the email lands: it reaches the link's page, not a 404.
+    const stored = (await mailbox.emails()).find((e) => headerOf(e, 'X-LN-Email-Id') === emailId)!;
+    const click = await get(path(linkUrls(stored)[0]!));
+    expect(click.status).toBe(302);
+    expect(click.headers.get('location')).toBe('https://example.com/welcome');
     answer();
     await dispatching;
-    expect((await emails(leadId))[0]).toMatchObject({ status: 'SENT', openCount: 1, openedAt: null });
+    expect((await emails(leadId))[0]).toMatchObject({ status: 'SENT', openCount: 1, clickCount: 1, openedAt: null, clickedAt: null });
     const { emailEvents } = ok(await gql(`query($id: ID!) { emailEvents(emailId: $id) { kind verdict verdictReason } }`, { id: emailId }));
-    expect(emailEvents).toEqual([{ kind: 'OPEN', verdict: 'MACHINE', verdictReason: expect.stringMatching(/after sending/) }]);
+    expect(emailEvents).toEqual([
+      { kind: 'OPEN', verdict: 'MACHINE', verdictReason: expect.stringMatching(/after sending/) },
+      { kind: 'CLICK', verdict: 'MACHINE', verdictReason: expect.any(String) },
+    ]);
     expect((await lead(leadId)).score).toBe(0);
   });
 

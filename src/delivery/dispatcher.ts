@@ -167,6 +167,16 @@ export class Dispatcher {
         outcomes.push({ id: claim.id, status: 'FAILED', reason: `Rendering failed: ${(error as Error).message}`.slice(0, 1000) });
       }
     }
+    // The links are stored before sending: a click that beats the SENT outcome (mail scanners follow links within
+    // seconds of delivery) then finds where it leads instead of a 404.
+    const linked = prepared.filter((p) => p.links.length > 0).map((p) => ({ id: p.claim.id, links: p.links }));
+    if (linked.length > 0) {
+      await query(
+        em,
+        sql`update sequence_email s set links = t.links from jsonb_to_recordset(${json(linked)}) as t(id uuid, links jsonb)
+            where s.id = t.id and s.status = 'SENDING' and s.claimed_by = ${this.deps.workerId}`,
+      );
+    }
     return { prepared, outcomes };
   }
 

@@ -88,11 +88,14 @@ export class EngagementRecorder {
   async linkOf(emailId: string, index: number): Promise<string | undefined> {
     let links = this.#links.get(emailId);
     if (!links) {
-      const [row] = await query<{ links: string[] | null }>(this.orm.em.fork(), sql`select links from sequence_email where id = ${emailId}::uuid`);
+      const [row] = await query<{ links: string[] | null; status: string }>(this.orm.em.fork(), sql`select links, status from sequence_email where id = ${emailId}::uuid`);
       if (!row?.links) return undefined;
       links = row.links;
-      if (this.#links.size > 50_000) this.#links.delete(this.#links.keys().next().value!);
-      this.#links.set(emailId, links);
+      // While SENDING they are the links of an attempt that may yet fail and be rendered again: not remembered.
+      if (row.status !== 'SENDING') {
+        if (this.#links.size > 50_000) this.#links.delete(this.#links.keys().next().value!);
+        this.#links.set(emailId, links);
+      }
     }
     return links[index];
   }
