@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -6,7 +7,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, specifiedRules, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
@@ -74,6 +75,25 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     // An oversized or malformed request must not take the process down or hang a socket.
     connectionTimeout: 60_000,
     requestTimeout: 60_000,
+    // A URL Fastify cannot decode (bad percent-encoding), in our error shape like every other refusal.
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply).status(400).send(errorBody(error.message, 'BAD_REQUEST'));
+    },
+    // Requests Node's HTTP parser refuses before Fastify sees them: the same shape, written to the socket.
+    clientErrorHandler: (error: Error & { code?: string }, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, code, message] =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'REQUEST_HEADER_FIELDS_TOO_LARGE', 'Request headers are larger than the server accepts']
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'REQUEST_TIMEOUT', 'The request took too long to arrive']
+            : [400, 'BAD_REQUEST', 'Malformed HTTP request'];
+      const body = JSON.stringify(errorBody(message, code));
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+      }
+      socket.destroy(error);
+    },
   });
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -93,10 +113,10 @@ export async function startServer(options: ServerOptions): Promise<Server> {
           : error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError
             ? 'Malformed JSON body'
             : error.message;
-    void reply.status(status).send({ errors: [{ message, extensions: { code } }] });
+    void reply.status(status).send(errorBody(message, code));
   });
   http.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ errors: [{ message: `No route ${request.method} ${request.url}`, extensions: { code: 'NOT_FOUND' } }] });
+    void reply.status(404).send(errorBody(`No route ${request.method} ${request.url}`, 'NOT_FOUND'));
   });
 
   const apollo = new ApolloServer<Context>({
@@ -252,6 +272,11 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       await http.close();
     },
   };
+}
+
+/** GraphQL's error shape, for refusals that happen before GraphQL sees the request. */
+function errorBody(message: string, code: string) {
+  return { errors: [{ message, extensions: { code } }] };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { cutDatabase } from './helpers/database.js';
@@ -30,6 +31,33 @@ describe('bad input over HTTP', () => {
     const { status, body } = await post('{"query": "{ viewer { id } }"');
     expect(status).toBe(400);
     expect(body.errors?.[0]).toMatchObject({ message: 'Malformed JSON body', extensions: { code: 'BAD_REQUEST' } });
+    await stillServing();
+  });
+
+  /** Writes a request as given (no client would send these) and splits the answer into status, headers and body. */
+  async function raw(request: string): Promise<{ status: number; head: string; body: { errors?: { message: string; extensions?: { code?: string } }[] } }> {
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
+    await new Promise((resolve) => socket.on('close', resolve).write(request));
+    const [head, body] = [answer.slice(0, answer.indexOf('\r\n\r\n')), answer.slice(answer.indexOf('\r\n\r\n') + 4)];
+    return { status: Number(head.split(' ')[1]), head, body: JSON.parse(body) };
+  }
+
+  it('a URL that cannot be decoded and oversized headers are answered in the same error shape', async () => {
+    const badUrl = await raw('GET /t/c/%E0%A4%A HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    expect(badUrl.status).toBe(400);
+    expect(badUrl.body).toEqual({ errors: [{ message: expect.stringContaining('/t/c/%E0%A4%A'), extensions: { code: 'BAD_REQUEST' } }] });
+
+    const bigHeaders = await raw(`GET /graphql HTTP/1.1\r\nHost: localhost\r\nX-Padding: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`);
+    expect(bigHeaders.status).toBe(431);
+    expect(bigHeaders.head).toMatch(/content-type: application\/json/i);
+    expect(bigHeaders.body).toEqual({ errors: [{ message: 'Request headers are larger than the server accepts', extensions: { code: 'REQUEST_HEADER_FIELDS_TOO_LARGE' } }] });
+
+    const garbage = await raw('THIS IS NOT HTTP\r\n\r\n');
+    expect(garbage.status).toBe(400);
+    expect(garbage.body.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
     await stillServing();
   });
 
