@@ -525,7 +525,10 @@ describe('bad input sweep (property-based)', () => {
         [`query($id: ID!) { sequence(id: $id) { id name steps { subject } emailCounts { PENDING } } }`, fc.record({ id: ids.sequence() })],
         [`query($active: Boolean, $first: Int!, $after: String) { sequences(active: $active, first: $first, after: $after) { totalCount } }`, fc.record({ active: optional(fc.boolean()), first, after: optional(cursor) })],
         [`query($id: ID!) { leadSequenceStatus(leadId: $id) { nextEmail { id } enrollments { status emails { status } } } }`, fc.record({ id: ids.lead() })],
-        [`query($id: ID!) { emailEvents(emailId: $id) { kind verdict } }`, fc.record({ id: ids.email() })],
+        [
+          `query($id: ID!, $first: Int!, $after: String) { emailEvents(emailId: $id, first: $first, after: $after) { totalCount edges { node { kind verdict } } } }`,
+          fc.record({ id: ids.email(), first, after: optional(cursor) }),
+        ],
         [
           `query($lead: ID!, $sequence: ID!, $step: Int!) { previewEmail(leadId: $lead, sequenceId: $sequence, step: $step) { subject html text } }`,
           fc.record({ lead: ids.lead(), sequence: ids.sequence(), step: hostileInt }),

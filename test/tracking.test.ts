@@ -48,6 +48,11 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
     );
     return leadSequenceStatus.enrollments[0].emails as { id: string; status: string; openCount: number; clickCount: number; openedAt: string | null; clickedAt: string | null }[];
   }
+  /** An email's events, oldest first (one page holds them all here). */
+  async function eventsOf(emailId: string) {
+    const { emailEvents } = ok(await gql(`query($id: ID!) { emailEvents(emailId: $id, first: 100) { edges { node { id kind verdict verdictReason } } } }`, { id: emailId }));
+    return emailEvents.edges.map((e: { node: unknown }) => e.node) as { id: string; kind: string; verdict: string; verdictReason: string | null }[];
+  }
   async function lead(leadId: string) {
     return ok(await gql(`query($id: ID!) { lead(id: $id) { score unsubscribedAt activities(first: 50) { edges { node { type reason scoreDelta } } } } }`, { id: leadId })).lead;
   }
@@ -124,15 +129,24 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
     expect((await lead(sent.leadId)).score).toBe(0);
     expect((await emails(sent.leadId))[0]).toMatchObject({ status: 'SENT', openCount: 2, clickCount: 1, openedAt: null });
 
-    const { emailEvents } = ok(await gql(`query($id: ID!) { emailEvents(emailId: $id) { kind verdict verdictReason } }`, { id: sent.emailId }));
-    expect(emailEvents.map((e: { kind: string; verdict: string }) => `${e.kind}:${e.verdict}`)).toEqual(['OPEN:MACHINE', 'OPEN:MACHINE', 'CLICK:MACHINE']);
-    expect(emailEvents[0].verdictReason).toMatch(/Apple/);
+    const events = await eventsOf(sent.emailId);
+    expect(events.map((e) => `${e.kind}:${e.verdict}`)).toEqual(['OPEN:MACHINE', 'OPEN:MACHINE', 'CLICK:MACHINE']);
+    expect(events[0]!.verdictReason).toMatch(/Apple/);
+
+    // Paginated, oldest first: pages of two follow each other without a gap or an overlap.
+    const page = (after: string | null) =>
+      gql(`query($id: ID!, $after: String) { emailEvents(emailId: $id, first: 2, after: $after) { totalCount edges { node { id kind } } pageInfo { hasNextPage endCursor } } }`, { id: sent.emailId, after });
+    const first = ok(await page(null)).emailEvents;
+    expect(first).toMatchObject({ totalCount: 3, pageInfo: { hasNextPage: true } });
+    const second = ok(await page(first.pageInfo.endCursor)).emailEvents;
+    expect(second.pageInfo.hasNextPage).toBe(false);
+    expect([...first.edges, ...second.edges].map((e: { node: { id: string } }) => e.node.id)).toEqual(events.map((e) => e.id));
 
     // A prefetch seconds after sending is a machine too.
     const fresh = await sendWelcome('prefetch@example.com');
     t.clock.set(new Date(Date.now()));
     await get(fresh.pixel);
-    const { emailEvents: prefetch } = ok(await gql(`query($id: ID!) { emailEvents(emailId: $id) { verdict verdictReason } }`, { id: fresh.emailId }));
+    const prefetch = await eventsOf(fresh.emailId);
     expect(prefetch[0]).toMatchObject({ verdict: 'MACHINE', verdictReason: expect.stringMatching(/after sending/) });
   });
 
@@ -166,8 +180,7 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
     answer();
     await dispatching;
     expect((await emails(leadId))[0]).toMatchObject({ status: 'SENT', openCount: 1, clickCount: 1, openedAt: null, clickedAt: null });
-    const { emailEvents } = ok(await gql(`query($id: ID!) { emailEvents(emailId: $id) { kind verdict verdictReason } }`, { id: emailId }));
-    expect(emailEvents).toEqual([
+    expect((await eventsOf(emailId)).map(({ kind, verdict, verdictReason }) => ({ kind, verdict, verdictReason }))).toEqual([
       { kind: 'OPEN', verdict: 'MACHINE', verdictReason: expect.stringMatching(/after sending/) },
       { kind: 'CLICK', verdict: 'MACHINE', verdictReason: expect.any(String) },
     ]);
@@ -222,7 +235,7 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
     expect(errorOf(await gql(`mutation($id: ID!) { trackClick(emailId: $id, url: "https://evil.example.net") { status } }`, { id: sent.emailId })).extensions?.code).toBe('BAD_USER_INPUT');
     const other = await createTenant(t);
     expect(errorOf(await t.as(other.apiKey)(`mutation($id: ID!) { trackOpen(emailId: $id) { status } }`, { id: sent.emailId })).extensions?.code).toBe('NOT_FOUND');
-    expect(errorOf(await t.as(other.apiKey)(`query($id: ID!) { emailEvents(emailId: $id) { kind } }`, { id: sent.emailId })).extensions?.code).toBe('NOT_FOUND');
+    expect(errorOf(await t.as(other.apiKey)(`query($id: ID!) { emailEvents(emailId: $id) { totalCount } }`, { id: sent.emailId })).extensions?.code).toBe('NOT_FOUND');
   });
 
   it('scoring rules are per company, and unsubscribeLead / resubscribeLead work through the API', async () => {

@@ -47,10 +47,8 @@ export const LIST_SIZES: Readonly<Record<string, number>> = {
   'Enrollment.emails': MAX_STEPS, // one email per step
   'SendWindow.weekdays': 7,
   'Query.templateVariables': TEMPLATE_VARIABLES.length,
-  // Not capped by the data: a lead has one enrollment per sequence it entered, an email one event per open, click
-  // or SES event. Costed at what a large account sees.
+  // Not capped by the data: a lead has one enrollment per sequence it entered. Costed at what a large account sees.
   'LeadSequenceStatus.enrollments': 20,
-  'Query.emailEvents': MAX_PAGE_SIZE,
   // importLeads' answer about each of its own input rows, built in memory: it grows with the request itself (at
   // most MAX_IMPORT_ROWS rows within MAX_REQUEST_BYTES), not with what the request reaches, so it counts once.
   'ImportLeadsResult.rows': 1,

@@ -1,8 +1,9 @@
-import { Arg, Authorized, Ctx, Field, ID, InputType, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, Field, ID, InputType, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { Company } from '../companies/company.entity.js';
 import { companyIdOf, companyOf, type Context } from '../context.js';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
 import { isUuid } from '../db/ids.js';
+import { Connection, keysetAfter, paginate, PageArgs, type ConnectionResult } from '../graphql/connection.js';
 import { query, sql } from '../db/sql.js';
 import { Lead } from '../leads/lead.entity.js';
 import { SuppressionReason } from '../leads/suppression.entity.js';
@@ -22,6 +23,8 @@ class ScoringRulesInput {
   @Field(() => Int, { defaultValue: 100, description: 'Cap on lead scores, 1 to 100.' })
   maxScore: number = 100;
 }
+
+const EmailEventConnection = Connection(EmailEvent, 'EmailEvent', "A page of an email's events, oldest first.");
 
 @Resolver()
 export class TrackingResolver {
@@ -43,11 +46,24 @@ export class TrackingResolver {
   }
 
   @Authorized()
-  @Query(() => [EmailEvent], { description: 'Every open, click and SES event of an email, oldest first, each with its human/machine verdict.' })
-  async emailEvents(@Arg('emailId', () => ID) emailId: string, @Ctx() context: Context): Promise<EmailEvent[]> {
+  @Query(() => EmailEventConnection, {
+    description: 'Opens, clicks and SES events of an email, oldest first, each with its human/machine verdict. Paginated: a scanned email can have thousands.',
+  })
+  async emailEvents(@Arg('emailId', () => ID) emailId: string, @Args(() => PageArgs) page: PageArgs, @Ctx() context: Context): Promise<ConnectionResult<EmailEvent>> {
     const companyId = companyIdOf(context);
     if (!isUuid(emailId) || !(await context.em.count(SequenceEmail, { id: emailId, company: companyId }))) throw new NotFoundError('Email', emailId);
-    return context.em.find(EmailEvent, { email: emailId, company: companyId }, { orderBy: [{ occurredAt: 'asc' }, { id: 'asc' }] });
+    const where = { email: emailId, company: companyId };
+    return paginate({
+      args: page,
+      keys: ['date', 'uuid'],
+      fetch: (limit, after) =>
+        context.em.find(EmailEvent, after ? { $and: [where, keysetAfter('occurredAt', 'asc', new Date(after[0] as string), after[1])] } : where, {
+          orderBy: [{ occurredAt: 'asc' }, { id: 'asc' }],
+          limit,
+        }),
+      keyOf: (event) => [event.occurredAt.toISOString(), event.id],
+      count: () => context.em.count(EmailEvent, where),
+    });
   }
 
   @Authorized()
