@@ -43,6 +43,8 @@ export async function run(): Promise<BenchResult> {
         LOG_LEVEL: 'warn',
         // ~100 score changes in a row from one key: over the per-key mutation quota on purpose.
         MUTATION_RATE_LIMIT: '0',
+        // 1,000 dashboards of one company on one key: over the per-key socket limit (200) on purpose.
+        MAX_SOCKETS_PER_KEY: '2000',
       }),
     );
     const url = app.server.url;

@@ -74,6 +74,8 @@ export interface Config {
     readonly queueLimit: number;
     /** Operations (subscriptions, and queries or mutations in flight) one WebSocket may hold open at once. */
     readonly maxOperationsPerSocket: number;
+    /** WebSocket connections one API key may hold open at once, in each process. */
+    readonly maxSocketsPerKey: number;
   };
 }
 
@@ -177,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepAliveMs: parseInteger(env.WS_KEEP_ALIVE_MS, 12_000, 'WS_KEEP_ALIVE_MS', problems, 0, 600_000),
       queueLimit: parseInteger(env.REALTIME_QUEUE_LIMIT, 1_000, 'REALTIME_QUEUE_LIMIT', problems, 1, 100_000),
       maxOperationsPerSocket: parseInteger(env.MAX_SUBSCRIPTIONS_PER_SOCKET, 100, 'MAX_SUBSCRIPTIONS_PER_SOCKET', problems, 1, 10_000),
+      maxSocketsPerKey: parseInteger(env.MAX_SOCKETS_PER_KEY, 200, 'MAX_SOCKETS_PER_KEY', problems, 1, 100_000),
     },
   };
 

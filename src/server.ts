@@ -222,7 +222,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     maxTokens: config.maxQueryTokens,
     limits,
   });
-  const ws = useServer<Record<string, unknown>, { auth: Auth }>(
+  const sockets = new SocketsPerKey(config.realtime.maxSocketsPerKey);
+  const ws = useServer<Record<string, unknown>, { auth: Auth; countedFor?: string }>(
     {
       schema,
       onSubscribe: (ctx, _id, payload) => {
@@ -239,8 +240,21 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       onConnect: async (ctx) => {
         const auth = await authenticate(bearerFromConnectionParams(ctx.connectionParams), orm.em.fork(), config.operatorToken);
         if (auth.kind !== 'company') return false;
+        // Closed while authenticating: its onClose has run already, so it must not be counted.
+        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
+        // One key cannot hold unbounded sockets (each holds buffers, and up to MAX_SUBSCRIPTIONS_PER_SOCKET
+        // operations). 1013 Try Again Later: graphql-ws clients retry with backoff, and a place frees up when
+        // another of the key's sockets closes. graphql-ws's own close after `false` finds this one already closing.
+        if (!sockets.take(auth.apiKeyId)) {
+          ctx.extra.socket.close(1013, `Too many connections for this API key (at most ${sockets.limit})`);
+          return false;
+        }
+        ctx.extra.countedFor = auth.apiKeyId;
         ctx.extra.auth = auth;
         return true;
+      },
+      onClose: (ctx) => {
+        if (ctx.extra.countedFor) sockets.release(ctx.extra.countedFor);
       },
       // Context is built once per subscription; resolvers of each event fork their own EntityManager.
       context: (ctx): Context => ({
@@ -272,6 +286,27 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       await http.close();
     },
   };
+}
+
+/** Open WebSocket connections of each API key in this process, at most `limit` each. */
+class SocketsPerKey {
+  readonly #open = new Map<string, number>();
+
+  constructor(readonly limit: number) {}
+
+  /** Counts one more socket for the key, unless it already holds `limit`. */
+  take(keyId: string): boolean {
+    const open = this.#open.get(keyId) ?? 0;
+    if (open >= this.limit) return false;
+    this.#open.set(keyId, open + 1);
+    return true;
+  }
+
+  release(keyId: string): void {
+    const open = (this.#open.get(keyId) ?? 1) - 1;
+    if (open > 0) this.#open.set(keyId, open);
+    else this.#open.delete(keyId);
+  }
 }
 
 /** GraphQL's error shape, for refusals that happen before GraphQL sees the request. */

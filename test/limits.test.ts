@@ -9,7 +9,8 @@ import { connectWs, subscribe, subscriptionsOpen, type WsConnection } from './he
 
 /**
  * The limits every request meets before anything runs, with low values so each one can be reached: document
- * size, estimated cost (HTTP and WebSocket), per-key mutation rate, body and message size, operations per socket. Depth and the default
+ * size, estimated cost (HTTP and WebSocket), per-key mutation rate, body and message size, operations per socket,
+ * sockets per key. Depth and the default
  * body limit are covered by bad-input.test.ts, the 10,000 rows of importLeads by sequence-input.test.ts.
  */
 
@@ -20,6 +21,7 @@ const LIMITS = {
   MUTATION_RATE_LIMIT: '2',
   MUTATION_RATE_BURST: '3',
   MAX_SUBSCRIPTIONS_PER_SOCKET: '3',
+  MAX_SOCKETS_PER_KEY: '2',
 };
 
 const CREATE_LEAD = `mutation($input: LeadInput!) { createLead(input: $input) { id } }`;
@@ -355,6 +357,42 @@ describe('request limits', () => {
       } finally {
         await first.client.dispose();
         await second.client.dispose();
+      }
+    });
+  });
+
+  describe('WebSocket connections per key', () => {
+    it('one key holds at most MAX_SOCKETS_PER_KEY sockets: the next closes with 1013 Try Again Later, other keys are unaffected, and a closed socket frees its place', async () => {
+      const [key, other] = [await freshTenant(), await freshTenant()];
+      const connect = (tenant: Tenant) => connectWs(t.app.server.url, { authorization: `Bearer ${tenant.apiKey}` });
+      const held = [connect(key), connect(key)];
+      const opened: WsConnection[] = [...held];
+      try {
+        await Promise.all(held.map((c) => c.connected));
+        const refused = connect(key);
+        opened.push(refused);
+        expect(await refused.closed).toBe(1013);
+        expect(await refused.closeReason).toBe('Too many connections for this API key (at most 2)');
+        // The held sockets carry on, and the limit is per key.
+        expect((await overWs(held[1]!.client, `{ viewer { id } }`)).data?.viewer.id).toBe(key.companyId);
+        const elsewhere = connect(other);
+        opened.push(elsewhere);
+        await elsewhere.connected;
+
+        // Closing a socket frees its place (the server learns of the close a moment after the client).
+        await held[0]!.client.dispose();
+        expect(await held[0]!.closed).toBe(1000);
+        let replacement: WsConnection | undefined;
+        for (let attempt = 0; attempt < 20 && !replacement; attempt++) {
+          const candidate = connect(key);
+          opened.push(candidate);
+          if ((await Promise.race([candidate.connected.then(() => 'connected'), candidate.closed])) === 'connected') replacement = candidate;
+          else await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        expect(replacement).toBeDefined();
+        expect((await overWs(replacement!.client, `{ viewer { id } }`)).data?.viewer.id).toBe(key.companyId);
+      } finally {
+        await Promise.all(opened.map((c) => c.client.dispose()));
       }
     });
   });

@@ -5,6 +5,8 @@ export interface WsConnection {
   client: Client;
   /** Resolves with the close code once the socket closes. */
   closed: Promise<number>;
+  /** Resolves with the close reason once the socket closes. */
+  closeReason: Promise<string>;
   /** Resolves when the server acknowledged the connection. */
   connected: Promise<void>;
 }
@@ -12,8 +14,10 @@ export interface WsConnection {
 /** A real graphql-ws client over a real WebSocket. */
 export function connectWs(httpUrl: string, connectionParams: Record<string, unknown>): WsConnection {
   let onClosed!: (code: number) => void;
+  let onCloseReason!: (reason: string) => void;
   let onConnected!: () => void;
   const closed = new Promise<number>((resolve) => (onClosed = resolve));
+  const closeReason = new Promise<string>((resolve) => (onCloseReason = resolve));
   const connected = new Promise<void>((resolve) => (onConnected = resolve));
   const client = createClient({
     url: httpUrl.replace(/^http/, 'ws'),
@@ -23,11 +27,14 @@ export function connectWs(httpUrl: string, connectionParams: Record<string, unkn
     retryAttempts: 0,
     on: {
       connected: () => onConnected(),
-      closed: (event) => onClosed((event as { code: number }).code),
+      closed: (event) => {
+        onClosed((event as { code: number }).code);
+        onCloseReason(String((event as { reason?: unknown }).reason ?? ''));
+      },
     },
     onNonLazyError: () => undefined,
   });
-  return { client, closed, connected };
+  return { client, closed, closeReason, connected };
 }
 
 /** A live subscription whose events are collected as they arrive. */
