@@ -10,8 +10,8 @@ import { connectWs, subscribe, subscriptionsOpen, type WsConnection } from './he
 /**
  * The limits every request meets before anything runs, with low values so each one can be reached: document
  * size, estimated cost (HTTP and WebSocket), per-key mutation rate, body and message size, operations per socket,
- * sockets per key. Depth and the default
- * body limit are covered by bad-input.test.ts, the 10,000 rows of importLeads by sequence-input.test.ts.
+ * sockets per key. Depth and the default body limit are covered by bad-input.test.ts, the 10,000 rows of
+ * importLeads by sequence-input.test.ts.
  */
 
 const LIMITS = {
