@@ -6,18 +6,18 @@
  */
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { randomUUID } from 'node:crypto';
-import { startApp } from '../src/app.js';
-import type { Company } from '../src/companies/company.entity.js';
-import { systemClock } from '../src/clock.js';
-import { type Config, loadConfig } from '../src/config.js';
+import { startApp } from '../src/app/app.js';
+import type { Company } from '../src/model/company.entity.js';
+import { systemClock } from '../src/core/clock.js';
+import { type Config, loadConfig } from '../src/core/config.js';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import type { OutgoingEmail } from '../src/delivery/email-provider.js';
 import { buildEmail } from '../src/delivery/message.js';
 import { createSesProvider, sendEmailInput } from '../src/delivery/ses-provider.js';
-import type { Lead } from '../src/leads/lead.entity.js';
-import { createLogger } from '../src/logger.js';
-import type { EmailSequence } from '../src/sequences/email-sequence.entity.js';
-import { DEFAULT_SEQUENCE } from '../src/sequences/default-sequence.js';
+import type { Lead } from '../src/model/lead.entity.js';
+import { createLogger } from '../src/core/logger.js';
+import type { EmailSequence } from '../src/model/email-sequence.entity.js';
+import { DEFAULT_SEQUENCE } from '../src/companies/default-sequence.js';
 import { type BenchResult, latencySeries, percentile, startBenchDatabase, startEmulatorProcess, gql } from './support.js';
 
 const CONCURRENCY = 32;

@@ -9,10 +9,10 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { startApp } from '../src/app.js';
-import { systemClock } from '../src/clock.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
+import { startApp } from '../src/app/app.js';
+import { systemClock } from '../src/core/clock.js';
+import { loadConfig } from '../src/core/config.js';
+import { createLogger } from '../src/core/logger.js';
 import type { LoadRequest, LoadSummary } from './http-load.js';
 import { type BenchResult, type BenchRow, latencySeries, percentile, startBenchDatabase, gql } from './support.js';
 

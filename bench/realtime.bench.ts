@@ -9,8 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startApp, type App } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import { startApp, type App } from '../src/app/app.js';
+import { loadConfig } from '../src/core/config.js';
 import type { ClientCommand, ClientReport } from './realtime-clients.js';
 import { type BenchResult, type BenchRow, collector, freePort, latencySeries, memory, percentile, gql } from './support.js';
 

@@ -10,13 +10,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startApp, type App } from '../src/app.js';
-import { systemClock } from '../src/clock.js';
-import { loadConfig } from '../src/config.js';
+import { startApp, type App } from '../src/app/app.js';
+import { systemClock } from '../src/core/clock.js';
+import { loadConfig } from '../src/core/config.js';
 import { claimDueEmails } from '../src/delivery/claim.js';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/core/logger.js';
 import { seedScale } from './scale-seed.js';
 import { type BenchResult, type BenchRow, collector, latencySeries, memory, percentile, startBenchDatabase, startEmulatorProcess, gql } from './support.js';
 

@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { CHANNEL, decodeEvents, Topic } from '../src/realtime/events.js';
+import { CHANNEL, decodeEvents, Topic } from '../src/state/events.js';
 import { Tally } from './soak-tally.js';
 
 export interface SoakPlan {

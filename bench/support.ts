@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
-import { emulatorAccount } from '../src/dev/ses-emulator.js';
+import { emulatorAccount } from '../src/app/dev/ses-emulator.js';
 
 /** One line of the benchmark table. */
 export interface BenchRow {

@@ -8,10 +8,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
-import { startApp } from '../src/app.js';
-import { systemClock } from '../src/clock.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
+import { startApp } from '../src/app/app.js';
+import { systemClock } from '../src/core/clock.js';
+import { loadConfig } from '../src/core/config.js';
+import { createLogger } from '../src/core/logger.js';
 import { signToken } from '../src/tracking/tokens.js';
 import { type BenchResult, type LatencySeries, LATENCY_PERCENTILES, loadTest, startBenchDatabase } from './support.js';
 
@@ -108,7 +108,7 @@ async function bareServerRate(paths: string[]): Promise<{ rate: number; latency:
 }
 
 /** Leads with a welcome email that went out an hour ago (so opens are not prefetch-fast), set up in bulk. */
-async function seedSentEmails(em: import('@mikro-orm/postgresql').EntityManager, config: import('../src/config.js').Config, count: number): Promise<string[]> {
+async function seedSentEmails(em: import('@mikro-orm/postgresql').EntityManager, config: import('../src/core/config.js').Config, count: number): Promise<string[]> {
   const connection = em.getConnection();
   const [company] = await connection.execute<{ id: string }[]>(`insert into company (id, name, from_address, timezone, created_at, updated_at) values (gen_random_uuid(), 'Bench', 'team@example.com', 'UTC', now(), now()) returning id`);
   void config;

@@ -3,7 +3,7 @@
  * file differs from what the code produces (CI runs it). SCHEMA_FILE points it at another file.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { createSchema, printSchemaFile } from '../src/schema.js';
+import { createSchema, printSchemaFile } from '../src/graphql/schema.js';
 
 const file = process.env.SCHEMA_FILE ?? 'schema.graphql';
 const expected = printSchemaFile(await createSchema());

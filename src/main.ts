@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { startApp, type App } from './app.js';
-import { loadConfigOrExit } from './config.js';
+import { startApp, type App } from './app/app.js';
+import { loadConfigOrExit } from './core/config.js';
 
 /** Process entry point: config → app → banner; SIGINT/SIGTERM drain everything in reverse order. */
 async function main(): Promise<void> {

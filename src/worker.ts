@@ -1,10 +1,10 @@
 import 'reflect-metadata';
-import { systemClock } from './clock.js';
-import { loadConfigOrExit } from './config.js';
+import { systemClock } from './core/clock.js';
+import { loadConfigOrExit } from './core/config.js';
 import { openOrm, pendingMigrations } from './db/orm.js';
 import { createSesProvider } from './delivery/ses-provider.js';
 import { startJobs } from './jobs/jobs.js';
-import { createLogger } from './logger.js';
+import { createLogger } from './core/logger.js';
 
 /**
  * `npm run worker`: dispatch and sweeping without the HTTP server, for running more senders than API processes.

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { BoundedQueue } from '../src/realtime/bounded-queue.js';
-import { decodeEvents, encodeEvents, MAX_PAYLOAD_BYTES, publish, Topic, type LeadScoreChangedEvent, type RealtimeEvent } from '../src/realtime/events.js';
-import { LISTENER_APPLICATION_NAME } from '../src/realtime/pg-listener.js';
-import { RealtimePubSub } from '../src/realtime/pubsub.js';
+import { BoundedQueue } from '../src/graphql/realtime/bounded-queue.js';
+import { decodeEvents, encodeEvents, MAX_PAYLOAD_BYTES, publish, Topic, type LeadScoreChangedEvent, type RealtimeEvent } from '../src/state/events.js';
+import { LISTENER_APPLICATION_NAME } from '../src/db/pg-listener.js';
+import { RealtimePubSub } from '../src/graphql/realtime/pubsub.js';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { startMailbox } from './helpers/ses.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { createSchema, printSchemaFile } from '../src/schema.js';
+import { createSchema, printSchemaFile } from '../src/graphql/schema.js';
 
 const run = promisify(execFile);
 

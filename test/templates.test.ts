@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SEQUENCE } from '../src/sequences/default-sequence.js';
+import { DEFAULT_SEQUENCE } from '../src/companies/default-sequence.js';
 import {
   MAX_BODY_LENGTH,
   MAX_SUBJECT_LENGTH,
@@ -9,7 +9,7 @@ import {
   renderEmail,
   type TemplateData,
   type TemplateLead,
-} from '../src/sequences/templates.js';
+} from '../src/templates/templates.js';
 
 const UNSUBSCRIBE_URL = 'https://mail.example.com/u/abc123?sig=x&lead=7';
 

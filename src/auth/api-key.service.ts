@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Company } from '../companies/company.entity.js';
-import { InvalidInputError, NotFoundError } from '../errors.js';
-import { isUuid } from '../db/ids.js';
-import { ApiKey } from './api-key.entity.js';
+import { Company } from '../model/company.entity.js';
+import { InvalidInputError, NotFoundError } from '../core/errors.js';
+import { isUuid } from '../core/ids.js';
+import { ApiKey } from '../model/api-key.entity.js';
 import { displayPrefix, generateSecret, hashSecret } from './api-key.secret.js';
 
 export async function createApiKey(em: EntityManager, companyId: string, name: string): Promise<{ apiKey: ApiKey; secret: string }> {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Secret } from '../config.js';
-import { UnauthenticatedError } from '../errors.js';
-import { Company } from '../companies/company.entity.js';
+import type { Secret } from '../core/config.js';
+import { UnauthenticatedError } from '../core/errors.js';
+import { Company } from '../model/company.entity.js';
 import { prepared, query, sql } from '../db/sql.js';
 import { hashSecret, looksLikeApiKey, sameSecret } from './api-key.secret.js';
 

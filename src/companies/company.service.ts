@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { NotFoundError } from '../errors.js';
-import { createDefaultSequence } from '../sequences/sequence.service.js';
-import { Company } from './company.entity.js';
+import { NotFoundError } from '../core/errors.js';
+import { EmailSequence } from '../model/email-sequence.entity.js';
+import { SequenceTrigger } from '../model/sequence.enums.js';
+import { DEFAULT_SEQUENCE } from './default-sequence.js';
+import { Company } from '../model/company.entity.js';
 import type { CreateCompanyInput } from './dto/create-company.input.js';
 
 /** Creates a tenant with everything a new company starts with: the default, active welcome sequence. */
@@ -24,4 +26,19 @@ export async function getCompany(em: EntityManager, id: string): Promise<Company
   const company = await em.findOne(Company, { id });
   if (!company) throw new NotFoundError('Company', id);
   return company;
+}
+
+/** The sequence every new company starts with: active, LEAD_CREATED, and its default. */
+async function createDefaultSequence(em: EntityManager, company: Company): Promise<EmailSequence> {
+  const sequence = em.create(EmailSequence, {
+    company,
+    name: DEFAULT_SEQUENCE.name,
+    description: DEFAULT_SEQUENCE.description,
+    active: true,
+    trigger: SequenceTrigger.LEAD_CREATED,
+    steps: DEFAULT_SEQUENCE.steps.map((step) => ({ ...step })),
+    isDefault: true,
+  });
+  await em.flush();
+  return sequence;
 }

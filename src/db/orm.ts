@@ -1,6 +1,6 @@
 import { defineConfig, MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { entities } from './entities.js';
+import { entities } from '../model/entities.js';
 import { PreparingClient } from './prepared-statements.js';
 import { migrations } from './migrations/index.js';
 

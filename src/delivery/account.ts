@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import type { Config } from '../core/config.js';
 import { query, sql } from '../db/sql.js';
 import type { EmailProvider } from './email-provider.js';
 

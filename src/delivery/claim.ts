@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, sql } from '../db/sql.js';
-import type { EmailKeys } from '../sequences/email-keys.js';
+import type { EmailKeys } from '../model/email-keys.js';
 
 export interface ClaimedEmail extends EmailKeys {
   attempts: number;

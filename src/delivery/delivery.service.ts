@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ConflictError, NotFoundError } from '../errors.js';
-import { isUuid } from '../db/ids.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import { isUuid } from '../core/ids.js';
 import { query, sql } from '../db/sql.js';
-import { keysetAfter, paginate, type ConnectionResult, type PageArgs } from '../graphql/connection.js';
-import { SequenceEmail } from '../sequences/sequence-email.entity.js';
-import { EmailStatus, EnrollmentStatus } from '../sequences/sequence.enums.js';
+import { keysetAfter, paginate, type ConnectionResult, type PageRequest } from '../db/pagination.js';
+import { SequenceEmail } from '../model/sequence-email.entity.js';
+import { EmailStatus, EnrollmentStatus } from '../model/sequence.enums.js';
 import { readAccountState } from './account.js';
 import { OUTCOME_UNKNOWN } from './dispatcher.js';
-import { signalEmailsDue } from './due-signal.js';
+import { signalEmailsDue } from '../state/due-signal.js';
 
 /** The account's sending state and the company's delivery queue. */
 export async function deliveryStatus(em: EntityManager, companyId: string, now: Date) {
@@ -32,7 +32,7 @@ export async function deliveryStatus(em: EntityManager, companyId: string, now: 
 }
 
 /** Emails whose hand-over to SES has an unknown outcome, newest first. */
-export function listStuckEmails(em: EntityManager, companyId: string, args: PageArgs): Promise<ConnectionResult<SequenceEmail>> {
+export function listStuckEmails(em: EntityManager, companyId: string, args: PageRequest): Promise<ConnectionResult<SequenceEmail>> {
   const where = { company: companyId, status: EmailStatus.FAILED, failureReason: { $like: `${OUTCOME_UNKNOWN}%` } };
   return paginate({
     args,

@@ -1,9 +1,9 @@
-import type { Company } from '../companies/company.entity.js';
-import type { Config } from '../config.js';
-import type { Lead } from '../leads/lead.entity.js';
-import type { EmailSequence } from '../sequences/email-sequence.entity.js';
-import { templateData } from '../sequences/sequence.service.js';
-import { renderEmail } from '../sequences/templates.js';
+import type { Company } from '../model/company.entity.js';
+import type { Config } from '../core/config.js';
+import type { Lead } from '../model/lead.entity.js';
+import type { EmailSequence } from '../model/email-sequence.entity.js';
+import { templateData } from '../templates/template-data.js';
+import { renderEmail } from '../templates/templates.js';
 import { instrumentHtml } from '../tracking/links.js';
 import { signToken } from '../tracking/tokens.js';
 import type { OutgoingEmail } from './email-provider.js';

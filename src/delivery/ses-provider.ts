@@ -1,5 +1,5 @@
 import { GetAccountCommand, SendEmailCommand, SESv2Client, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
-import type { Config } from '../config.js';
+import type { Config } from '../core/config.js';
 import { SendError, type AccountStatus, type EmailProvider, type OutgoingEmail, type SendFailure } from './email-provider.js';
 
 const THROTTLING = new Set(['TooManyRequestsException', 'LimitExceededException', 'ThrottlingException', 'Throttling', 'SlowDown']);

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, sql } from '../db/sql.js';
-import { ActivityType } from '../leads/activity.entity.js';
-import { recordActivities } from '../leads/timeline.js';
-import { publish, Topic } from '../realtime/events.js';
+import { ActivityType } from '../model/activity.entity.js';
+import { recordActivities } from '../state/timeline.js';
+import { publish, Topic } from '../state/events.js';
 import { OUTCOME_UNKNOWN } from './dispatcher.js';
 
 /**

@@ -5,11 +5,11 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Agenda } from 'agenda';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
+import type { Clock } from '../core/clock.js';
+import type { Config } from '../core/config.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
-import { EMAILS_DUE_CHANNEL } from '../delivery/due-signal.js';
-import { startListener } from '../realtime/pg-listener.js';
+import { EMAILS_DUE_CHANNEL } from '../state/due-signal.js';
+import { startListener } from '../db/pg-listener.js';
 import type { EmailProvider } from '../delivery/email-provider.js';
 import { sweepStuckEmails } from '../delivery/sweeper.js';
 

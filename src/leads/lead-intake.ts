@@ -1,14 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Company } from '../companies/company.entity.js';
-import type { FieldProblem } from '../errors.js';
-import { uuidv7 } from '../db/ids.js';
+import type { Company } from '../model/company.entity.js';
+import type { FieldProblem } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
 import { json, prepared, query, sql } from '../db/sql.js';
-import { enrollmentSignals, enrollmentWrites, type EnrollableSequence } from '../sequences/enrollment.service.js';
-import { SequenceTrigger } from '../sequences/sequence.enums.js';
-import { ActivityType } from './activity.entity.js';
+import { suppressedIn } from '../enrollments/suppressed.js';
+import { enrollmentSignals, enrollmentWrites, type EnrollableSequence } from '../enrollments/enrollment.service.js';
+import { SequenceTrigger } from '../model/sequence.enums.js';
+import { ActivityType } from '../model/activity.entity.js';
 import type { LeadInput } from './dto/lead.input.js';
-import { Lead } from './lead.entity.js';
+import { Lead } from '../model/lead.entity.js';
 import { validateLead, type LeadFields } from './lead.validation.js';
 
 export type IntakeOutcome =
@@ -167,20 +168,6 @@ async function enrollmentContext(em: EntityManager, companyId: string, emails: s
           ), '[]'::jsonb) as sequences`),
   );
   return { suppressed: new Set(row!.suppressed), sequences: row!.sequences };
-}
-
-/** The addresses among `emails` that the company must never mail. */
-export async function suppressedAmong(em: EntityManager, companyId: string, emails: string[]): Promise<Set<string>> {
-  if (emails.length === 0) return new Set();
-  const rows = await query<{ email: string }>(
-    em,
-    suppressedIn(companyId, emails),
-  );
-  return new Set(rows.map((row) => row.email));
-}
-
-function suppressedIn(companyId: string, emails: string[]) {
-  return sql<{ email: string }>`select email from suppression where company_id = ${companyId}::uuid and email = any(${emails}::text[])`;
 }
 
 function sortByIndex(outcomes: IntakeOutcome[]): IntakeOutcome[] {

@@ -1,19 +1,18 @@
 import { UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Company } from '../companies/company.entity.js';
-import { ConflictError, InvalidInputError } from '../errors.js';
-import { keysetAfter, paginate, type ConnectionResult, type PageArgs } from '../graphql/connection.js';
-import { Enrollment } from '../sequences/enrollment.entity.js';
-import { findLead, stopEnrollments } from '../sequences/enrollment-lifecycle.js';
-import { SequenceEmail } from '../sequences/sequence-email.entity.js';
-import { EmailStatus, EnrollmentStatus, StopReason } from '../sequences/sequence.enums.js';
-import { Activity, ActivityType } from './activity.entity.js';
+import type { Company } from '../model/company.entity.js';
+import { ConflictError, InvalidInputError } from '../core/errors.js';
+import { keysetAfter, paginate, type ConnectionResult, type PageRequest } from '../db/pagination.js';
+import { stopEnrollments } from '../enrollments/enrollment-lifecycle.js';
+import { findLead } from '../model/lookups.js';
+import { StopReason } from '../model/sequence.enums.js';
+import { Activity, ActivityType } from '../model/activity.entity.js';
 import { LeadOrder, type LeadFilter, type LeadInput, type UpdateLeadInput } from './dto/lead.input.js';
 import { intakeLeads, type IntakeOutcome } from './lead-intake.js';
-import { Lead } from './lead.entity.js';
+import { Lead } from '../model/lead.entity.js';
 import { validateLead } from './lead.validation.js';
-import { recordActivities } from './timeline.js';
+import { recordActivities } from '../state/timeline.js';
 
 export const MAX_IMPORT_ROWS = 10_000;
 
@@ -96,7 +95,7 @@ const ORDERS: Record<LeadOrder, { field: 'createdAt' | 'score'; dir: 'asc' | 'de
 };
 
 /** A page of the company's live leads; keyset pagination on (order field, id), served by the partial indexes. */
-export function listLeads(em: EntityManager, companyId: string, args: PageArgs, filter: LeadFilter | null | undefined, orderBy: LeadOrder): Promise<ConnectionResult<Lead>> {
+export function listLeads(em: EntityManager, companyId: string, args: PageRequest, filter: LeadFilter | null | undefined, orderBy: LeadOrder): Promise<ConnectionResult<Lead>> {
   const where: FilterQuery<Lead> = { company: companyId, deletedAt: null };
   const and: FilterQuery<Lead>[] = [];
   if (filter?.minScore !== null && filter?.minScore !== undefined) and.push({ score: { $gte: filter.minScore } });
@@ -126,7 +125,7 @@ export function listLeads(em: EntityManager, companyId: string, args: PageArgs, 
 }
 
 /** The lead's timeline, newest first. */
-export function listActivities(em: EntityManager, lead: Lead, args: PageArgs): Promise<ConnectionResult<Activity>> {
+export function listActivities(em: EntityManager, lead: Lead, args: PageRequest): Promise<ConnectionResult<Activity>> {
   const where = { lead: lead.id };
   return paginate({
     args,
@@ -139,39 +138,5 @@ export function listActivities(em: EntityManager, lead: Lead, args: PageArgs): P
       ),
     keyOf: (a) => [a.occurredAt.toISOString(), a.id],
     count: () => em.count(Activity, where),
-  });
-}
-
-/** Each enrollment of the lead, and the next email due across its active enrollments. */
-export async function leadSequenceStatus(em: EntityManager, companyId: string, leadId: string) {
-  const lead = await findLead(em, companyId, leadId);
-  const enrollments = await em.find(Enrollment, { lead, company: companyId }, { orderBy: { createdAt: 'asc' }, populate: ['sequence'] });
-  const nextEmail = await em.findOne(
-    SequenceEmail,
-    { lead, company: companyId, status: EmailStatus.PENDING, enrollment: { status: EnrollmentStatus.ACTIVE } },
-    { orderBy: [{ scheduledSendDate: 'asc' }, { id: 'asc' }] },
-  );
-  return { lead, enrollments, nextEmail };
-}
-
-/**
- * Pending emails of active enrollments due by `dueBefore`, oldest first. A pending email's enrollment is active
- * or paused (stopping cancels its pending emails, completing waits for them), and `paused` marks the latter: so
- * page and count read the company's partial due index alone, with no join to enrollments (which the planner,
- * not knowing that most pending emails lie in the future, would hash whole for the count).
- */
-export function listPendingEmails(em: EntityManager, companyId: string, dueBefore: Date, args: PageArgs): Promise<ConnectionResult<SequenceEmail>> {
-  const where: FilterQuery<SequenceEmail> = { company: companyId, status: EmailStatus.PENDING, paused: false, scheduledSendDate: { $lte: dueBefore } };
-  return paginate({
-    args,
-    keys: ['date', 'uuid'],
-    fetch: (limit, after) =>
-      em.find(
-        SequenceEmail,
-        after ? { $and: [where, keysetAfter('scheduledSendDate', 'asc', new Date(after[0] as string), after[1])] } : where,
-        { orderBy: [{ scheduledSendDate: 'asc' }, { id: 'asc' }], limit },
-      ),
-    keyOf: (e) => [e.scheduledSendDate.toISOString(), e.id],
-    count: () => em.count(SequenceEmail, where),
   });
 }

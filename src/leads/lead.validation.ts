@@ -1,4 +1,4 @@
-import type { FieldProblem } from '../errors.js';
+import type { FieldProblem } from '../core/errors.js';
 import { isValidTimeZone } from '../sequences/schedule.js';
 import type { LeadInput } from './dto/lead.input.js';
 

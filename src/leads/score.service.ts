@@ -1,14 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Company } from '../companies/company.entity.js';
-import { NotFoundError } from '../errors.js';
+import type { Company } from '../model/company.entity.js';
+import { NotFoundError } from '../core/errors.js';
 import { json, query, sql } from '../db/sql.js';
-import { publish, Topic, type RealtimeEvent } from '../realtime/events.js';
-import { EmailSequence } from '../sequences/email-sequence.entity.js';
-import { enrollLeads } from '../sequences/enrollment.service.js';
-import { SequenceTrigger } from '../sequences/sequence.enums.js';
-import { ActivityType } from './activity.entity.js';
-import { suppressedAmong } from './lead-intake.js';
-import { recordActivities, type ActivityRecord } from './timeline.js';
+import { publish, Topic, type RealtimeEvent } from '../state/events.js';
+import { EmailSequence } from '../model/email-sequence.entity.js';
+import { enrollLeads } from '../enrollments/enrollment.service.js';
+import { SequenceTrigger } from '../model/sequence.enums.js';
+import { ActivityType } from '../model/activity.entity.js';
+import { suppressedAmong } from '../enrollments/suppressed.js';
+import { recordActivities, type ActivityRecord } from '../state/timeline.js';
 
 export const MAX_SCORE = 100;
 

@@ -1,34 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Company } from '../companies/company.entity.js';
-import { InvalidInputError } from '../errors.js';
+import { Company } from '../model/company.entity.js';
+import { InvalidInputError } from '../core/errors.js';
 import { query, sql } from '../db/sql.js';
-import { keysetAfter, paginate, type ConnectionResult, type PageArgs } from '../graphql/connection.js';
-import { Lead } from '../leads/lead.entity.js';
-import { DEFAULT_SEQUENCE } from './default-sequence.js';
+import { keysetAfter, paginate, type ConnectionResult, type PageRequest } from '../db/pagination.js';
 import type { CreateSequenceInput, SendWindowInput, SequenceStepInput, UpdateSequenceInput } from './dto/sequence.input.js';
-import { EmailSequence } from './email-sequence.entity.js';
-import { findLead, findSequence } from './enrollment-lifecycle.js';
-import { scheduleTimeZone } from './enrollment.service.js';
-import { applySchedule } from './reschedule.js';
-import { EmailStatus, EnrollmentStatus, SequenceTrigger } from './sequence.enums.js';
-import { WindowTimeZone, type SendWindow, type SequenceStep } from './sequence-step.js';
+import { EmailSequence } from '../model/email-sequence.entity.js';
+import { findLead, findSequence } from '../model/lookups.js';
+import { EmailStatus, SequenceTrigger } from '../model/sequence.enums.js';
+import { WindowTimeZone, type SendWindow, type SequenceStep } from '../model/sequence-step.js';
 import { sequenceProblems } from './sequence.validation.js';
-import { renderEmail, type RenderedEmail, type TemplateData } from './templates.js';
-
-/** The sequence every new company starts with: active, LEAD_CREATED, and its default. */
-export async function createDefaultSequence(em: EntityManager, company: Company): Promise<EmailSequence> {
-  const sequence = em.create(EmailSequence, {
-    company,
-    name: DEFAULT_SEQUENCE.name,
-    description: DEFAULT_SEQUENCE.description,
-    active: true,
-    trigger: SequenceTrigger.LEAD_CREATED,
-    steps: DEFAULT_SEQUENCE.steps.map(toStep),
-    isDefault: true,
-  });
-  await em.flush();
-  return sequence;
-}
+import { renderEmail, type RenderedEmail } from '../templates/templates.js';
+import { templateData } from '../templates/template-data.js';
 
 export async function createSequence(em: EntityManager, companyId: string, input: CreateSequenceInput): Promise<EmailSequence> {
   const problems = sequenceProblems({
@@ -60,12 +42,12 @@ export async function createSequence(em: EntityManager, companyId: string, input
 }
 
 /**
- * Updates a sequence. When steps or the send window change, the emails not yet sent of its active and paused
- * enrollments follow (rescheduled, canceled or added) in the same transaction.
+ * Applies an update to a sequence inside the caller's transaction, and says whether its schedule (steps or send
+ * window) changed: enrollments/ then moves the emails not yet sent (sequences stand below enrollments).
  */
-export async function updateSequence(em: EntityManager, company: Company, id: string, input: UpdateSequenceInput, now: Date): Promise<EmailSequence> {
-  return em.transactional(async (tx) => {
-    const sequence = await findSequence(tx, company.id, id);
+export async function applySequenceUpdate(tx: EntityManager, companyId: string, id: string, input: UpdateSequenceInput): Promise<{ sequence: EmailSequence; scheduleChanged: boolean }> {
+  {
+    const sequence = await findSequence(tx, companyId, id);
     const trigger = input.trigger ?? sequence.trigger;
     const next = {
       name: input.name ?? sequence.name,
@@ -88,43 +70,21 @@ export async function updateSequence(em: EntityManager, company: Company, id: st
     if (input.sendWindow !== undefined) sequence.sendWindow = input.sendWindow ? toWindow(input.sendWindow) : null;
     if (input.active !== undefined && input.active !== null) sequence.active = input.active;
     if (input.isDefault === true && !sequence.isDefault) {
-      await clearDefault(tx, company.id);
+      await clearDefault(tx, companyId);
       sequence.isDefault = true;
     } else if (input.isDefault === false) {
       sequence.isDefault = false;
     }
     await tx.flush();
-
-    if (scheduleChanged) await rescheduleEnrollments(tx, company, sequence, now);
-    return sequence;
-  });
-}
-
-async function rescheduleEnrollments(em: EntityManager, company: Company, sequence: EmailSequence, now: Date): Promise<void> {
-  const rows = await query<{ id: string; lead_id: string; started_at: Date; timezone: string | null }>(
-    em,
-    sql`select e.id, e.lead_id, e.started_at, l.timezone from enrollment e join lead l on l.id = e.lead_id
-        where e.sequence_id = ${sequence.id}::uuid and e.status in (${EnrollmentStatus.ACTIVE}, ${EnrollmentStatus.PAUSED})`,
-  );
-  await applySchedule(em, {
-    companyId: company.id,
-    sequence,
-    enrollments: rows.map((row) => ({
-      enrollmentId: row.id,
-      leadId: row.lead_id,
-      startedAt: new Date(row.started_at),
-      timeZone: scheduleTimeZone(sequence.sendWindow, row.timezone, company.timezone),
-    })),
-    now,
-    addMissing: true,
-  });
+    return { sequence, scheduleChanged };
+  }
 }
 
 async function clearDefault(em: EntityManager, companyId: string): Promise<void> {
   await query(em, sql`update email_sequence set is_default = false where company_id = ${companyId}::uuid and is_default`);
 }
 
-export function listSequences(em: EntityManager, companyId: string, args: PageArgs, active: boolean | null | undefined): Promise<ConnectionResult<EmailSequence>> {
+export function listSequences(em: EntityManager, companyId: string, args: PageRequest, active: boolean | null | undefined): Promise<ConnectionResult<EmailSequence>> {
   const where = { company: companyId, ...(active === null || active === undefined ? {} : { active }) };
   return paginate({
     args,
@@ -161,22 +121,6 @@ export async function previewEmail(em: EntityManager, companyId: string, sequenc
   const lead = await findLead(em, companyId, leadId);
   const company = await em.findOneOrFail(Company, { id: companyId });
   return renderEmail(template, templateData(company, lead, `${publicUrl}/u/preview`));
-}
-
-export function templateData(company: Company, lead: Lead, unsubscribeUrl: string): TemplateData {
-  return {
-    lead: {
-      email: lead.email,
-      firstName: lead.firstName,
-      lastName: lead.lastName,
-      companyName: lead.companyName,
-      timezone: lead.timezone,
-      score: lead.score,
-      attributes: lead.attributes,
-    },
-    company: { name: company.name, fromAddress: company.fromAddress, fromName: company.fromName, timezone: company.timezone },
-    unsubscribeUrl,
-  };
 }
 
 export function totalDelayHours(step: SequenceStep): number {

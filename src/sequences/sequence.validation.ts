@@ -1,8 +1,8 @@
-import type { FieldProblem } from '../errors.js';
-import { SequenceTrigger } from './sequence.enums.js';
-import type { SendWindow, SequenceStep } from './sequence-step.js';
+import type { FieldProblem } from '../core/errors.js';
+import { SequenceTrigger } from '../model/sequence.enums.js';
+import type { SendWindow, SequenceStep } from '../model/sequence-step.js';
 import { sendWindowProblems } from './schedule.js';
-import { checkTemplate, MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH } from './templates.js';
+import { checkTemplate, MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH } from '../templates/templates.js';
 import type { SendWindowInput, SequenceStepInput } from './dto/sequence.input.js';
 
 export const MAX_STEPS = 50;

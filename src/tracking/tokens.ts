@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { isUuid } from '../db/ids.js';
+import { isUuid } from '../core/ids.js';
 
 /**
  * Signed tokens in tracking and unsubscribe URLs: which email, what kind of link, which link of the email.

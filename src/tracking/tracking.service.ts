@@ -1,13 +1,13 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { EmailKeys } from '../sequences/email-keys.js';
-import { Company } from '../companies/company.entity.js';
-import { uuidv7 } from '../db/ids.js';
+import type { EmailKeys } from '../model/email-keys.js';
+import { Company } from '../model/company.entity.js';
+import { uuidv7 } from '../core/ids.js';
 import { json, query, sql } from '../db/sql.js';
-import { ActivityType } from '../leads/activity.entity.js';
+import { ActivityType } from '../model/activity.entity.js';
 import { applyScoreSteps, type ScoreStep } from '../leads/score.service.js';
-import { recordActivities, type ActivityRecord } from '../leads/timeline.js';
-import { publish, Topic, type RealtimeEvent } from '../realtime/events.js';
+import { recordActivities, type ActivityRecord } from '../state/timeline.js';
+import { publish, Topic, type RealtimeEvent } from '../state/events.js';
 import { BURST_SECONDS, classifyClick, classifyOpen, type Verdict } from './machine.js';
 
 export interface EngagementEvent {

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { uuidv7 } from '../db/ids.js';
+import { uuidv7 } from '../core/ids.js';
 import { query, sql } from '../db/sql.js';
-import { SuppressionReason } from '../leads/suppression.entity.js';
-import { suppressAddress } from '../leads/suppression.service.js';
+import { SuppressionReason } from '../model/suppression.entity.js';
+import { suppressAddress } from '../suppression/suppression.service.js';
 
 /**
  * Unsubscribes the recipient of an email from its company: the address is suppressed, every enrollment of its

@@ -1,7 +1,7 @@
-import { startApp, type App, type AppOptions } from '../../src/app.js';
-import { ManualClock } from '../../src/clock.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { startApp, type App, type AppOptions } from '../../src/app/app.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { loadConfig } from '../../src/core/config.js';
+import { createLogger } from '../../src/core/logger.js';
 import { createTestDatabase } from './database.js';
 import { graphqlClient, type GraphQLClient } from './graphql.js';
 

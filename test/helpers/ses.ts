@@ -1,4 +1,4 @@
-import { startSesEmulator } from '../../src/dev/ses-emulator.js';
+import { startSesEmulator } from '../../src/app/dev/ses-emulator.js';
 import { EMAIL_ID_HEADER } from '../../src/delivery/message.js';
 
 export interface StoredEmail {

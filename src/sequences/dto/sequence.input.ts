@@ -1,6 +1,6 @@
 import { Field, InputType, Int } from 'type-graphql';
-import { SequenceTrigger } from '../sequence.enums.js';
-import { WindowTimeZone } from '../sequence-step.js';
+import { SequenceTrigger } from '../../model/sequence.enums.js';
+import { WindowTimeZone } from '../../model/sequence-step.js';
 
 @InputType({ description: 'One email of a sequence.' })
 export class SequenceStepInput {

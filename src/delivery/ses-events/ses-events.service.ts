@@ -1,0 +1,168 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EmailKeys } from '../../model/email-keys.js';
+import { uuidv7 } from '../../core/ids.js';
+import { query, sql } from '../../db/sql.js';
+import { ActivityType } from '../../model/activity.entity.js';
+import { SuppressionReason } from '../../model/suppression.entity.js';
+import { suppressAddress } from '../../suppression/suppression.service.js';
+import { recordActivities } from '../../state/timeline.js';
+import { publish, Topic } from '../../state/events.js';
+import { EmailStatus } from '../../model/sequence.enums.js';
+import { EmailEventKind } from '../../model/email-event.entity.js';
+import type { SesAction, SesEvent } from './ses-event.js';
+
+/** What became of an SES event: applied, a repeat of one already applied, or nothing for us. */
+export interface SesEventOutcome {
+  result: 'processed' | 'duplicate' | 'ignored';
+  emailId?: string;
+  /** For ignored events: why. */
+  reason?: string;
+}
+
+interface EmailRow extends EmailKeys {
+  lead_email: string | null;
+}
+
+type Acted = Exclude<SesAction, { kind: 'ignored' }>;
+
+const EVENT_KIND: Record<Acted['kind'], EmailEventKind> = {
+  'hard-bounce': EmailEventKind.BOUNCE,
+  'soft-bounce': EmailEventKind.BOUNCE,
+  complaint: EmailEventKind.COMPLAINT,
+  delivery: EmailEventKind.DELIVERY,
+  failed: EmailEventKind.REJECT,
+};
+
+/**
+ * Applies one SES event to its email, in one transaction with its realtime events. `dedupeKey` (the SNS
+ * MessageId) makes it idempotent: SNS delivers at least once, and a repeat finds its email_event row and
+ * changes nothing.
+ */
+export async function applySesEvent(em: EntityManager, input: { dedupeKey: string; event: SesEvent; now: Date }): Promise<SesEventOutcome> {
+  const { event, now } = input;
+  const action = event.action;
+  if (action.kind === 'ignored') return { result: 'ignored', reason: `${event.eventType} events are not used` };
+  return em.transactional(async (tx) => {
+    const email = await findEmail(tx, event);
+    if (!email) return { result: 'ignored', reason: 'no email with this message id or email_id tag' };
+    const at = event.occurredAt ?? now;
+    const detail = 'detail' in action ? action.detail : 'reason' in action ? action.reason : null;
+    const inserted = await query<{ id: string }>(
+      tx,
+      sql`insert into email_event (id, company_id, email_id, kind, detail, dedupe_key, occurred_at)
+          values (${uuidv7()}::uuid, ${email.company_id}::uuid, ${email.id}::uuid, ${EVENT_KIND[action.kind]}, ${detail}, ${input.dedupeKey}, ${at})
+          on conflict (dedupe_key) do nothing returning id`,
+    );
+    if (inserted.length === 0) return { result: 'duplicate', emailId: email.id };
+    await apply(tx, email, action, at, now);
+    return { result: 'processed', emailId: email.id };
+  });
+}
+
+async function apply(tx: EntityManager, email: EmailRow, action: Acted, at: Date, now: Date): Promise<void> {
+  const timeline = (type: ActivityType, reason: string, extra: Record<string, unknown> = {}) =>
+    recordActivities(tx, [
+      { companyId: email.company_id, leadId: email.lead_id, type, reason, data: { emailId: email.id, sequenceId: email.sequence_id, enrollmentId: email.enrollment_id, ...extra }, occurredAt: at },
+    ]);
+  switch (action.kind) {
+    case 'hard-bounce': {
+      // Engagement may have been recorded first (a scanner's click); a bounce still ends it. Never from PENDING, FAILED, CANCELED.
+      if (await setStatus(tx, email, EmailStatus.BOUNCED, ['SENT', 'OPENED', 'CLICKED'], action.detail, now)) {
+        await publishStatus(tx, email, EmailStatus.BOUNCED, now);
+      }
+      const reason = `Email ${email.email_number} bounced: ${action.detail}`;
+      await suppress(tx, email, action.recipients, SuppressionReason.HARD_BOUNCE, reason, now, () => timeline(ActivityType.EMAIL_BOUNCED, reason, { bounce: 'Permanent' }));
+      return;
+    }
+    case 'soft-bounce':
+      // The mailbox may accept mail again (full, out of office, throttled): recorded, nothing stops.
+      await timeline(ActivityType.EMAIL_BOUNCED, `Email ${email.email_number} bounced (not permanent; the address stays mailable): ${action.detail}`, { bounce: 'Transient' });
+      return;
+    case 'complaint': {
+      const reason = `Email ${email.email_number} reported as spam: ${action.detail}`;
+      await suppress(tx, email, action.recipients, SuppressionReason.COMPLAINT, reason, now, () => timeline(ActivityType.EMAIL_COMPLAINED, reason));
+      return;
+    }
+    case 'delivery': {
+      const delivered = await query<{ id: string }>(
+        tx,
+        sql`update sequence_email set delivered_at = ${at}, updated_at = ${now}
+            where id = ${email.id}::uuid and company_id = ${email.company_id}::uuid and delivered_at is null returning id`,
+      );
+      if (delivered.length > 0) await timeline(ActivityType.EMAIL_DELIVERED, `Email ${email.email_number} delivered`);
+      return;
+    }
+    case 'failed':
+      // SES accepted the send but then did not deliver it: the email was never sent after all.
+      if (await setStatus(tx, email, EmailStatus.FAILED, ['SENDING', 'SENT'], action.reason, now)) {
+        await publishStatus(tx, email, EmailStatus.FAILED, now);
+        await timeline(ActivityType.EMAIL_FAILED, `Email ${email.email_number} failed: ${action.reason}`);
+      }
+      return;
+    default:
+      return unreachable(action);
+  }
+}
+
+/** Finds the email by SES message id, else by the email id it was sent with. */
+async function findEmail(tx: EntityManager, event: SesEvent): Promise<EmailRow | undefined> {
+  const select = sql`select e.id, e.company_id, e.lead_id, e.sequence_id, e.enrollment_id, e.email_number, l.email as lead_email
+                     from sequence_email e join lead l on l.id = e.lead_id`;
+  if (event.messageId) {
+    const [byMessageId] = await query<EmailRow>(tx, sql`${select} where e.provider_message_id = ${event.messageId} limit 1`);
+    if (byMessageId) return byMessageId;
+  }
+  if (!event.emailId) return undefined;
+  const [byId] = await query<EmailRow>(tx, sql`${select} where e.id = ${event.emailId}::uuid`);
+  return byId;
+}
+
+/** Moves the email to `status` if it is in one of `from`; true when it moved. */
+async function setStatus(tx: EntityManager, email: EmailRow, status: EmailStatus, from: string[], reason: string, now: Date): Promise<boolean> {
+  const moved = await query<{ id: string }>(
+    tx,
+    sql`update sequence_email set status = ${status}, failure_reason = ${reason}, updated_at = ${now}
+        where id = ${email.id}::uuid and company_id = ${email.company_id}::uuid and status = any(${from}::text[]) returning id`,
+  );
+  return moved.length > 0;
+}
+
+function publishStatus(tx: EntityManager, email: EmailRow, status: EmailStatus, now: Date): Promise<void> {
+  return publish(tx, {
+    topic: Topic.EmailStatusChanged,
+    companyId: email.company_id,
+    leadId: email.lead_id,
+    sequenceId: email.sequence_id,
+    enrollmentId: email.enrollment_id,
+    emailId: email.id,
+    status,
+    at: now.toISOString(),
+  });
+}
+
+/**
+ * Suppresses each reported recipient (the lead's address when SES names none) in the email's company, stopping
+ * their enrollments. suppressAddress writes the timeline when it newly suppresses; otherwise `note` writes it
+ * for this email's lead, so every bounce or complaint shows on the timeline once.
+ */
+async function suppress(
+  tx: EntityManager,
+  email: EmailRow,
+  recipients: string[],
+  reason: SuppressionReason,
+  detail: string,
+  now: Date,
+  note: () => Promise<void>,
+): Promise<void> {
+  const addresses = recipients.length > 0 ? recipients : email.lead_email ? [email.lead_email] : [];
+  let leadNoted = false;
+  for (const address of addresses) {
+    const result = await suppressAddress(tx, { companyId: email.company_id, email: address, reason, now, detail });
+    if (result.newlySuppressed && result.leadIds.includes(email.lead_id)) leadNoted = true;
+  }
+  if (!leadNoted) await note();
+}
+
+function unreachable(value: never): never {
+  throw new Error(`unhandled SES action ${JSON.stringify(value)}`);
+}

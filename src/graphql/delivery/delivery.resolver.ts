@@ -1,0 +1,55 @@
+import { Arg, Args, Authorized, Ctx, Field, Float, ID, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import { DateTimeResolver } from 'graphql-scalars';
+import { companyIdOf, type Context } from '../context.js';
+import { Connection, PageArgs } from '../connection.js';
+import { SequenceEmail } from '../../model/sequence-email.entity.js';
+import { deliveryStatus, listStuckEmails, retryEmail } from '../../delivery/delivery.service.js';
+
+@ObjectType({ description: 'Whether email is going out, and the calling company’s queue.' })
+class DeliveryStatus {
+  @Field(() => Boolean, { description: 'False while SES refuses to send for the account (paused or suspended); dispatch waits.' })
+  sendingEnabled!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Why sending is paused.' })
+  pausedReason!: string | null;
+
+  @Field(() => Float, { nullable: true, description: 'Emails per second for the whole account (shared by all companies); null: unlimited.' })
+  maxSendRate!: number | null;
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'When the SES account was last checked.' })
+  checkedAt!: Date | null;
+
+  @Field(() => Int, { description: 'Pending emails already due (waiting for the dispatcher or the send budget).' })
+  dueEmails!: number;
+
+  @Field(() => Int, { description: 'Emails being handed to SES right now.' })
+  sendingEmails!: number;
+
+  @Field(() => Int, { description: 'Emails whose hand-over has an unknown outcome (see `stuckEmails`).' })
+  stuckEmails!: number;
+}
+
+const StuckEmailConnection = Connection(SequenceEmail, 'StuckEmail', 'Emails whose hand-over to SES has an unknown outcome, newest first.');
+
+@Resolver()
+export class DeliveryResolver {
+  @Authorized()
+  @Query(() => DeliveryStatus, { description: 'Whether dispatch is running (and why not), and the company’s delivery queue.' })
+  deliveryStatus(@Ctx() context: Context) {
+    return deliveryStatus(context.em, companyIdOf(context), context.clock.now());
+  }
+
+  @Authorized()
+  @Query(() => StuckEmailConnection, {
+    description: 'Emails a dispatcher stopped handling mid-send: SES may or may not have them. They are never re-sent automatically.',
+  })
+  stuckEmails(@Args(() => PageArgs) page: PageArgs, @Ctx() context: Context) {
+    return listStuckEmails(context.em, companyIdOf(context), page);
+  }
+
+  @Authorized()
+  @Mutation(() => SequenceEmail, { description: 'Re-queues a FAILED email on purpose: it is sent once more, now. Check first that it did not arrive.' })
+  retryEmail(@Arg('id', () => ID) id: string, @Ctx() context: Context): Promise<SequenceEmail> {
+    return retryEmail(context.em, companyIdOf(context), id, context.clock.now());
+  }
+}

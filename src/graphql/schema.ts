@@ -1,0 +1,35 @@
+import 'reflect-metadata';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema, type PubSub } from 'type-graphql';
+import { ApiKeyResolver } from './auth/api-key.resolver.js';
+import { authChecker } from './auth-checker.js';
+import { rejectUnstorableInput } from './input/storable-input.js';
+import { validateInput } from './input/validate-input.js';
+import { CompanyResolver } from './companies/company.resolver.js';
+import { DeliveryResolver } from './delivery/delivery.resolver.js';
+import { TrackingResolver } from './tracking/tracking.resolver.js';
+import { LeadResolver } from './leads/lead.resolver.js';
+import { RealtimePubSub } from './realtime/pubsub.js';
+import { LeadScoreChangeResolver, SubscriptionResolver } from './realtime/subscription.resolver.js';
+import { EnrollmentResolver } from './enrollments/enrollment.resolver.js';
+import { SequenceEmailResolver } from './enrollments/sequence-email.resolver.js';
+import { SequenceResolver } from './sequences/sequence.resolver.js';
+
+export const resolvers = [CompanyResolver, ApiKeyResolver, LeadResolver, SequenceResolver, EnrollmentResolver, DeliveryResolver, TrackingResolver, SequenceEmailResolver, SubscriptionResolver, LeadScoreChangeResolver] as const;
+
+/** The app's schema; without a PubSub (schema emit, tests) subscriptions use an in-process one. */
+export async function createSchema(pubSub: PubSub = new RealtimePubSub()): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers,
+    authChecker,
+    globalMiddlewares: [rejectUnstorableInput],
+    pubSub,
+    // Inputs are checked with class-validator before resolvers run; failures become BAD_USER_INPUT naming the field.
+    validateFn: validateInput,
+  });
+}
+
+/** The committed `schema.graphql`: sorted, so the file only changes when the API does. */
+export function printSchemaFile(schema: GraphQLSchema): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

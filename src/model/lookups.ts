@@ -1,0 +1,27 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { NotFoundError } from '../core/errors.js';
+import { isUuid } from '../core/ids.js';
+import { EmailSequence } from './email-sequence.entity.js';
+import { Lead } from './lead.entity.js';
+
+/** Tenant-scoped lookups by id: another company's row, or an id that is not a UUID, does not exist. */
+
+/** Loads a live lead of the company; another company's lead does not exist. */
+export async function findLead(em: EntityManager, companyId: string, leadId: string): Promise<Lead> {
+  const lead = isUuid(leadId) ? await em.findOne(Lead, { id: leadId, company: companyId, deletedAt: null }) : null;
+  if (!lead) throw new NotFoundError('Lead', leadId);
+  return lead;
+}
+
+/** The sequence, or the company's default sequence when no id is given. */
+export async function findSequence(em: EntityManager, companyId: string, sequenceId: string | null | undefined): Promise<EmailSequence> {
+  if (sequenceId === null || sequenceId === undefined) {
+    const fallback = await em.findOne(EmailSequence, { company: companyId, isDefault: true });
+    if (!fallback) throw new NotFoundError('Default sequence');
+    return fallback;
+  }
+  const sequence = isUuid(sequenceId) ? await em.findOne(EmailSequence, { id: sequenceId, company: companyId }) : null;
+  if (!sequence) throw new NotFoundError('Sequence', sequenceId);
+  return sequence;
+}
+
