@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Secret } from '../core/config.js';
 import { UnauthenticatedError } from '../core/errors.js';
+import { AuthErrorReason } from '../core/error-reasons.js';
 import { Company } from '../model/company.entity.js';
 import { prepared, query, sql } from '../db/sql.js';
 import { hashSecret, looksLikeApiKey, sameSecret } from './api-key.secret.js';
@@ -22,11 +23,11 @@ export async function authenticate(header: unknown, em: EntityManager, operatorT
   if (header === undefined || header === null || header === '') return { kind: 'anonymous' };
   const match = typeof header === 'string' ? BEARER.exec(header) : null;
   if (!match) {
-    return invalid('MALFORMED_AUTHORIZATION', 'The Authorization header must be "Bearer <api key>"');
+    return invalid(AuthErrorReason.MALFORMED_AUTHORIZATION, 'The Authorization header must be "Bearer <api key>"');
   }
   const token = match[1]!;
   if (sameSecret(token, operatorToken.reveal())) return { kind: 'operator' };
-  if (!looksLikeApiKey(token)) return invalid('API_KEY_UNKNOWN', 'Unknown API key');
+  if (!looksLikeApiKey(token)) return invalid(AuthErrorReason.API_KEY_UNKNOWN, 'Unknown API key');
 
   // Every request asks this, so it is one prepared statement. The company comes with it: resolvers that need it
   // then find it in the identity map.
@@ -35,8 +36,8 @@ export async function authenticate(header: unknown, em: EntityManager, operatorT
     prepared(sql`select k.id as api_key_id, k.revoked_at as api_key_revoked_at, c.*
                  from api_key k join company c on c.id = k.company_id where k.secret_hash = ${hashSecret(token)}`),
   );
-  if (!row) return invalid('API_KEY_UNKNOWN', 'Unknown API key');
-  if (row.api_key_revoked_at) return invalid('API_KEY_REVOKED', 'This API key has been revoked');
+  if (!row) return invalid(AuthErrorReason.API_KEY_UNKNOWN, 'Unknown API key');
+  if (row.api_key_revoked_at) return invalid(AuthErrorReason.API_KEY_REVOKED, 'This API key has been revoked');
   const { api_key_id: apiKeyId, api_key_revoked_at: _revokedAt, ...company } = row;
   em.map(Company, company);
   return { kind: 'company', companyId: row.id, apiKeyId };
@@ -51,6 +52,6 @@ export function bearerFromConnectionParams(params: Readonly<Record<string, unkno
   return undefined;
 }
 
-function invalid(reason: string, message: string): Auth {
+function invalid(reason: AuthErrorReason, message: string): Auth {
   return { kind: 'invalid', error: new UnauthenticatedError(reason, message) };
 }

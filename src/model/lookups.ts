@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError } from '../core/errors.js';
+import { LeadErrorReason, SequenceErrorReason } from '../core/error-reasons.js';
 import { isUuid } from '../core/ids.js';
 import { EmailSequence } from './email-sequence.entity.js';
 import { Lead } from './lead.entity.js';
@@ -9,7 +10,7 @@ import { Lead } from './lead.entity.js';
 /** Loads a live lead of the company; another company's lead does not exist. */
 export async function findLead(em: EntityManager, companyId: string, leadId: string): Promise<Lead> {
   const lead = isUuid(leadId) ? await em.findOne(Lead, { id: leadId, company: companyId, deletedAt: null }) : null;
-  if (!lead) throw new NotFoundError('Lead', leadId);
+  if (!lead) throw new NotFoundError(LeadErrorReason.LEAD_NOT_FOUND, leadId);
   return lead;
 }
 
@@ -17,11 +18,11 @@ export async function findLead(em: EntityManager, companyId: string, leadId: str
 export async function findSequence(em: EntityManager, companyId: string, sequenceId: string | null | undefined): Promise<EmailSequence> {
   if (sequenceId === null || sequenceId === undefined) {
     const fallback = await em.findOne(EmailSequence, { company: companyId, isDefault: true });
-    if (!fallback) throw new NotFoundError('Default sequence');
+    if (!fallback) throw new NotFoundError(SequenceErrorReason.DEFAULT_SEQUENCE_NOT_FOUND);
     return fallback;
   }
   const sequence = isUuid(sequenceId) ? await em.findOne(EmailSequence, { id: sequenceId, company: companyId }) : null;
-  if (!sequence) throw new NotFoundError('Sequence', sequenceId);
+  if (!sequence) throw new NotFoundError(SequenceErrorReason.SEQUENCE_NOT_FOUND, sequenceId);
   return sequence;
 }
 
