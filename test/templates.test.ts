@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SEQUENCE } from '../src/companies/default-sequence.js';
-import {
-  MAX_BODY_LENGTH,
-  MAX_SUBJECT_LENGTH,
-  TEMPLATE_VARIABLES,
-  TemplateRenderError,
-  checkTemplate,
-  renderEmail,
-  type TemplateData,
-  type TemplateLead,
-} from '../src/templates/templates.js';
+import { renderEmail } from '../src/templates/render.js';
+import type { TemplateData, TemplateLead } from '../src/templates/template-data.js';
+import { checkTemplate } from '../src/templates/template-check.js';
+import { MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, TemplateRenderError } from '../src/templates/template-engine.js';
+import { TEMPLATE_VARIABLES } from '../src/templates/template-variables.js';
 
 const UNSUBSCRIBE_URL = 'https://mail.example.com/u/abc123?sig=x&lead=7';
 
