@@ -51,34 +51,11 @@ export interface AppOptions {
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config);
   const clock = options.clock ?? systemClock;
-  const disposers: Array<{ name: string; dispose: () => Promise<void> }> = [];
-  let disposed: Promise<void> | undefined;
-  const dispose = () =>
-    (disposed ??= (async () => {
-      for (const { name, dispose: stop } of disposers.reverse()) {
-        try {
-          await stop();
-          logger.debug({ component: name }, 'stopped');
-        } catch (error) {
-          logger.error({ err: error, component: name }, 'failed to stop cleanly');
-        }
-      }
-    })());
+  const disposers: Disposers = [];
+  const dispose = disposeInReverse(disposers, logger);
 
   try {
-    let databaseUrl = config.databaseUrl;
-    if (!databaseUrl) {
-      const embedded = await startEmbeddedPostgres({
-        dataDir: config.dataDir,
-        port: config.embeddedPostgresPort,
-        database: 'lead_nurture',
-        onLog: (line) => logger.trace({ component: 'postgres' }, line),
-      });
-      disposers.push({ name: 'embedded-postgres', dispose: embedded.dispose });
-      databaseUrl = embedded.url;
-      logger.info({ dataDir: config.dataDir, port: config.embeddedPostgresPort }, 'embedded PostgreSQL started');
-    }
-
+    const databaseUrl = config.databaseUrl || (await startEmbeddedDatabase(config, logger, disposers));
     const orm = await openOrm(databaseUrl);
     disposers.push({ name: 'orm', dispose: () => orm.close(true) });
     if (config.migrateOnBoot) {
@@ -89,21 +66,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     const pubSub = await startPubSub({ databaseUrl, log: logger, queueLimit: config.realtime.queueLimit });
     disposers.push({ name: 'realtime', dispose: () => pubSub.dispose() });
 
-    let sesEmulatorUrl: string | undefined;
-    if (config.env === 'development' && !config.ses.endpoint) {
-      const emulator = await startSesEmulator(config.ses.emulatorPort);
-      disposers.push({ name: 'ses-emulator', dispose: emulator.dispose });
-      sesEmulatorUrl = emulator.url;
-    }
-
-    const demo = config.env === 'development' ? await seedDemoTenant(orm, config) : undefined;
+    const { sesEmulatorUrl, demo } = await startDevServices(config, orm, disposers);
 
     let jobs: Jobs | undefined;
     if (config.delivery.runJobs) {
       const provider = createSesProvider(config, config.ses.endpoint ?? sesEmulatorUrl);
-      disposers.push({ name: 'ses-client', dispose: async () => provider.dispose() });
-      jobs = await startJobs({ config, databaseUrl, orm, clock, provider, logger });
-      disposers.push({ name: 'jobs', dispose: jobs.dispose });
+      disposers.push({ name: 'ses-client', dispose: () => Promise.resolve(provider.dispose()) });
+      const started = await startJobs({ config, databaseUrl, orm, clock, provider, logger });
+      disposers.push({ name: 'jobs', dispose: () => started.dispose() });
+      jobs = started;
     }
 
     // Disposed after the server (no more requests) and before the ORM: what is buffered is written.
@@ -121,11 +92,55 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       sesWebhook: options.sesWebhook,
       ...(demo ? { sandboxHeaders: { Authorization: `Bearer ${demo.apiKey}` } } : {}),
     });
-    disposers.push({ name: 'server', dispose: server.dispose });
+    disposers.push({ name: 'server', dispose: () => server.dispose() });
 
     return { config, orm, server, logger, clock, databaseUrl, sesEmulatorUrl, demo, jobs, pubSub, recorder, dispose };
   } catch (error) {
     await dispose();
     throw error;
   }
+}
+
+/** What has started so far, in order; disposed in reverse. */
+type Disposers = Array<{ name: string; dispose: () => Promise<void> }>;
+
+/** Stops what started, last first; one failing to stop does not keep the others running. Safe to call twice. */
+function disposeInReverse(disposers: Disposers, logger: Logger): () => Promise<void> {
+  let disposed: Promise<void> | undefined;
+  return () =>
+    (disposed ??= (async () => {
+      for (const { name, dispose: stop } of disposers.reverse()) {
+        try {
+          await stop();
+          logger.debug({ component: name }, 'stopped');
+        } catch (error) {
+          logger.error({ err: error, component: name }, 'failed to stop cleanly');
+        }
+      }
+    })());
+}
+
+/** Without DATABASE_URL: PostgreSQL from npm, in DATA_DIR. Returns its URL. */
+async function startEmbeddedDatabase(config: Config, logger: Logger, disposers: Disposers): Promise<string> {
+  const embedded = await startEmbeddedPostgres({
+    dataDir: config.dataDir,
+    port: config.embeddedPostgresPort,
+    database: 'lead_nurture',
+    onLog: (line) => logger.trace({ component: 'postgres' }, line),
+  });
+  disposers.push({ name: 'embedded-postgres', dispose: () => embedded.dispose() });
+  logger.info({ dataDir: config.dataDir, port: config.embeddedPostgresPort }, 'embedded PostgreSQL started');
+  return embedded.url;
+}
+
+/** Development only: the SES emulator (unless SES_ENDPOINT is set) and the demo company with its key. */
+async function startDevServices(config: Config, orm: MikroORM, disposers: Disposers): Promise<{ sesEmulatorUrl: string | undefined; demo: DemoTenant | undefined }> {
+  if (config.env !== 'development') return { sesEmulatorUrl: undefined, demo: undefined };
+  let sesEmulatorUrl: string | undefined;
+  if (!config.ses.endpoint) {
+    const emulator = await startSesEmulator(config.ses.emulatorPort);
+    disposers.push({ name: 'ses-emulator', dispose: () => emulator.dispose() });
+    sesEmulatorUrl = emulator.url;
+  }
+  return { sesEmulatorUrl, demo: await seedDemoTenant(orm, config) };
 }

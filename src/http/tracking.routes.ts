@@ -56,7 +56,7 @@ export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: Mikro
     return page(reply, 'Unsubscribe', `<p>Stop receiving these emails?</p><form method="post"><button type="submit">Unsubscribe</button></form>`);
   });
 
-  http.register(async (scope) => {
+  http.register((scope, _options, registered) => {
     // One-click posts are form-encoded (`List-Unsubscribe=One-Click`); the content carries nothing we need.
     scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'], { bodyLimit: 4096 }, (_request, _body, done) => done(null, {}));
     scope.post<{ Params: { token: string } }>('/u/:token', async (request, reply) => {
@@ -66,6 +66,7 @@ export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: Mikro
       if (!known) return notFound(reply);
       return page(reply, 'Unsubscribed', `<p>You are unsubscribed. You will not receive these emails again.</p>`);
     });
+    registered();
   });
 }
 

@@ -30,8 +30,8 @@ export async function seedDemoTenant(orm: MikroORM, config: Config): Promise<Dem
 
   const company =
     (saved && (await em.findOne(Company, { id: saved.companyId }))) ??
-    (await createCompany(em, { name: DEMO_NAME, fromAddress: config.ses.fromAddress, fromName: DEMO_NAME, timezone: 'UTC' }));
-  const { secret } = await createApiKey(em, company.id, 'Development demo key');
+    (await createCompany({ em, now: new Date() }, { name: DEMO_NAME, fromAddress: config.ses.fromAddress, fromName: DEMO_NAME, timezone: 'UTC' }));
+  const { secret } = await createApiKey({ em, now: new Date() }, { companyId: company.id, name: 'Development demo key' });
   const tenant: DemoTenant = { companyId: company.id, companyName: company.name, apiKey: secret };
   await writeFile(file, `${JSON.stringify(tenant, null, 2)}\n`, { mode: 0o600 });
   return tenant;

@@ -35,7 +35,7 @@ export async function startSesEmulator(port: number): Promise<SesEmulator> {
   try {
     server = await start({ host: '127.0.0.1', port });
   } catch (error) {
-    throw new Error(`The SES emulator could not listen on 127.0.0.1:${port} (${(error as Error).message}); set SES_EMULATOR_PORT or SES_ENDPOINT`);
+    throw new Error(`The SES emulator could not listen on 127.0.0.1:${port} (${(error as Error).message}); set SES_EMULATOR_PORT or SES_ENDPOINT`, { cause: error });
   }
   const actualPort = (server.address() as AddressInfo).port;
   return {
