@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { BoundedQueue } from '../src/graphql/realtime/bounded-queue.js';
 import { decodeEvents, encodeEvents, MAX_PAYLOAD_BYTES, publish, Topic, type LeadScoreChangedEvent, type RealtimeEvent } from '../src/state/events.js';
 import { LISTENER_APPLICATION_NAME } from '../src/db/pg-listener.js';
+import { EnrollmentStatus } from '../src/model/sequence.enums.js';
 import { RealtimePubSub } from '../src/graphql/realtime/pubsub.js';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
@@ -380,7 +381,7 @@ describe('realtime building blocks', () => {
       leadId: randomUUID(),
       sequenceId: randomUUID(),
       enrollmentId: randomUUID(),
-      status: 'ACTIVE',
+      status: EnrollmentStatus.ACTIVE,
       stopReason: null,
       at: new Date(i).toISOString(),
     }));
@@ -389,7 +390,7 @@ describe('realtime building blocks', () => {
     for (const payload of payloads) expect(Buffer.byteLength(payload)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
     expect(payloads.flatMap(decodeEvents)).toEqual(events);
 
-    const [long] = decodeEvents(encodeEvents([{ ...(events[0] as RealtimeEvent), topic: Topic.LeadScoreChanged, previousScore: 0, score: 5, delta: 5, reason: 'x'.repeat(5_000) } as RealtimeEvent])[0]!);
+    const [long] = decodeEvents(encodeEvents([{ ...events[0], topic: Topic.LeadScoreChanged, previousScore: 0, score: 5, delta: 5, reason: 'x'.repeat(5_000) } as RealtimeEvent])[0]!);
     expect((long as LeadScoreChangedEvent).reason).toHaveLength(200);
     expect(decodeEvents('not json')).toEqual([]);
     expect(decodeEvents('[{"topic":"NOPE","companyId":"x","leadId":"y"}]')).toEqual([]);

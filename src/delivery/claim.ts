@@ -1,10 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, sql } from '../db/sql.js';
 import type { EmailKeys } from '../model/email-keys.js';
+import { EnrollmentStatus } from '../model/sequence.enums.js';
+import { claimable, markClaimed } from '../state/email-state.js';
+import { statusIn } from '../state/transitions.js';
 
 export interface ClaimedEmail extends EmailKeys {
   attempts: number;
 }
+
+const PAUSED_ENROLLMENT = statusIn('en.status', [EnrollmentStatus.PAUSED]);
 
 /**
  * Claims up to `limit` due emails for this worker: PENDING → SENDING in one statement. This is the only guard
@@ -23,8 +28,8 @@ export async function claimDueEmails(em: EntityManager, input: { now: Date; limi
           select d.id from (select id from company order by random()) c
           cross join lateral (
             select s.id from sequence_email s
-            where s.company_id = c.id and s.status = 'PENDING' and not s.paused and s.scheduled_send_date <= ${input.now}
-              and not exists (select 1 from enrollment en where en.id = s.enrollment_id and en.status = 'PAUSED')
+            where s.company_id = c.id and ${claimable('s')} and not s.paused and s.scheduled_send_date <= ${input.now}
+              and not exists (select 1 from enrollment en where en.id = s.enrollment_id and ${PAUSED_ENROLLMENT})
             order by s.scheduled_send_date, s.id
             limit ${input.share}
             for update of s skip locked
@@ -39,8 +44,8 @@ export async function claimDueEmails(em: EntityManager, input: { now: Date; limi
     em,
     sql`with due as (
           select s.id from sequence_email s
-          where s.status = 'PENDING' and not s.paused and s.scheduled_send_date <= ${input.now}
-            and not exists (select 1 from enrollment en where en.id = s.enrollment_id and en.status = 'PAUSED')
+          where ${claimable('s')} and not s.paused and s.scheduled_send_date <= ${input.now}
+            and not exists (select 1 from enrollment en where en.id = s.enrollment_id and ${PAUSED_ENROLLMENT})
           order by s.scheduled_send_date, s.id
           limit ${rest}
           for update of s skip locked
@@ -48,13 +53,6 @@ export async function claimDueEmails(em: EntityManager, input: { now: Date; limi
         ${markClaimed(input)}`,
   );
   return [...fair, ...filled];
-}
-
-function markClaimed(input: { now: Date; workerId: string }) {
-  return sql`update sequence_email s
-             set status = 'SENDING', attempts = s.attempts + 1, claimed_at = ${input.now}, claimed_by = ${input.workerId}, updated_at = ${input.now}
-             from due where s.id = due.id
-             returning s.id, s.company_id, s.lead_id, s.sequence_id, s.enrollment_id, s.email_number, s.attempts`;
 }
 
 /** Orders a batch round-robin by company, so the send budget is shared fairly within a batch too. */

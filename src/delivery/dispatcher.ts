@@ -1,14 +1,16 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { Company } from '../model/company.entity.js';
 import type { Config } from '../core/config.js';
 import { json, query, sql } from '../db/sql.js';
-import { ActivityType } from '../model/activity.entity.js';
 import { Lead } from '../model/lead.entity.js';
+import { EmailStatus, EnrollmentStatus } from '../model/sequence.enums.js';
 import { recordActivities, type ActivityRecord } from '../state/timeline.js';
-import { publish, Topic, type RealtimeEvent } from '../state/events.js';
+import { publish } from '../state/events.js';
+import { emailChanged, isFinal, settleClaimed, settledActivity, type Settlement, type SettledStatus } from '../state/email-state.js';
+import { completeEnrollments, completedActivities, enrollmentsCompleted } from '../state/enrollment-state.js';
+import { statusIn } from '../state/transitions.js';
 import { EmailSequence } from '../model/email-sequence.entity.js';
 import { claimDueEmails, interleaveByCompany, type ClaimedEmail } from './claim.js';
 import { SendError, type EmailProvider, type OutgoingEmail, type SendFailure } from './email-provider.js';
@@ -26,7 +28,7 @@ export interface DispatchStats {
 
 interface Outcome {
   id: string;
-  status: 'SENT' | 'FAILED' | 'PENDING' | 'CANCELED';
+  status: SettledStatus;
   sentAt?: string;
   messageId?: string;
   reason?: string;
@@ -45,14 +47,13 @@ interface Prepared {
   links: string[];
 }
 
-export const OUTCOME_UNKNOWN = 'Outcome unknown';
-
 const emptyStats = (): DispatchStats => ({ claimed: 0, sent: 0, failed: 0, canceled: 0, requeued: 0 });
 
 /**
  * Sends due emails: claim a batch (PENDING → SENDING), cancel what may no longer be sent, render each for its
  * lead, hand it to SES within the account-wide send budget, and settle every email (SENT with the message id
- * and what was sent, FAILED with the reason, or back to PENDING with backoff when throttled).
+ * and what was sent, FAILED with the reason, UNKNOWN when SES's answer was lost, or back to PENDING with backoff
+ * when throttled).
  */
 export class Dispatcher {
   #account: AccountState | undefined;
@@ -130,7 +131,7 @@ export class Dispatcher {
     const sequences = new Map((await em.find(EmailSequence, { id: { $in: unique(claimed.map((c) => c.sequence_id)) } })).map((s) => [s.id, s]));
     const companies = new Map((await em.find(Company, { id: { $in: unique(claimed.map((c) => c.company_id)) } })).map((c) => [c.id, c]));
     const enrollments = new Map(
-      (await query<{ id: string; status: string }>(em, sql`select id, status from enrollment where id = any(${unique(claimed.map((c) => c.enrollment_id))}::uuid[])`)).map((r) => [r.id, r.status]),
+      (await query<{ id: string; status: EnrollmentStatus }>(em, sql`select id, status from enrollment where id = any(${unique(claimed.map((c) => c.enrollment_id))}::uuid[])`)).map((r) => [r.id, r.status]),
     );
     const suppressed = new Set(
       (
@@ -149,9 +150,9 @@ export class Dispatcher {
     for (const claim of claimed) {
       const lead = leads.get(claim.lead_id);
       const sendable =
-        lead && lead.email && !lead.deletedAt && !lead.unsubscribedAt && enrollments.get(claim.enrollment_id) === 'ACTIVE' && !suppressed.has(`${claim.company_id}:${lead.email}`);
+        lead && lead.email && !lead.deletedAt && !lead.unsubscribedAt && enrollments.get(claim.enrollment_id) === EnrollmentStatus.ACTIVE && !suppressed.has(`${claim.company_id}:${lead.email}`);
       if (!sendable) {
-        outcomes.push({ id: claim.id, status: 'CANCELED' });
+        outcomes.push({ id: claim.id, status: EmailStatus.CANCELED });
         continue;
       }
       try {
@@ -164,7 +165,7 @@ export class Dispatcher {
         });
         prepared.push({ claim, ...built });
       } catch (error) {
-        outcomes.push({ id: claim.id, status: 'FAILED', reason: `Rendering failed: ${(error as Error).message}`.slice(0, 1000) });
+        outcomes.push({ id: claim.id, status: EmailStatus.FAILED, reason: `Rendering failed: ${(error as Error).message}`.slice(0, 1000) });
       }
     }
     // The links are stored before sending: a click that beats the SENT outcome (mail scanners follow links within
@@ -174,7 +175,7 @@ export class Dispatcher {
       await query(
         em,
         sql`update sequence_email s set links = t.links from jsonb_to_recordset(${json(linked)}) as t(id uuid, links jsonb)
-            where s.id = t.id and s.status = 'SENDING' and s.claimed_by = ${this.deps.workerId}`,
+            where s.id = t.id and ${statusIn('s.status', [EmailStatus.SENDING])} and s.claimed_by = ${this.deps.workerId}`,
       );
     }
     return { prepared, outcomes };
@@ -210,7 +211,7 @@ export class Dispatcher {
           release();
         }
         buffer.push(outcome);
-        if (outcome.status === 'PENDING' && outcome.reason?.startsWith('account')) refusal = outcome;
+        if (outcome.status === EmailStatus.PENDING && outcome.reason?.startsWith('account')) refusal = outcome;
         if (buffer.length >= 64) void flush();
       }
     };
@@ -218,7 +219,7 @@ export class Dispatcher {
     if (refusal) {
       // The account stopped accepting mail: say so to every process, and hand the rest of the batch back untouched.
       await markAccountPaused(this.deps.orm.em.fork(), refusal.reason!.slice('account: '.length));
-      buffer.push(...queue.splice(0).map((p) => ({ id: p.claim.id, status: 'PENDING' as const, refund: 1 })));
+      buffer.push(...queue.splice(0).map((p): Outcome => ({ id: p.claim.id, status: EmailStatus.PENDING, refund: 1 })));
     }
     await flush();
   }
@@ -226,7 +227,7 @@ export class Dispatcher {
   private async sendOne({ claim, email, links }: Prepared): Promise<Outcome> {
     try {
       const { messageId } = await this.deps.provider.send(email);
-      return { id: claim.id, status: 'SENT', sentAt: this.deps.clock.now().toISOString(), messageId, subject: email.subject, html: email.html, text: email.text, links };
+      return { id: claim.id, status: EmailStatus.SENT, sentAt: this.deps.clock.now().toISOString(), messageId, subject: email.subject, html: email.html, text: email.text, links };
     } catch (error) {
       const failure: SendFailure = error instanceof SendError ? error.failure : { kind: 'unknown', message: String(error) };
       return this.outcomeOfFailure(claim, failure);
@@ -238,18 +239,19 @@ export class Dispatcher {
     const backoff = (attempt: number) => new Date(now + Math.min(60_000, 1000 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())).toISOString();
     switch (failure.kind) {
       case 'throttled':
-        return { id: claim.id, status: 'PENDING', retryAt: backoff(claim.attempts), refund: 1 };
+        return { id: claim.id, status: EmailStatus.PENDING, retryAt: backoff(claim.attempts), refund: 1 };
       case 'account':
         this.#account = { ...this.#account!, pausedReason: failure.message };
-        return { id: claim.id, status: 'PENDING', refund: 1, reason: `account: ${failure.message}` };
+        return { id: claim.id, status: EmailStatus.PENDING, refund: 1, reason: `account: ${failure.message}` };
       case 'transient':
         return claim.attempts >= this.deps.config.delivery.maxAttempts
-          ? { id: claim.id, status: 'FAILED', reason: `Gave up after ${claim.attempts} attempts: ${failure.message}` }
-          : { id: claim.id, status: 'PENDING', retryAt: backoff(claim.attempts) };
+          ? { id: claim.id, status: EmailStatus.FAILED, reason: `Gave up after ${claim.attempts} attempts: ${failure.message}` }
+          : { id: claim.id, status: EmailStatus.PENDING, retryAt: backoff(claim.attempts) };
       case 'permanent':
-        return { id: claim.id, status: 'FAILED', reason: failure.message };
+        return { id: claim.id, status: EmailStatus.FAILED, reason: failure.message };
       case 'unknown':
-        return { id: claim.id, status: 'FAILED', reason: `${OUTCOME_UNKNOWN}: ${failure.message}. Not re-sent automatically; use retryEmail if it did not arrive.` };
+        // SES may or may not have it, and has no idempotency key: the email waits for an operator, never re-sent by itself.
+        return { id: claim.id, status: EmailStatus.UNKNOWN, reason: `${failure.message}. Not re-sent automatically; use retryEmail if it did not arrive.` };
     }
   }
 
@@ -258,12 +260,12 @@ export class Dispatcher {
     if (outcomes.length === 0) return;
     const em = this.deps.orm.em.fork();
     const now = this.deps.clock.now();
-    const rows = outcomes.map((o) => ({
+    const rows = outcomes.map((o): Settlement => ({
       id: o.id,
       status: o.status,
       sent_at: o.sentAt ?? null,
       message_id: o.messageId ?? null,
-      reason: o.status === 'PENDING' ? null : (o.reason ?? null),
+      reason: o.status === EmailStatus.PENDING ? null : (o.reason ?? null),
       subject: o.subject ?? null,
       html: o.html ?? null,
       text: o.text ?? null,
@@ -274,77 +276,38 @@ export class Dispatcher {
     const byId = new Map(claimed.map((c) => [c.id, c]));
     const outcomeOf = new Map(outcomes.map((o) => [o.id, o]));
     await em.transactional(async (tx) => {
-      const settled = await query<{ id: string; status: Outcome['status'] }>(
-        tx,
-        sql`update sequence_email s set
-              status = t.status, sent_at = coalesce(t.sent_at, s.sent_at), provider_message_id = coalesce(t.message_id, s.provider_message_id),
-              failure_reason = t.reason, subject = coalesce(t.subject, s.subject), body_html = coalesce(t.html, s.body_html),
-              body_text = coalesce(t.text, s.body_text), links = coalesce(t.links, s.links), scheduled_send_date = coalesce(t.retry_at, s.scheduled_send_date),
-              attempts = s.attempts - t.refund, updated_at = ${now}
-            from jsonb_to_recordset(${json(rows)}) as t(id uuid, status text, sent_at timestamptz, message_id text, reason text,
-                 subject text, html text, text text, links jsonb, retry_at timestamptz, refund int)
-            where s.id = t.id and s.status = 'SENDING' and s.claimed_by = ${this.deps.workerId}
-            returning s.id, s.status`,
-      );
+      const settled = await settleClaimed(tx, rows, { workerId: this.deps.workerId, now });
       const activities: ActivityRecord[] = [];
       for (const row of settled) {
-        const claim = byId.get(row.id)!;
         const outcome = outcomeOf.get(row.id)!;
-        if (row.status === 'SENT') stats.sent++;
-        else if (row.status === 'FAILED') stats.failed++;
-        else if (row.status === 'CANCELED') stats.canceled++;
-        else stats.requeued++;
-        if (row.status === 'SENT' || row.status === 'FAILED') {
-          activities.push({
-            companyId: claim.company_id,
-            leadId: claim.lead_id,
-            type: row.status === 'SENT' ? ActivityType.EMAIL_SENT : ActivityType.EMAIL_FAILED,
-            reason: row.status === 'SENT' ? `Email ${claim.email_number} sent` : `Email ${claim.email_number} failed: ${outcome.reason}`,
-            data: { emailId: claim.id, sequenceId: claim.sequence_id, enrollmentId: claim.enrollment_id, ...(outcome.messageId ? { messageId: outcome.messageId } : {}) },
-            occurredAt: now,
-          });
-        }
+        stats[STAT[row.status]]++;
+        const activity = settledActivity(byId.get(row.id)!, row.status, now, { reason: outcome.reason, messageId: outcome.messageId });
+        if (activity) activities.push(activity);
       }
       await recordActivities(tx, activities);
       // Dashboards see final statuses; the milliseconds-long SENDING and a throttled email's return to PENDING are not news.
-      const changes: RealtimeEvent[] = settled
-        .filter((row) => row.status !== 'PENDING')
-        .map((row) => {
-          const claim = byId.get(row.id)!;
-          return { topic: Topic.EmailStatusChanged, companyId: claim.company_id, leadId: claim.lead_id, sequenceId: claim.sequence_id, enrollmentId: claim.enrollment_id, emailId: claim.id, status: row.status, at: now.toISOString() };
-        });
-      await publish(tx, changes);
-      const finished = unique(settled.filter((r) => r.status === 'SENT' || r.status === 'FAILED').map((r) => byId.get(r.id)!.enrollment_id));
-      if (finished.length > 0) await completeEnrollments(tx, finished, now);
+      await publish(
+        tx,
+        settled.filter((row) => row.status !== EmailStatus.PENDING).map((row) => emailChanged(byId.get(row.id)!, row.status, now)),
+      );
+      const finished = unique(settled.filter((r) => isFinal(r.status)).map((r) => byId.get(r.id)!.enrollment_id));
+      if (finished.length > 0) {
+        const completed = await completeEnrollments(tx, finished, now);
+        await publish(tx, enrollmentsCompleted(completed, now));
+        await recordActivities(tx, completedActivities(completed, now));
+      }
     });
   }
 }
 
-/** Marks active enrollments with nothing left to send as COMPLETED, with a timeline entry. */
-async function completeEnrollments(em: EntityManager, enrollmentIds: string[], now: Date): Promise<void> {
-  const completed = await query<{ id: string; lead_id: string; company_id: string; sequence_id: string }>(
-    em,
-    sql`update enrollment e set status = 'COMPLETED', ended_at = ${now}, updated_at = ${now}
-        where e.id = any(${enrollmentIds}::uuid[]) and e.status = 'ACTIVE'
-          and not exists (select 1 from sequence_email s where s.enrollment_id = e.id and s.status in ('PENDING', 'SENDING'))
-        returning e.id, e.lead_id, e.company_id, e.sequence_id`,
-  );
-  await publish(
-    em,
-    completed.map((e) => ({ topic: Topic.EnrollmentChanged, companyId: e.company_id, leadId: e.lead_id, sequenceId: e.sequence_id, enrollmentId: e.id, status: 'COMPLETED', stopReason: null, at: now.toISOString() })),
-  );
-  await recordActivities(
-    em,
-    completed.map((e) => ({
-      companyId: e.company_id,
-      leadId: e.lead_id,
-      type: ActivityType.ENROLLMENT_COMPLETED,
-      reason: 'Sequence completed: the last email was sent',
-      data: { enrollmentId: e.id, sequenceId: e.sequence_id },
-      occurredAt: now,
-    })),
-  );
-}
+/** Which counter a settled email adds to (an unknown outcome counts as failed: it was not known to be sent). */
+const STAT: Record<SettledStatus, keyof DispatchStats> = {
+  [EmailStatus.SENT]: 'sent',
+  [EmailStatus.FAILED]: 'failed',
+  [EmailStatus.UNKNOWN]: 'failed',
+  [EmailStatus.CANCELED]: 'canceled',
+  [EmailStatus.PENDING]: 'requeued',
+};
 
 /** Counts permits; `acquire` resolves with the function that gives its permit back. */
 class Semaphore {

@@ -3,7 +3,7 @@ import type { Config } from '../core/config.js';
 import type { Lead } from '../model/lead.entity.js';
 import type { EmailSequence } from '../model/email-sequence.entity.js';
 import { templateData } from '../templates/template-data.js';
-import { renderEmail } from '../templates/templates.js';
+import { renderEmail } from '../templates/render.js';
 import { instrumentHtml } from '../tracking/links.js';
 import { signToken } from '../tracking/tokens.js';
 import type { OutgoingEmail } from './email-provider.js';

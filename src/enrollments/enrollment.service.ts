@@ -4,8 +4,9 @@ import { uuidv7 } from '../core/ids.js';
 import { EMAILS_DUE_CHANNEL } from '../state/due-signal.js';
 import { query, sql } from '../db/sql.js';
 import { ActivityType } from '../model/activity.entity.js';
-import { publishWritten, Topic, type RealtimeEvent } from '../state/events.js';
-import { EnrollmentStatus } from '../model/sequence.enums.js';
+import { publishWritten } from '../state/events.js';
+import { newEmailsInsert } from '../state/email-state.js';
+import { enrollmentStarted, newEnrollmentsInsert } from '../state/enrollment-state.js';
 import { stepSendDate, type StepDelay } from '../sequences/schedule.js';
 import { WindowTimeZone, type SendWindow } from '../model/sequence-step.js';
 
@@ -120,32 +121,18 @@ export function enrollmentWrites(input: EnrollInput, name: string, onlyLeadsIn?:
   const reason = `Enrolled in "${sequence.name}" (${input.reason}); ${sequence.steps.length} emails scheduled`;
   const events = enrollments.id.map((enrollmentId, i) => ({
     key: enrollmentId,
-    event: {
-      topic: Topic.EnrollmentChanged,
-      companyId,
-      leadId: enrollments.lead[i]!,
-      sequenceId: sequence.id,
-      enrollmentId,
-      status: EnrollmentStatus.ACTIVE,
-      stopReason: null,
-      at: startAt.toISOString(),
-    } satisfies RealtimeEvent,
+    event: enrollmentStarted({ id: enrollmentId, company_id: companyId, lead_id: enrollments.lead[i]!, sequence_id: sequence.id }, startAt),
   }));
+  const rows = { companyId, sequenceId: sequence.id, at: startAt };
 
   const cte = (suffix: string) => sql.raw(`${name}_${suffix}`);
   const ctes = sql`${cte('candidate')} as (
       select * from unnest(${enrollments.id}::uuid[], ${enrollments.lead}::uuid[], ${enrollments.activity}::uuid[]) as c(id, lead_id, activity_id)
       ${onlyLeadsIn ? sql`where c.lead_id in (${onlyLeadsIn})` : sql``}
     ), ${cte('created')} as (
-      insert into enrollment (id, company_id, lead_id, sequence_id, status, started_at, created_at, updated_at)
-      select c.id, ${companyId}::uuid, c.lead_id, ${sequence.id}::uuid, 'ACTIVE', ${startAt}, ${startAt}, ${startAt} from ${cte('candidate')} c
-      on conflict (lead_id, sequence_id) do nothing
-      returning id, lead_id
+      ${newEnrollmentsInsert(rows, cte('candidate'))}
     ), ${cte('emails')} as (
-      insert into sequence_email (id, company_id, enrollment_id, lead_id, sequence_id, email_number, scheduled_send_date, status, created_at, updated_at)
-      select e.id, ${companyId}::uuid, c.id, c.lead_id, ${sequence.id}::uuid, e.number, e.at, 'PENDING', ${startAt}, ${startAt}
-      from unnest(${emails.id}::uuid[], ${emails.enrollment}::uuid[], ${emails.number}::int[], ${emails.at}::timestamptz[]) as e(id, enrollment_id, number, at)
-      join ${cte('created')} c on c.id = e.enrollment_id
+      ${newEmailsInsert({ ...rows, emails }, cte('created'))}
     ), ${cte('timeline')} as (
       insert into activity (id, company_id, lead_id, type, reason, data, occurred_at)
       select k.activity_id, ${companyId}::uuid, c.lead_id, ${ActivityType.ENROLLED}, ${reason},

@@ -20,12 +20,12 @@ import { EmailStatus } from './sequence.enums.js';
 // without the emails of paused enrollments: a forgotten pause would otherwise sit, oldest, in front of every claim.
 @Index({
   name: 'sequence_email_due_unpaused_index',
-  expression: `create index "sequence_email_due_unpaused_index" on "sequence_email" ("scheduled_send_date", "id") where "status" = 'PENDING' and not "paused"`,
+  expression: `create index "sequence_email_due_unpaused_index" on "sequence_email" ("scheduled_send_date", "id") where "status" = '${EmailStatus.PENDING}' and not "paused"`,
 })
 // `pendingEmails`: the same, per company.
 @Index({
   name: 'sequence_email_company_due_unpaused_index',
-  expression: `create index "sequence_email_company_due_unpaused_index" on "sequence_email" ("company_id", "scheduled_send_date", "id") where "status" = 'PENDING' and not "paused"`,
+  expression: `create index "sequence_email_company_due_unpaused_index" on "sequence_email" ("company_id", "scheduled_send_date", "id") where "status" = '${EmailStatus.PENDING}' and not "paused"`,
 })
 @Index({ properties: ['sequence', 'status'] })
 // A lead's emails, a handful (`leadSequenceStatus`'s next email): without it, a scan of the company's pending queue.
@@ -33,7 +33,12 @@ import { EmailStatus } from './sequence.enums.js';
 // The sweeper's scan for emails whose claim outlived its lease.
 @Index({
   name: 'sequence_email_sending_index',
-  expression: `create index "sequence_email_sending_index" on "sequence_email" ("claimed_at") where "status" = 'SENDING'`,
+  expression: `create index "sequence_email_sending_index" on "sequence_email" ("claimed_at") where "status" = '${EmailStatus.SENDING}'`,
+})
+// `stuckEmails` and `deliveryStatus`: a company's emails whose hand-over has an unknown outcome, newest first.
+@Index({
+  name: 'sequence_email_company_unknown_index',
+  expression: `create index "sequence_email_company_unknown_index" on "sequence_email" ("company_id", "updated_at", "id") where "status" = '${EmailStatus.UNKNOWN}'`,
 })
 // SES events (bounces, deliveries) find their email by SES message id.
 @Index({

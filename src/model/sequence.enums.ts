@@ -50,6 +50,7 @@ export enum EmailStatus {
   CLICKED = 'CLICKED',
   BOUNCED = 'BOUNCED',
   FAILED = 'FAILED',
+  UNKNOWN = 'UNKNOWN',
   CANCELED = 'CANCELED',
 }
 registerEnumType(EmailStatus, {
@@ -63,6 +64,10 @@ registerEnumType(EmailStatus, {
     CLICKED: { description: 'A link in it was clicked.' },
     BOUNCED: { description: 'Permanently bounced.' },
     FAILED: { description: 'Not sent; see `failureReason`.' },
+    UNKNOWN: {
+      description:
+        'Handed to SES with an unknown outcome (the answer was lost, or its dispatcher stopped mid-send): it may or may not have gone out. Never re-sent by itself; see `stuckEmails` and `retryEmail`.',
+    },
     CANCELED: { description: 'Will never be sent (enrollment stopped, lead deleted or unsubscribed).' },
   },
 });

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RawBuilder } from 'kysely';
 import { query, sql } from '../db/sql.js';
+import type { EmailStatus, EnrollmentStatus, StopReason } from '../model/sequence.enums.js';
 
 /** What subscribers can listen to. Values are the routing keys of the PubSub. */
 export enum Topic {
@@ -33,7 +34,7 @@ export interface EmailStatusChangedEvent {
   sequenceId: string;
   enrollmentId: string;
   emailId: string;
-  status: string;
+  status: EmailStatus;
   at: string;
 }
 
@@ -43,8 +44,8 @@ export interface EnrollmentChangedEvent {
   leadId: string;
   sequenceId: string;
   enrollmentId: string;
-  status: string;
-  stopReason: string | null;
+  status: EnrollmentStatus;
+  stopReason: StopReason | null;
   at: string;
 }
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, sql } from '../db/sql.js';
-import { stopEnrollments } from '../enrollments/enrollment-lifecycle.js';
+import { stopEnrollments } from '../state/enrollment-state.js';
 import { StopReason } from '../model/sequence.enums.js';
 import { ActivityType } from '../model/activity.entity.js';
 import { SuppressionReason } from '../model/suppression.entity.js';

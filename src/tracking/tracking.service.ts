@@ -6,8 +6,11 @@ import { uuidv7 } from '../core/ids.js';
 import { json, query, sql } from '../db/sql.js';
 import { ActivityType } from '../model/activity.entity.js';
 import { applyScoreSteps, type ScoreStep } from '../leads/score.service.js';
+import { EmailStatus } from '../model/sequence.enums.js';
 import { recordActivities, type ActivityRecord } from '../state/timeline.js';
-import { publish, Topic, type RealtimeEvent } from '../state/events.js';
+import { publish } from '../state/events.js';
+import { emailChanged, engagedStatus, writeEngagement } from '../state/email-state.js';
+import { ENGAGEABLE_EMAIL } from '../state/transitions.js';
 import { BURST_SECONDS, classifyClick, classifyOpen, type Verdict } from './machine.js';
 
 export interface EngagementEvent {
@@ -32,7 +35,7 @@ export interface EngagementOutcome {
 }
 
 interface EmailState extends EmailKeys {
-  status: string;
+  status: EmailStatus;
   sent_at: Date | null;
   links: string[] | null;
   /** Set only by human engagement: null means no person opened (or clicked) it yet. */
@@ -46,12 +49,11 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/**
- * SENDING included: SES may have delivered an email whose SENT outcome is not written yet (outcomes are settled in
- * groups), and engagement then is still real. It is judged as 0 s after sending, so it is a prefetch and changes
- * nothing but the counts: the settle, which expects SENDING, is not disturbed.
+/*
+ * Engagement counts for ENGAGEABLE_EMAIL, SENDING included: SES may have delivered an email whose SENT outcome is
+ * not written yet (outcomes are settled in groups), and engagement then is still real. It is judged as 0 s after
+ * sending, so it is a prefetch and changes nothing but the counts: the settle, which expects SENDING, is not disturbed.
  */
-const ENGAGED = ['SENDING', 'SENT', 'OPENED', 'CLICKED', 'BOUNCED'];
 
 /**
  * Records opens and clicks write-behind, in group commits: the pixel and the redirect answer at once, and every
@@ -88,11 +90,11 @@ export class EngagementRecorder {
   async linkOf(emailId: string, index: number): Promise<string | undefined> {
     let links = this.#links.get(emailId);
     if (!links) {
-      const [row] = await query<{ links: string[] | null; status: string }>(this.orm.em.fork(), sql`select links, status from sequence_email where id = ${emailId}::uuid`);
+      const [row] = await query<{ links: string[] | null; status: EmailStatus }>(this.orm.em.fork(), sql`select links, status from sequence_email where id = ${emailId}::uuid`);
       if (!row?.links) return undefined;
       links = row.links;
       // While SENDING they are the links of an attempt that may yet fail and be rendered again: not remembered.
-      if (row.status !== 'SENDING') {
+      if (row.status !== EmailStatus.SENDING) {
         if (this.#links.size > 50_000) this.#links.delete(this.#links.keys().next().value!);
         this.#links.set(emailId, links);
       }
@@ -136,7 +138,34 @@ export class EngagementRecorder {
   }
 }
 
+interface BatchEmail extends EmailState {
+  openDelta: number;
+  clickDelta: number;
+  /** Its status as this batch's events so far leave it (`status` is what was read). */
+  current: EmailStatus;
+}
+
+/** What a batch reads up front and what its events add up to, written at the end in a few statements. */
+interface Batch {
+  emails: Map<string, BatchEmail>;
+  /** Recent clicks per email and link (ms), for the link-scanner burst rule; grows as the batch applies. */
+  clicks: { emailId: string; link: number; at: number }[];
+  companies: Map<string, Company>;
+  eventRows: Record<string, unknown>[];
+  activities: ActivityRecord[];
+  scores: ScoreStep[];
+}
+
+type Judged = { method: string; userAgent: string | null; secondsSinceSent: number | null };
+
 async function applyBatch(em: EntityManager, events: EngagementEvent[]): Promise<EngagementOutcome[]> {
+  const batch = await loadBatch(em, events);
+  const outcomes = events.map((event) => applyEvent(batch, event));
+  if (batch.eventRows.length > 0) await writeBatch(em, batch, events.at(-1)!.at);
+  return outcomes;
+}
+
+async function loadBatch(em: EntityManager, events: EngagementEvent[]): Promise<Batch> {
   const ids = [...new Set(events.map((e) => e.emailId))].sort();
   // Locked in id order: concurrent batches (other processes) wait for each other instead of deadlocking.
   const rows = await query<EmailState>(
@@ -144,99 +173,98 @@ async function applyBatch(em: EntityManager, events: EngagementEvent[]): Promise
     sql`select id, company_id, lead_id, sequence_id, enrollment_id, email_number, status, sent_at, links, opened_at, clicked_at
         from sequence_email where id = any(${ids}::uuid[]) order by id for update`,
   );
-  const emails = new Map(rows.map((row) => [row.id, { ...row, openDelta: 0, clickDelta: 0, initialStatus: row.status }]));
   const since = new Date(Math.min(...events.map((e) => e.at.getTime())) - BURST_SECONDS * 1000);
   const recentClicks = await query<{ email_id: string; link_index: number; occurred_at: Date }>(
     em,
     sql`select email_id, link_index, occurred_at from email_event where email_id = any(${ids}::uuid[]) and kind = 'CLICK' and occurred_at > ${since}`,
   );
-  const clicks = recentClicks.map((c) => ({ emailId: c.email_id, link: c.link_index, at: new Date(c.occurred_at).getTime() }));
-  const companies = new Map((await em.find(Company, { id: { $in: [...new Set(rows.map((r) => r.company_id))] } })).map((c) => [c.id, c]));
+  return {
+    emails: new Map(rows.map((row) => [row.id, { ...row, openDelta: 0, clickDelta: 0, current: row.status }])),
+    clicks: recentClicks.map((c) => ({ emailId: c.email_id, link: c.link_index, at: new Date(c.occurred_at).getTime() })),
+    companies: new Map((await em.find(Company, { id: { $in: [...new Set(rows.map((r) => r.company_id))] } })).map((c) => [c.id, c])),
+    eventRows: [],
+    activities: [],
+    scores: [],
+  };
+}
 
-  const outcomes: EngagementOutcome[] = [];
-  const eventRows: Record<string, unknown>[] = [];
-  const activities: ActivityRecord[] = [];
-  const scores: ScoreStep[] = [];
-  for (const event of events) {
-    const email = emails.get(event.emailId);
-    if (!email || !ENGAGED.includes(email.status) || (event.companyId && email.company_id !== event.companyId)) {
-      outcomes.push({ recorded: false });
-      continue;
-    }
-    const rules = companies.get(email.company_id)!.scoringRules;
-    const secondsSinceSent = email.status === 'SENDING' ? 0 : email.sent_at ? (event.at.getTime() - new Date(email.sent_at).getTime()) / 1000 : null;
-    const base = { method: event.method, userAgent: event.userAgent, secondsSinceSent };
-    const note = (verdict: Verdict, what: string) => (verdict.human ? what : `${what} by a machine (${verdict.reason}); not scored`);
+/** Applies one event to the batch's state, in arrival order. */
+function applyEvent(batch: Batch, event: EngagementEvent): EngagementOutcome {
+  const email = batch.emails.get(event.emailId);
+  if (!email || !ENGAGEABLE_EMAIL.includes(email.current) || (event.companyId && email.company_id !== event.companyId)) return { recorded: false };
+  const secondsSinceSent = email.current === EmailStatus.SENDING ? 0 : email.sent_at ? (event.at.getTime() - new Date(email.sent_at).getTime()) / 1000 : null;
+  const judged = { method: event.method, userAgent: event.userAgent, secondsSinceSent };
+  return event.kind === 'OPEN' ? applyOpen(batch, email, event, judged) : applyClick(batch, email, event, judged);
+}
 
-    if (event.kind === 'OPEN') {
-      const verdict = classifyOpen(base);
-      email.openDelta++;
-      if (verdict.human) {
-        if (email.opened_at === null) scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number}`, data: { emailId: email.id } });
-        email.opened_at ??= event.at;
-        if (email.status === 'SENT') email.status = 'OPENED';
-      }
-      eventRows.push(eventRow(email, event, 'OPEN', verdict, null, null));
-      activities.push(activity(email, ActivityType.EMAIL_OPENED, note(verdict, `Email ${email.email_number} opened`), event.at, !verdict.human, {}));
-      outcomes.push({ recorded: true, verdict });
-      continue;
-    }
-
-    const links = email.links ?? [];
-    const linkIndex = event.linkIndex ?? (event.url !== undefined ? links.indexOf(event.url) : -1);
-    const url = links[linkIndex];
-    if (url === undefined) {
-      outcomes.push({ recorded: false });
-      continue;
-    }
-    const windowStart = event.at.getTime() - BURST_SECONDS * 1000;
-    const otherLinks = new Set(clicks.filter((c) => c.emailId === email.id && c.link !== linkIndex && c.at > windowStart).map((c) => c.link)).size;
-    const verdict = classifyClick({ ...base, otherLinksClickedRecently: otherLinks });
-    clicks.push({ emailId: email.id, link: linkIndex, at: event.at.getTime() });
-    email.clickDelta++;
-    if (verdict.human) {
-      // A click means the email was opened, even if the pixel never loaded (images off).
-      if (email.opened_at === null) {
-        email.openDelta++;
-        email.opened_at = event.at;
-        scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number} (seen through a click)`, data: { emailId: email.id } });
-      }
-      if (email.clicked_at === null) {
-        email.clicked_at = event.at;
-        scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.clickPoints, reason: `First click in email ${email.email_number}`, data: { emailId: email.id } });
-      }
-      if (email.status === 'SENT' || email.status === 'OPENED') email.status = 'CLICKED';
-    }
-    eventRows.push(eventRow(email, event, 'CLICK', verdict, linkIndex, url));
-    activities.push(activity(email, ActivityType.EMAIL_CLICKED, note(verdict, `Link ${linkIndex + 1} of email ${email.email_number} clicked`), event.at, !verdict.human, { url }));
-    outcomes.push({ recorded: true, verdict, url });
+function applyOpen(batch: Batch, email: BatchEmail, event: EngagementEvent, judged: Judged): EngagementOutcome {
+  const rules = batch.companies.get(email.company_id)!.scoringRules;
+  const verdict = classifyOpen(judged);
+  email.openDelta++;
+  if (verdict.human) {
+    if (email.opened_at === null) batch.scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number}`, data: { emailId: email.id } });
+    email.opened_at ??= event.at;
+    email.current = engagedStatus(email.current, 'OPEN');
   }
+  batch.eventRows.push(eventRow(email, event, 'OPEN', verdict, null, null));
+  batch.activities.push(activity(email, ActivityType.EMAIL_OPENED, note(verdict, `Email ${email.email_number} opened`), event.at, !verdict.human, {}));
+  return { recorded: true, verdict };
+}
 
-  if (eventRows.length === 0) return outcomes;
-  const now = events.at(-1)!.at;
+function applyClick(batch: Batch, email: BatchEmail, event: EngagementEvent, judged: Judged): EngagementOutcome {
+  const links = email.links ?? [];
+  const linkIndex = event.linkIndex ?? (event.url !== undefined ? links.indexOf(event.url) : -1);
+  const url = links[linkIndex];
+  if (url === undefined) return { recorded: false };
+  const rules = batch.companies.get(email.company_id)!.scoringRules;
+  const windowStart = event.at.getTime() - BURST_SECONDS * 1000;
+  const otherLinks = new Set(batch.clicks.filter((c) => c.emailId === email.id && c.link !== linkIndex && c.at > windowStart).map((c) => c.link)).size;
+  const verdict = classifyClick({ ...judged, otherLinksClickedRecently: otherLinks });
+  batch.clicks.push({ emailId: email.id, link: linkIndex, at: event.at.getTime() });
+  email.clickDelta++;
+  if (verdict.human) {
+    // A click means the email was opened, even if the pixel never loaded (images off).
+    if (email.opened_at === null) {
+      email.openDelta++;
+      email.opened_at = event.at;
+      batch.scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number} (seen through a click)`, data: { emailId: email.id } });
+    }
+    if (email.clicked_at === null) {
+      email.clicked_at = event.at;
+      batch.scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.clickPoints, reason: `First click in email ${email.email_number}`, data: { emailId: email.id } });
+    }
+    email.current = engagedStatus(email.current, 'CLICK');
+  }
+  batch.eventRows.push(eventRow(email, event, 'CLICK', verdict, linkIndex, url));
+  batch.activities.push(activity(email, ActivityType.EMAIL_CLICKED, note(verdict, `Link ${linkIndex + 1} of email ${email.email_number} clicked`), event.at, !verdict.human, { url }));
+  return { recorded: true, verdict, url };
+}
+
+/** Writes what the batch added up to: the events, the counts and statuses, the timeline, realtime events and scores. */
+async function writeBatch(em: EntityManager, batch: Batch, now: Date): Promise<void> {
   await query(
     em,
     sql`insert into email_event (id, company_id, email_id, kind, link_index, url, verdict, verdict_reason, user_agent, occurred_at)
         select id, company_id, email_id, kind, link_index, url, verdict, verdict_reason, user_agent, occurred_at
-        from jsonb_to_recordset(${json(eventRows)}) as t(id uuid, company_id uuid, email_id uuid, kind text, link_index int, url text,
+        from jsonb_to_recordset(${json(batch.eventRows)}) as t(id uuid, company_id uuid, email_id uuid, kind text, link_index int, url text,
              verdict text, verdict_reason text, user_agent text, occurred_at timestamptz)`,
   );
-  const touched = [...emails.values()].filter((e) => e.openDelta > 0 || e.clickDelta > 0);
-  await query(
+  const touched = [...batch.emails.values()].filter((e) => e.openDelta > 0 || e.clickDelta > 0);
+  await writeEngagement(
     em,
-    sql`update sequence_email s set open_count = s.open_count + t.opens, click_count = s.click_count + t.clicks, status = t.status,
-          opened_at = t.opened_at, clicked_at = t.clicked_at, updated_at = ${now}
-        from jsonb_to_recordset(${json(touched.map((e) => ({ id: e.id, opens: e.openDelta, clicks: e.clickDelta, status: e.status, opened_at: e.opened_at, clicked_at: e.clicked_at })))})
-          as t(id uuid, opens int, clicks int, status text, opened_at timestamptz, clicked_at timestamptz)
-        where s.id = t.id`,
+    touched.map((e) => ({ id: e.id, opens: e.openDelta, clicks: e.clickDelta, status: e.current, opened_at: e.opened_at, clicked_at: e.clicked_at })),
+    now,
   );
-  await recordActivities(em, activities);
-  const statusChanges: RealtimeEvent[] = touched
-    .filter((e) => e.status !== e.initialStatus)
-    .map((e) => ({ topic: Topic.EmailStatusChanged, companyId: e.company_id, leadId: e.lead_id, sequenceId: e.sequence_id, enrollmentId: e.enrollment_id, emailId: e.id, status: e.status, at: now.toISOString() }));
-  await publish(em, statusChanges);
-  await applyScoreSteps(em, scores.filter((step) => step.delta !== 0), companies, now);
-  return outcomes;
+  await recordActivities(em, batch.activities);
+  await publish(
+    em,
+    touched.filter((e) => e.current !== e.status).map((e) => emailChanged(e, e.current, now)),
+  );
+  await applyScoreSteps(em, batch.scores.filter((step) => step.delta !== 0), batch.companies, now);
+}
+
+function note(verdict: Verdict, what: string): string {
+  return verdict.human ? what : `${what} by a machine (${verdict.reason}); not scored`;
 }
 
 function eventRow(email: EmailState, event: EngagementEvent, kind: 'OPEN' | 'CLICK', verdict: Verdict, linkIndex: number | null, url: string | null) {

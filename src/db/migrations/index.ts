@@ -8,6 +8,7 @@ import { Migration20261124040430_ses_events } from './Migration20261124040430_se
 import { Migration20261124060306_lead_emails } from './Migration20261124060306_lead_emails.js';
 import { Migration20261124060325_paused_emails } from './Migration20261124060325_paused_emails.js';
 import { Migration20261124062128_drop_redundant_foreign_keys } from './Migration20261124062128_drop_redundant_foreign_keys.js';
+import { Migration20261202060300_unknown_email_status } from './Migration20261202060300_unknown_email_status.js';
 
 export const migrations = [
   { name: 'Migration20261124031012', class: Migration20261124031012 },
@@ -19,4 +20,5 @@ export const migrations = [
   { name: 'Migration20261124060306_lead_emails', class: Migration20261124060306_lead_emails },
   { name: 'Migration20261124060325_paused_emails', class: Migration20261124060325_paused_emails },
   { name: 'Migration20261124062128_drop_redundant_foreign_keys', class: Migration20261124062128_drop_redundant_foreign_keys },
+  { name: 'Migration20261202060300_unknown_email_status', class: Migration20261202060300_unknown_email_status },
 ];

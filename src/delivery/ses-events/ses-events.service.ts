@@ -6,8 +6,9 @@ import { ActivityType } from '../../model/activity.entity.js';
 import { SuppressionReason } from '../../model/suppression.entity.js';
 import { suppressAddress } from '../../suppression/suppression.service.js';
 import { recordActivities } from '../../state/timeline.js';
-import { publish, Topic } from '../../state/events.js';
-import { EmailStatus } from '../../model/sequence.enums.js';
+import { publish } from '../../state/events.js';
+import { moveEmail } from '../../state/email-state.js';
+import { EmailMove } from '../../state/transitions.js';
 import { EmailEventKind } from '../../model/email-event.entity.js';
 import type { SesAction, SesEvent } from './ses-event.js';
 
@@ -67,9 +68,8 @@ async function apply(tx: EntityManager, email: EmailRow, action: Acted, at: Date
   switch (action.kind) {
     case 'hard-bounce': {
       // Engagement may have been recorded first (a scanner's click); a bounce still ends it. Never from PENDING, FAILED, CANCELED.
-      if (await setStatus(tx, email, EmailStatus.BOUNCED, ['SENT', 'OPENED', 'CLICKED'], action.detail, now)) {
-        await publishStatus(tx, email, EmailStatus.BOUNCED, now);
-      }
+      const bounced = await moveEmail(tx, email, EmailMove.BOUNCE, action.detail, now);
+      if (bounced) await publish(tx, bounced);
       const reason = `Email ${email.email_number} bounced: ${action.detail}`;
       await suppress(tx, email, action.recipients, SuppressionReason.HARD_BOUNCE, reason, now, () => timeline(ActivityType.EMAIL_BOUNCED, reason, { bounce: 'Permanent' }));
       return;
@@ -92,13 +92,15 @@ async function apply(tx: EntityManager, email: EmailRow, action: Acted, at: Date
       if (delivered.length > 0) await timeline(ActivityType.EMAIL_DELIVERED, `Email ${email.email_number} delivered`);
       return;
     }
-    case 'failed':
+    case 'failed': {
       // SES accepted the send but then did not deliver it: the email was never sent after all.
-      if (await setStatus(tx, email, EmailStatus.FAILED, ['SENDING', 'SENT'], action.reason, now)) {
-        await publishStatus(tx, email, EmailStatus.FAILED, now);
+      const failed = await moveEmail(tx, email, EmailMove.REJECT, action.reason, now);
+      if (failed) {
+        await publish(tx, failed);
         await timeline(ActivityType.EMAIL_FAILED, `Email ${email.email_number} failed: ${action.reason}`);
       }
       return;
+    }
     default:
       return unreachable(action);
   }
@@ -115,29 +117,6 @@ async function findEmail(tx: EntityManager, event: SesEvent): Promise<EmailRow |
   if (!event.emailId) return undefined;
   const [byId] = await query<EmailRow>(tx, sql`${select} where e.id = ${event.emailId}::uuid`);
   return byId;
-}
-
-/** Moves the email to `status` if it is in one of `from`; true when it moved. */
-async function setStatus(tx: EntityManager, email: EmailRow, status: EmailStatus, from: string[], reason: string, now: Date): Promise<boolean> {
-  const moved = await query<{ id: string }>(
-    tx,
-    sql`update sequence_email set status = ${status}, failure_reason = ${reason}, updated_at = ${now}
-        where id = ${email.id}::uuid and company_id = ${email.company_id}::uuid and status = any(${from}::text[]) returning id`,
-  );
-  return moved.length > 0;
-}
-
-function publishStatus(tx: EntityManager, email: EmailRow, status: EmailStatus, now: Date): Promise<void> {
-  return publish(tx, {
-    topic: Topic.EmailStatusChanged,
-    companyId: email.company_id,
-    leadId: email.lead_id,
-    sequenceId: email.sequence_id,
-    enrollmentId: email.enrollment_id,
-    emailId: email.id,
-    status,
-    at: now.toISOString(),
-  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Arg, Args, Authorized, Ctx, Field, Float, ID, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
 import { DateTimeResolver } from 'graphql-scalars';
-import { companyIdOf, type Context } from '../context.js';
-import { Connection, PageArgs } from '../connection.js';
+import { companyScope, type Context } from '../context.js';
+import { Connection, PageArgs, pageCost } from '../connection.js';
 import { SequenceEmail } from '../../model/sequence-email.entity.js';
 import { deliveryStatus, listStuckEmails, retryEmail } from '../../delivery/delivery.service.js';
 
@@ -25,31 +25,32 @@ class DeliveryStatus {
   @Field(() => Int, { description: 'Emails being handed to SES right now.' })
   sendingEmails!: number;
 
-  @Field(() => Int, { description: 'Emails whose hand-over has an unknown outcome (see `stuckEmails`).' })
+  @Field(() => Int, { description: 'Emails whose hand-over has an unknown outcome (status UNKNOWN; see `stuckEmails`).' })
   stuckEmails!: number;
 }
 
-const StuckEmailConnection = Connection(SequenceEmail, 'StuckEmail', 'Emails whose hand-over to SES has an unknown outcome, newest first.');
+const StuckEmailConnection = Connection(SequenceEmail, 'StuckEmail', 'Emails whose hand-over to SES has an unknown outcome (status UNKNOWN), newest first.');
 
 @Resolver()
 export class DeliveryResolver {
   @Authorized()
   @Query(() => DeliveryStatus, { description: 'Whether dispatch is running (and why not), and the company’s delivery queue.' })
   deliveryStatus(@Ctx() context: Context) {
-    return deliveryStatus(context.em, companyIdOf(context), context.clock.now());
+    return deliveryStatus(companyScope(context));
   }
 
   @Authorized()
   @Query(() => StuckEmailConnection, {
-    description: 'Emails a dispatcher stopped handling mid-send: SES may or may not have them. They are never re-sent automatically.',
+    description: 'Emails in status UNKNOWN: their hand-over to SES has an unknown outcome (SES may or may not have them). They are never re-sent automatically.',
+    complexity: pageCost,
   })
   stuckEmails(@Args(() => PageArgs) page: PageArgs, @Ctx() context: Context) {
-    return listStuckEmails(context.em, companyIdOf(context), page);
+    return listStuckEmails(companyScope(context), page);
   }
 
   @Authorized()
-  @Mutation(() => SequenceEmail, { description: 'Re-queues a FAILED email on purpose: it is sent once more, now. Check first that it did not arrive.' })
+  @Mutation(() => SequenceEmail, { description: 'Re-queues a FAILED or UNKNOWN email on purpose: it is sent once more, now. For an UNKNOWN one, check first that it did not arrive.' })
   retryEmail(@Arg('id', () => ID) id: string, @Ctx() context: Context): Promise<SequenceEmail> {
-    return retryEmail(context.em, companyIdOf(context), id, context.clock.now());
+    return retryEmail(companyScope(context), id);
   }
 }

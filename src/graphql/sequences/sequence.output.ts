@@ -4,6 +4,7 @@ import { Lead } from '../../model/lead.entity.js';
 import { EmailSequence } from '../../model/email-sequence.entity.js';
 import { Enrollment } from '../../model/enrollment.entity.js';
 import { SequenceEmail } from '../../model/sequence-email.entity.js';
+import { listCost } from '../../model/query-cost.js';
 
 export const SequenceConnection = Connection(EmailSequence, 'Sequence', "A page of the company's sequences, oldest first.");
 export const SequenceEmailConnection = Connection(SequenceEmail, 'SequenceEmail', 'A page of emails.');
@@ -17,6 +18,7 @@ export class EmailStatusCounts {
   @Field(() => Int, { description: 'Clicked.' }) CLICKED!: number;
   @Field(() => Int, { description: 'Bounced.' }) BOUNCED!: number;
   @Field(() => Int, { description: 'Failed.' }) FAILED!: number;
+  @Field(() => Int, { description: 'Handed to SES with an unknown outcome; never re-sent by itself (see `stuckEmails`).' }) UNKNOWN!: number;
   @Field(() => Int, { description: 'Canceled.' }) CANCELED!: number;
 }
 
@@ -25,7 +27,8 @@ export class LeadSequenceStatus {
   @Field(() => Lead, { description: 'The lead.' })
   lead!: Lead;
 
-  @Field(() => [Enrollment], { description: 'Its enrollments, oldest first, each with its emails.' })
+  // Not capped by the data: a lead has one enrollment per sequence it entered. Costed at what a large account sees.
+  @Field(() => [Enrollment], { description: 'Its enrollments, oldest first, each with its emails.', complexity: listCost(20) })
   enrollments!: Enrollment[];
 
   @Field(() => SequenceEmail, { nullable: true, description: 'The next email due across its active enrollments.' })

@@ -1,0 +1,119 @@
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dispatcher } from '../src/delivery/dispatcher.js';
+import { createSesProvider } from '../src/delivery/ses-provider.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { createTenant, type Tenant } from './helpers/factories.js';
+import { ok, type Untyped } from './helpers/graphql.js';
+import { startMailbox, type SesMailbox } from './helpers/ses.js';
+
+/**
+ * An email whose hand-over to SES has an unknown outcome has a status of its own, UNKNOWN (issue 13): SES took it,
+ * but its answer was lost on the way back, so the dispatcher cannot know. It is never re-sent by itself; operators
+ * see it in `stuckEmails`, `deliveryStatus` and the sequence's counts, and may `retryEmail` it on purpose.
+ */
+describe('an unknown outcome is UNKNOWN', () => {
+  let mailbox: SesMailbox;
+  let lossy: { url: string; dispose(): Promise<void> };
+  let t: TestApp;
+  let tenant: Tenant;
+  const disposers: (() => unknown)[] = [];
+
+  beforeAll(async () => {
+    mailbox = await startMailbox();
+    lossy = await startAnswerLosingProxy(mailbox.url);
+    t = await startTestApp({ SES_MAX_SEND_RATE: '0' });
+    tenant = await createTenant(t);
+  });
+  afterAll(async () => {
+    while (disposers.length) await disposers.pop()!();
+    await t?.dispose();
+    await lossy?.dispose();
+    await mailbox?.dispose();
+  });
+
+  function rows<T = Record<string, Untyped>>(text: string, params: unknown[] = []): Promise<T[]> {
+    return t.app.orm.em.fork().getConnection().execute<T[]>(text, params);
+  }
+
+  function dispatcher(workerId: string, endpoint: string): Dispatcher {
+    const provider = createSesProvider(t.app.config, endpoint);
+    disposers.push(() => provider.dispose());
+    return new Dispatcher({ orm: t.app.orm, clock: t.clock, provider, config: t.app.config, logger: t.app.logger, workerId });
+  }
+
+  it('is listed, counted, never re-sent by itself, and retryEmail sends it once more on purpose', async () => {
+    ok(await t.as(tenant.apiKey)(`mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created } }`, { i: [{ email: 'lost.answer@example.com', firstName: 'Lost' }] }));
+    await dispatcher('worker-lossy', lossy.url).dispatchDue();
+
+    const [email] = await rows<{ id: string; status: string; failure_reason: string }>(
+      `select id, status, failure_reason from sequence_email where company_id = ? and email_number = 1`,
+      [tenant.companyId],
+    );
+    expect(email!.status).toBe('UNKNOWN');
+    expect(email!.failure_reason).toMatch(/not re-sent automatically/i);
+    expect((await mailbox.countsByEmailId()).get(email!.id)).toBe(1); // SES did take it
+
+    const seen = ok(
+      await t.as(tenant.apiKey)(`{
+        deliveryStatus { stuckEmails }
+        stuckEmails(first: 10) { totalCount edges { node { id status } } }
+        sequences(first: 1) { edges { node { emailCounts { UNKNOWN FAILED PENDING } } } }
+      }`),
+    );
+    expect(seen.deliveryStatus.stuckEmails).toBe(1);
+    expect(seen.stuckEmails).toMatchObject({ totalCount: 1, edges: [{ node: { id: email!.id, status: 'UNKNOWN' } }] });
+    expect(seen.sequences.edges[0].node.emailCounts).toMatchObject({ UNKNOWN: 1, FAILED: 0 });
+
+    // Another dispatcher, with SES answering normally, leaves it alone.
+    await dispatcher('worker-after', mailbox.url).dispatchDue();
+    expect((await rows<{ status: string }>(`select status from sequence_email where id = ?`, [email!.id]))[0]!.status).toBe('UNKNOWN');
+    expect((await mailbox.countsByEmailId()).get(email!.id)).toBe(1);
+
+    const { retryEmail } = ok(await t.as(tenant.apiKey)(`mutation($id: ID!) { retryEmail(id: $id) { status failureReason } }`, { id: email!.id }));
+    expect(retryEmail).toEqual({ status: 'PENDING', failureReason: null });
+    await dispatcher('worker-retry', mailbox.url).dispatchDue();
+    expect((await rows<{ status: string }>(`select status from sequence_email where id = ?`, [email!.id]))[0]!.status).toBe('SENT');
+    expect((await mailbox.countsByEmailId()).get(email!.id)).toBe(2);
+    expect(ok(await t.as(tenant.apiKey)(`{ deliveryStatus { stuckEmails } }`)).deliveryStatus.stuckEmails).toBe(0);
+  });
+});
+
+/**
+ * Forwards every call to SES, but for SendEmail drops the connection once SES has answered: the email was
+ * accepted, and the sender never hears so (a lost answer).
+ */
+async function startAnswerLosingProxy(target: string): Promise<{ url: string; dispose(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const upstream = request(new URL(req.url ?? '/', target), { method: req.method, headers: withoutHop(req.headers) }, (answer) => {
+        if ((req.url ?? '').includes('outbound-emails')) {
+          answer.resume();
+          answer.on('end', () => res.socket?.destroy());
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.writeHead(502).end());
+      upstream.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    dispose: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function withoutHop(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const { host: _host, connection: _connection, ...rest } = headers;
+  return rest;
+}
