@@ -1,4 +1,8 @@
+import type { EntityName, FilterQuery, QueryOrderMap } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvalidInputError } from '../core/errors.js';
+import { isUuid } from '../core/ids.js';
+import { InputErrorReason } from '../core/error-reasons.js';
 
 /** Keyset pagination, the one way every connection pages. Cursors are opaque: base64url JSON of the row's sort key. */
 
@@ -31,27 +35,26 @@ export interface ConnectionResult<T> {
  * page read every row before the cursor (164 ms at row 20,000 of a 400,000-lead company), with it the scan
  * starts at the cursor.
  */
-export function keysetAfter(field: string, direction: 'asc' | 'desc', value: unknown, id: unknown) {
+function keysetAfter(field: string, direction: 'asc' | 'desc', value: unknown, id: unknown) {
   const [after, from] = direction === 'asc' ? ['$gt', '$gte'] : ['$lt', '$lte'];
   return { [field]: { [from]: value }, $or: [{ [field]: { [after]: value } }, { [field]: value, id: { [after]: id } }] };
 }
 
-export function encodeCursor(values: unknown[]): string {
+function encodeCursor(values: unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
 /** What each value of a connection's sort key is: checked on decoding, so a forged cursor never reaches SQL. */
-export type KeyType = 'date' | 'number' | 'uuid';
+type KeyType = 'date' | 'number' | 'uuid';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const KEY_CHECKS: Record<KeyType, (value: unknown) => boolean> = {
   date: (v) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v)),
   number: (v) => typeof v === 'number' && Number.isFinite(v),
-  uuid: (v) => typeof v === 'string' && UUID.test(v),
+  uuid: (v) => typeof v === 'string' && isUuid(v),
 };
 
 /** Decodes a cursor of the given key types, or throws BAD_USER_INPUT naming the `after` argument. */
-export function decodeCursor(cursor: string, keys: readonly KeyType[]): unknown[] {
+function decodeCursor(cursor: string, keys: readonly KeyType[]): unknown[] {
   try {
     const values: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(values) && values.length === keys.length && keys.every((type, i) => KEY_CHECKS[type](values[i]))) {
@@ -60,14 +63,14 @@ export function decodeCursor(cursor: string, keys: readonly KeyType[]): unknown[
   } catch {
     // fall through
   }
-  throw InvalidInputError.field('after', 'is not a cursor from this connection (or from this order)', 'INVALID_CURSOR');
+  throw InvalidInputError.field('after', 'is not a cursor from this connection (or from this order)', InputErrorReason.INVALID_CURSOR);
 }
 
 /**
  * One page from a keyset query: `fetch` gets `first + 1` rows after the decoded cursor (the extra row tells
  * whether a next page exists), `keyOf` gives a row's sort key.
  */
-export async function paginate<T>(options: {
+async function paginate<T>(options: {
   args: PageRequest;
   keys: readonly KeyType[];
   fetch: (limit: number, after: unknown[] | null) => Promise<T[]>;
@@ -91,4 +94,32 @@ export async function paginate<T>(options: {
       return options.count();
     },
   };
+}
+
+/** A connection's order: one sort field, ties broken by `id` in the same direction (the partial indexes' order). */
+export interface KeysetOrder<T> {
+  readonly field: keyof T & string;
+  readonly direction: 'asc' | 'desc';
+  /** What the field holds; the cursor carries a date as its ISO string. */
+  readonly key: Exclude<KeyType, 'uuid'>;
+}
+
+/**
+ * One page of `entity` rows matching `where`, in `order`: the one way a connection reads its rows. The page and
+ * `totalCount` share `where`; the page adds the keyset condition after the cursor's row.
+ */
+export function pageOf<T extends { id: string }>(em: EntityManager, entity: EntityName<T>, where: FilterQuery<T>, order: KeysetOrder<T>, args: PageRequest): Promise<ConnectionResult<T>> {
+  const { field, direction, key } = order;
+  const orderBy = [{ [field]: direction }, { id: direction }] as QueryOrderMap<T>[];
+  return paginate({
+    args,
+    keys: [key, 'uuid'],
+    fetch: (limit, after) => {
+      if (!after) return em.find(entity, where, { orderBy, limit });
+      const value = key === 'date' ? new Date(after[0] as string) : after[0];
+      return em.find(entity, { $and: [where, keysetAfter(field, direction, value, after[1])] } as FilterQuery<T>, { orderBy, limit });
+    },
+    keyOf: (node) => [key === 'date' ? (node[field] as Date).toISOString() : node[field], node.id],
+    count: () => em.count(entity, where),
+  });
 }

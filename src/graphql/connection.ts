@@ -1,6 +1,7 @@
 import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
-import { Max, Min } from 'class-validator';
-import type { PageRequest } from '../db/pagination.js';
+import type { ComplexityEstimator } from 'graphql-query-complexity';
+import { MAX_PAGE_SIZE, type PageRequest } from '../db/pagination.js';
+import { listCost } from '../model/query-cost.js';
 
 /** Relay-style pagination. Cursors are opaque: base64url JSON of the row's sort key. */
 
@@ -19,21 +20,25 @@ export class PageInfo {
   endCursor!: string | null;
 }
 
-import { MAX_PAGE_SIZE } from '../db/pagination.js';
-
-export { MAX_PAGE_SIZE };
-
+/** Checked by `pageProblems` (input/input-checks.ts) before any resolver runs. */
 @ArgsType()
 export class PageArgs implements PageRequest {
   @Field(() => Int, { defaultValue: 20, description: `Page size, 1 to ${MAX_PAGE_SIZE}.` })
-  @Min(1)
-  @Max(MAX_PAGE_SIZE)
   first: number = 20;
 
   @Field(() => String, { nullable: true, description: 'Cursor after which the page starts (`pageInfo.endCursor`).' })
   after?: string | null;
 }
 
+/**
+ * The query cost of a connection field, for type-graphql's `complexity` option: its page size times 1 plus what
+ * it selects. A page is counted at most MAX_PAGE_SIZE: a larger one is refused by PageArgs anyway.
+ */
+export const pageCost: ComplexityEstimator = ({ args, childComplexity }) => {
+  const first: unknown = args['first'];
+  const size = typeof first === 'number' ? Math.min(Math.max(first, 0), MAX_PAGE_SIZE) : MAX_PAGE_SIZE;
+  return size * (1 + childComplexity);
+};
 
 /** Builds the `XConnection` and `XEdge` object types for a node type. */
 export function Connection<T extends object>(node: ClassType<T>, name: string, description: string) {
@@ -48,7 +53,7 @@ export function Connection<T extends object>(node: ClassType<T>, name: string, d
 
   @ObjectType(`${name}Connection`, { description })
   class ConnectionType {
-    @Field(() => [Edge], { description: 'The page.' })
+    @Field(() => [Edge], { description: 'The page.', complexity: listCost(1) }) // once: the connection counted its page size
     edges!: Edge[];
 
     @Field(() => PageInfo, { description: 'Pagination state.' })

@@ -5,7 +5,8 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { Company } from './company.entity.js';
 import { uuidv7 } from '../core/ids.js';
 import { SequenceTrigger } from './sequence.enums.js';
-import { SendWindow, SequenceStep } from './sequence-step.js';
+import { listCost } from './query-cost.js';
+import { MAX_STEPS, SendWindow, SequenceStep } from './sequence-step.js';
 
 /** A company's email sequence. Steps are edited as a whole; edits apply to emails not yet sent. */
 @ObjectType({ description: 'An email sequence: ordered steps sent to enrolled leads. Edits apply to emails not yet sent.' })
@@ -45,7 +46,7 @@ export class EmailSequence {
   @Property({ type: 'integer', nullable: true })
   scoreThreshold: number | null = null;
 
-  @Field(() => [SequenceStep], { description: 'The emails, in order: step 1 is email 1.' })
+  @Field(() => [SequenceStep], { description: 'The emails, in order: step 1 is email 1.', complexity: listCost(MAX_STEPS) })
   @Property({ type: 'json', columnType: 'jsonb' })
   steps!: SequenceStep[];
 

@@ -1,4 +1,8 @@
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { listCost } from './query-cost.js';
+
+/** The most steps (so emails) a sequence has. */
+export const MAX_STEPS = 50;
 
 /** Which time zone a send window is read in. */
 export enum WindowTimeZone {
@@ -30,15 +34,18 @@ export class SequenceStep {
   body!: string;
 }
 
-/** Local hours in which a sequence sends. */
+/** Local hours in which a sequence sends; the input (SendWindowInput) and the scheduler's hours take their shape from it. */
 @ObjectType({ description: 'Local days and hours in which a sequence sends; due emails wait for the next opening.' })
 export class SendWindow {
-  @Field(() => [Int], { description: 'ISO weekdays allowed: 1 = Monday … 7 = Sunday.' })
+  /** Non-empty, no duplicates. */
+  @Field(() => [Int], { description: 'ISO weekdays allowed: 1 = Monday … 7 = Sunday.', complexity: listCost(7) })
   weekdays!: number[];
 
+  /** 24-hour clock. */
   @Field(() => String, { description: 'Local opening time, "HH:MM" (inclusive).' })
   startTime!: string;
 
+  /** 24-hour clock; later than startTime on the same day. */
   @Field(() => String, { description: 'Local closing time, "HH:MM" (exclusive).' })
   endTime!: string;
 

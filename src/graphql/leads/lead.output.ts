@@ -2,6 +2,7 @@ import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Connection } from '../connection.js';
 import { Activity } from '../../model/activity.entity.js';
 import { Lead } from '../../model/lead.entity.js';
+import { listCost } from '../../model/query-cost.js';
 
 export const LeadConnection = Connection(Lead, 'Lead', 'A page of leads.');
 export const ActivityConnection = Connection(Activity, 'Activity', 'A page of a lead timeline, newest first.');
@@ -44,7 +45,8 @@ export class ImportLeadRow {
   @Field(() => String, { nullable: true, description: 'The normalised address, when there is one.' })
   email!: string | null;
 
-  @Field(() => [FieldError], { description: 'Why the row is INVALID; empty otherwise.' })
+  // Counted once, as `rows`: the answer about the request's own input grows with the request, not with what it reaches.
+  @Field(() => [FieldError], { description: 'Why the row is INVALID; empty otherwise.', complexity: listCost(1) })
   errors!: FieldError[];
 }
 
@@ -59,7 +61,9 @@ export class ImportLeadsResult {
   @Field(() => Int, { description: 'Rows rejected as invalid.' })
   invalid!: number;
 
-  @Field(() => [ImportLeadRow], { description: 'One result per input row, in input order.' })
+  // importLeads' answer about each of its own input rows, built in memory: it grows with the request itself (at
+  // most MAX_IMPORT_ROWS rows within MAX_REQUEST_BYTES), not with what the request reaches, so it counts once.
+  @Field(() => [ImportLeadRow], { description: 'One result per input row, in input order.', complexity: listCost(1) })
   rows!: ImportLeadRow[];
 }
 

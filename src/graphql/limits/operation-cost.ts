@@ -2,58 +2,58 @@ import {
   GraphQLIncludeDirective,
   GraphQLSkipDirective,
   Kind,
+  TypeInfo,
+  ValidationContext,
   getDirectiveValues,
   getNamedType,
   getNullableType,
   getVariableValues,
-  isInterfaceType,
+  isInputType,
   isListType,
   isObjectType,
   isScalarType,
   typeFromAST,
   valueFromAST,
+  type ASTNode,
   type DocumentNode,
-  type FieldNode,
   type FragmentDefinitionNode,
   type FragmentSpreadNode,
-  type GraphQLField,
+  type FieldNode,
   type GraphQLNamedType,
+  type GraphQLObjectType,
   type GraphQLSchema,
   type InlineFragmentNode,
   type OperationDefinitionNode,
+  type SelectionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { MAX_STEPS } from '../../sequences/sequence.validation.js';
-import { TEMPLATE_VARIABLES } from '../../templates/templates.js';
-import { MAX_PAGE_SIZE } from '../connection.js';
+import type { ComplexityEstimator } from 'graphql-query-complexity';
+import type * as QueryComplexity from 'graphql-query-complexity/cjs';
+import { createRequire } from 'node:module';
+
+// The CommonJS build, required: the ESM one deep-imports graphql's `.mjs` files, a second graphql beside the
+// app's CommonJS one, which refuses a schema "from another module or realm"; and an `import` of the CommonJS
+// build gets a different default export under Node and under Vite (vitest).
+const { createComplexityRule, fieldExtensionsEstimator, simpleEstimator } = createRequire(import.meta.url)(
+  'graphql-query-complexity/cjs',
+) as typeof QueryComplexity;
 
 /**
  * What an operation may cost, estimated from its document before anything runs: the most field values its answer
- * can hold. Every field counts 1 plus what it selects; a connection multiplies that by its page size (`first` or
- * `last`, counted at most MAX_PAGE_SIZE: a larger page is refused by the resolver anyway), a list by the most
- * items it can hold (LIST_SIZES). Introspection (`__schema`, `__type`) is free, as for the depth limit: its size
- * is the schema's, and it is off in production.
+ * can hold, added up by graphql-query-complexity from each field's `complexity` (type-graphql's option). Every
+ * field counts 1 plus what it selects; a connection multiplies that by its page size (`pageCost`), a list by the
+ * most items it can hold (`listCost`). Introspection (`__schema`, `__type`) is free, as for the depth limit: its
+ * size is the schema's, and it is off in production.
  *
- * Fragments are costed once each, so a document of fragments spreading fragments costs linear time to estimate.
+ * Fragments are costed once each, so a document of fragments spreading fragments costs linear time to estimate
+ * (graphql-query-complexity alone walks a fragment at every spread: 2^22 walks for 23 fragments spreading the
+ * next one twice). As in execution, a fragment spread twice in one selection runs, and counts, once.
  */
 
-/**
- * The most items each list field of the schema can hold. The server refuses to start when a list field is missing
- * here (or an entry names no field), so a new list cannot slip in uncosted. Connections' `edges` are not listed:
- * the connection is costed by its page size.
- */
-export const LIST_SIZES: Readonly<Record<string, number>> = {
-  'EmailSequence.steps': MAX_STEPS,
-  'Enrollment.emails': MAX_STEPS, // one email per step
-  'SendWindow.weekdays': 7,
-  'Query.templateVariables': TEMPLATE_VARIABLES.length,
-  // Not capped by the data: a lead has one enrollment per sequence it entered. Costed at what a large account sees.
-  'LeadSequenceStatus.enrollments': 20,
-  // importLeads' answer about each of its own input rows, built in memory: it grows with the request itself (at
-  // most MAX_IMPORT_ROWS rows within MAX_REQUEST_BYTES), not with what the request reaches, so it counts once.
-  'ImportLeadsResult.rows': 1,
-  'ImportLeadRow.errors': 1,
-};
+/** Introspection's fields cost nothing, whatever they select. */
+const introspectionIsFree: ComplexityEstimator = ({ field }) => (field.name === '__schema' || field.name === '__type' ? 0 : undefined);
+
+const ESTIMATORS: ComplexityEstimator[] = [introspectionIsFree, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })];
 
 export interface OperationEstimate {
   /** The estimated cost (see above). */
@@ -62,135 +62,116 @@ export interface OperationEstimate {
   readonly rootFields: number;
 }
 
+type Variables = Record<string, unknown>;
+
 /**
  * An estimator for `schema`'s operations. It returns undefined when the operation's variables do not coerce:
  * execution refuses those before any resolver runs.
  */
-export function operationEstimator(schema: GraphQLSchema): (document: DocumentNode, operation: OperationDefinitionNode, variables: Readonly<Record<string, unknown>> | undefined) => OperationEstimate | undefined {
-  checkListSizes(schema);
+export function operationEstimator(
+  schema: GraphQLSchema,
+): (document: DocumentNode, operation: OperationDefinitionNode, variables: Readonly<Variables> | undefined) => OperationEstimate | undefined {
+  checkComplexities(schema);
   return (document, operation, rawVariables) => {
     const variables = costVariables(schema, operation, rawVariables);
-    if (!variables) return undefined;
-    const walk = new Walk(schema, document, variables);
     const root = schema.getRootType(operation.operation);
-    if (!root) return undefined;
-    return { cost: walk.selectionCost(operation.selectionSet, root), rootFields: walk.rootFieldCount(operation.selectionSet) };
+    if (!variables || !root) return undefined;
+    return { cost: operationCost(schema, document, operation, root, variables), rootFields: rootFieldCount(document, operation.selectionSet, variables) };
   };
 }
 
 /**
  * Only the Int and Boolean variables matter to the estimate (page sizes, @skip/@include): coercing just those
- * keeps a 10,000-row `importLeads` from being coerced twice.
+ * keeps a 10,000-row `importLeads` from being coerced twice. The others keep the value sent (or their default),
+ * so that every field still has its arguments and is costed.
  */
-function costVariables(schema: GraphQLSchema, operation: OperationDefinitionNode, raw: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> | undefined {
-  const definitions = (operation.variableDefinitions ?? []).filter((definition) => {
-    const type = getNullableType(typeFromAST(schema, definition.type));
-    return isScalarType(type) && (type.name === 'Int' || type.name === 'Boolean');
+function costVariables(schema: GraphQLSchema, operation: OperationDefinitionNode, raw: Readonly<Variables> | undefined): Variables | undefined {
+  const values: Variables = { ...raw };
+  const sizes = (operation.variableDefinitions ?? []).filter((definition) => {
+    const type = typeFromAST(schema, definition.type);
+    const nullable = getNullableType(type);
+    if (isScalarType(nullable) && (nullable.name === 'Int' || nullable.name === 'Boolean')) return true;
+    const name = definition.variable.name.value;
+    if (values[name] === undefined && definition.defaultValue && isInputType(type)) values[name] = valueFromAST(definition.defaultValue, type);
+    return false;
   });
-  const result = getVariableValues(schema, definitions, { ...raw });
-  return result.coerced;
+  const { coerced } = getVariableValues(schema, sizes, values);
+  return coerced && { ...values, ...coerced };
 }
 
-class Walk {
-  readonly #fragments = new Map<string, FragmentDefinitionNode>();
-  readonly #fragmentCosts = new Map<string, number>();
-
-  constructor(
-    private readonly schema: GraphQLSchema,
-    document: DocumentNode,
-    private readonly variables: Record<string, unknown>,
-  ) {
-    for (const definition of document.definitions) {
-      if (definition.kind === Kind.FRAGMENT_DEFINITION) this.#fragments.set(definition.name.value, definition);
-    }
-  }
-
-  selectionCost(selectionSet: SelectionSetNode, type: GraphQLNamedType): number {
-    let total = 0;
-    const spread = new Set<string>(); // as in execution, a fragment spread twice in one selection runs once
-    for (const selection of selectionSet.selections) {
-      if (!this.included(selection)) continue;
-      if (selection.kind === Kind.FIELD) {
-        total += this.fieldCost(selection, type);
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        const condition = selection.typeCondition && this.schema.getType(selection.typeCondition.name.value);
-        total += this.selectionCost(selection.selectionSet, condition ?? type);
-      } else if (!spread.has(selection.name.value)) {
-        spread.add(selection.name.value);
-        total += this.fragmentCost(selection.name.value);
-      }
-    }
-    return total;
-  }
-
-  /** Response keys at the root, fragments followed once each (as graphql-js collects them). */
-  rootFieldCount(selectionSet: SelectionSetNode): number {
-    const keys = new Set<string>();
-    const seen = new Set<string>();
-    const collect = (set: SelectionSetNode) => {
-      for (const selection of set.selections) {
-        if (!this.included(selection)) continue;
-        if (selection.kind === Kind.FIELD) {
-          if (!selection.name.value.startsWith('__')) keys.add(selection.alias?.value ?? selection.name.value);
-        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-          collect(selection.selectionSet);
-        } else if (!seen.has(selection.name.value)) {
-          seen.add(selection.name.value);
-          const fragment = this.#fragments.get(selection.name.value);
-          if (fragment) collect(fragment.selectionSet);
-        }
-      }
-    };
-    collect(selectionSet);
-    return keys.size;
-  }
-
-  private fragmentCost(name: string): number {
-    let cost = this.#fragmentCosts.get(name);
+/**
+ * graphql-query-complexity's walk over the operation (`nodeComplexity`, what its validation rule runs), with each
+ * node, so each fragment, costed once. It is called directly rather than through the rule's visitor, which would
+ * coerce every variable again (see costVariables).
+ */
+function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  root: GraphQLObjectType,
+  variables: Variables,
+): number {
+  // A field whose arguments do not coerce costs nothing: execution does not run it either.
+  const context = new ValidationContext(schema, document, new TypeInfo(schema), () => {});
+  const walk = createComplexityRule({ estimators: ESTIMATORS, maximumComplexity: Infinity, maxQueryNodes: Infinity })(context);
+  walk.variableValues = variables;
+  const costs = new Map<ASTNode, number>(); // a node's type is fixed by where it stands in the document
+  const nodeCost = walk.nodeComplexity.bind(walk);
+  walk.nodeComplexity = (node, type, activeFragments) => {
+    let cost = costs.get(node);
     if (cost === undefined) {
-      const fragment = this.#fragments.get(name);
-      const type = fragment && this.schema.getType(fragment.typeCondition.name.value);
-      this.#fragmentCosts.set(name, 0); // a cycle (refused by validation) adds nothing
-      cost = type ? this.selectionCost(fragment.selectionSet, type) : 0;
-      this.#fragmentCosts.set(name, cost);
+      cost = nodeCost(withoutRepeatedSpreads(node, variables), type, activeFragments);
+      costs.set(node, cost);
     }
     return cost;
-  }
+  };
+  return walk.nodeComplexity(operation, root);
+}
 
-  private fieldCost(node: FieldNode, parent: GraphQLNamedType): number {
-    const name = node.name.value;
-    if (name === '__typename') return 1;
-    if (name.startsWith('__')) return 0; // introspection
-    const field = isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[name] : undefined;
-    if (!field) return 0; // unknown fields are refused by validation
-    const type = getNamedType(field.type);
-    const below = node.selectionSet ? this.selectionCost(node.selectionSet, type) : 0;
-    return this.itemsOf(parent, field, node) * (1 + below);
-  }
+/** The node, without the spreads of a fragment an earlier (included) spread of its selection already runs. */
+function withoutRepeatedSpreads<T extends { selectionSet?: SelectionSetNode | undefined }>(node: T, variables: Variables): T {
+  const selections = node.selectionSet?.selections;
+  if (!selections?.some((s) => s.kind === Kind.FRAGMENT_SPREAD)) return node;
+  const spread = new Set<string>();
+  const kept = selections.filter((selection) => {
+    if (selection.kind !== Kind.FRAGMENT_SPREAD || !included(selection, variables)) return true;
+    if (spread.has(selection.name.value)) return false;
+    spread.add(selection.name.value);
+    return true;
+  });
+  return kept.length === selections.length ? node : { ...node, selectionSet: { ...node.selectionSet!, selections: kept } };
+}
 
-  /** How many times a field's selection can appear in the answer. */
-  private itemsOf(parent: GraphQLNamedType, field: GraphQLField<unknown, unknown>, node: FieldNode): number {
-    if (isConnection(getNamedType(field.type))) return this.pageSize(field, node);
-    if (!isListType(getNullableType(field.type)) || isConnection(parent)) return 1; // edges: the connection counted its page
-    return LIST_SIZES[`${parent.name}.${field.name}`]!; // every list field has a size: checkListSizes
+/** Response keys at the root, fragments followed once each (as graphql-js collects them). */
+function rootFieldCount(document: DocumentNode, selectionSet: SelectionSetNode, variables: Variables): number {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
-
-  private pageSize(field: GraphQLField<unknown, unknown>, node: FieldNode): number {
-    for (const name of ['first', 'last']) {
-      const argument = field.args.find((a) => a.name === name);
-      if (!argument) continue;
-      const given = node.arguments?.find((a) => a.name.value === name);
-      const value: unknown = given ? valueFromAST(given.value, argument.type, this.variables) : argument.defaultValue;
-      if (typeof value === 'number') return Math.min(Math.max(value, 0), MAX_PAGE_SIZE);
+  const keys = new Set<string>();
+  const seen = new Set<string>();
+  const collect = (selections: readonly SelectionNode[]) => {
+    for (const selection of selections) {
+      if (!included(selection, variables)) continue;
+      if (selection.kind === Kind.FIELD) {
+        if (!selection.name.value.startsWith('__')) keys.add(selection.alias?.value ?? selection.name.value);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        collect(selection.selectionSet.selections);
+      } else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) collect(fragment.selectionSet.selections);
+      }
     }
-    return MAX_PAGE_SIZE;
-  }
+  };
+  collect(selectionSet.selections);
+  return keys.size;
+}
 
-  private included(node: FieldNode | InlineFragmentNode | FragmentSpreadNode): boolean {
-    if (!node.directives?.length) return true;
-    if (getDirectiveValues(GraphQLSkipDirective, node, this.variables)?.if === true) return false;
-    return getDirectiveValues(GraphQLIncludeDirective, node, this.variables)?.if !== false;
-  }
+function included(node: FieldNode | InlineFragmentNode | FragmentSpreadNode, variables: Variables): boolean {
+  if (!node.directives?.length) return true;
+  if (getDirectiveValues(GraphQLSkipDirective, node, variables)?.['if'] === true) return false;
+  return getDirectiveValues(GraphQLIncludeDirective, node, variables)?.['if'] !== false;
 }
 
 function isConnection(type: GraphQLNamedType): boolean {
@@ -199,21 +180,22 @@ function isConnection(type: GraphQLNamedType): boolean {
   return 'edges' in fields && 'pageInfo' in fields;
 }
 
-/** Every list field of the schema has a size in LIST_SIZES, and every entry names a list field. */
-function checkListSizes(schema: GraphQLSchema): void {
-  const lists = new Set<string>();
+/**
+ * Every list and connection field of the schema has a `complexity` (`listCost`, `pageCost`): without one it
+ * would count as a single value, whatever the number of items it holds.
+ */
+function checkComplexities(schema: GraphQLSchema): void {
+  const missing: string[] = [];
   for (const type of Object.values(schema.getTypeMap())) {
-    if (type.name.startsWith('__') || !isObjectType(type) || isConnection(type)) continue;
+    if (type.name.startsWith('__') || !isObjectType(type)) continue;
     for (const field of Object.values(type.getFields())) {
-      if (isListType(getNullableType(field.type))) lists.add(`${type.name}.${field.name}`);
+      const sized = isListType(getNullableType(field.type)) || isConnection(getNamedType(field.type));
+      if (sized && field.extensions['complexity'] === undefined) missing.push(`${type.name}.${field.name}`);
     }
   }
-  const missing = [...lists].filter((name) => !(name in LIST_SIZES));
-  const stale = Object.keys(LIST_SIZES).filter((name) => !lists.has(name));
-  if (missing.length > 0 || stale.length > 0) {
+  if (missing.length > 0) {
     throw new Error(
-      `Query cost: LIST_SIZES (src/graphql/operation-cost.ts) must size every list field of the schema` +
-        `${missing.length > 0 ? `; missing: ${missing.join(', ')}` : ''}${stale.length > 0 ? `; no such list field: ${stale.join(', ')}` : ''}`,
+      `Query cost: every list and connection field needs a complexity (type-graphql's \`complexity\` option: listCost or pageCost); missing: ${missing.join(', ')}`,
     );
   }
 }

@@ -1,10 +1,11 @@
 import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode, type ValidationRule } from 'graphql';
+import { GraphQLError, OperationTypeNode, getOperationAST, parse, validate, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode, type ValidationRule } from 'graphql';
 import type { Auth } from '../../auth/authenticate.js';
 import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../core/config.js';
 import type { Context } from '../context.js';
-import { httpStatusFor, operationRefusal, type ErrorCode } from '../../core/errors.js';
+import { httpStatusFor, type ErrorCode } from '../../core/errors.js';
+import { operationRefusal } from '../format-error.js';
 import { operationEstimator, type OperationEstimate } from './operation-cost.js';
 import { TokenBuckets } from './token-buckets.js';
 
@@ -51,7 +52,7 @@ export class OperationLimits {
         { cost: estimate.cost, limit },
       );
     }
-    return request.operation.operation === 'mutation' ? this.takeMutations(request.auth, estimate) : undefined;
+    return request.operation.operation === OperationTypeNode.MUTATION ? this.takeMutations(request.auth, estimate) : undefined;
   }
 
   private takeMutations(auth: Auth, { rootFields }: OperationEstimate): GraphQLError | undefined {
@@ -77,18 +78,19 @@ export class OperationLimits {
 /** Apollo (HTTP): a refused operation answers with its status (400, 429) and, when rate limited, `Retry-After`. */
 export function operationLimitsPlugin(limits: OperationLimits): ApolloServerPlugin<Context> {
   return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ document, operation, request, contextValue }) {
-          if (!operation) return; // no operation by that name: Apollo answers it
+    // Apollo's hooks are typed to return promises; nothing here waits, so they return settled ones.
+    requestDidStart() {
+      return Promise.resolve({
+        didResolveOperation({ document, operation, request, contextValue }) {
+          if (!operation) return Promise.resolve(); // no operation by that name: Apollo answers it
           const refusal = limits.check({ document, operation, variables: request.variables, auth: contextValue.auth });
-          if (!refusal) return;
+          if (!refusal) return Promise.resolve();
           const { retryAfterSeconds } = refusal.extensions;
           const headers = new HeaderMap(typeof retryAfterSeconds === 'number' ? [['retry-after', String(retryAfterSeconds)]] : []);
           const status = httpStatusFor(refusal.extensions.code as ErrorCode);
-          throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status, headers } } });
+          return Promise.reject(new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status, headers } } }));
         },
-      };
+      });
     },
   };
 }
