@@ -1,20 +1,19 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { Company } from '../model/company.entity.js';
-import { InvalidInputError, NotFoundError } from '../core/errors.js';
+import { NotFoundError } from '../core/errors.js';
+import { AuthErrorReason, CompanyErrorReason } from '../core/error-reasons.js';
 import { isUuid } from '../core/ids.js';
 import { ApiKey } from '../model/api-key.entity.js';
+import type { Scope } from '../model/scope.js';
 import { displayPrefix, generateSecret, hashSecret } from './api-key.secret.js';
+import type { CreateApiKeyArgs } from './dto/create-api-key.args.js';
 
-export async function createApiKey(em: EntityManager, companyId: string, name: string): Promise<{ apiKey: ApiKey; secret: string }> {
-  const trimmed = name.trim();
-  if (trimmed.length < 1 || trimmed.length > 200) {
-    throw InvalidInputError.field('name', 'must be 1 to 200 characters');
-  }
-  if (!isUuid(companyId) || !(await em.count(Company, { id: companyId }))) throw new NotFoundError('Company', companyId);
+/** Creates a key for a company; its secret is returned here once and only its hash is kept. */
+export async function createApiKey({ em }: Scope, { companyId, name }: CreateApiKeyArgs): Promise<{ apiKey: ApiKey; secret: string }> {
+  if (!isUuid(companyId) || !(await em.count(Company, { id: companyId }))) throw new NotFoundError(CompanyErrorReason.COMPANY_NOT_FOUND, companyId);
   const secret = generateSecret();
   const apiKey = em.create(ApiKey, {
     company: em.getReference(Company, companyId),
-    name: trimmed,
+    name: name.trim(),
     prefix: displayPrefix(secret),
     secretHash: hashSecret(secret),
   });
@@ -23,10 +22,10 @@ export async function createApiKey(em: EntityManager, companyId: string, name: s
 }
 
 /** Revoking is permanent and idempotent: the first revocation time is kept. */
-export async function revokeApiKey(em: EntityManager, id: string): Promise<ApiKey> {
+export async function revokeApiKey({ em, now }: Scope, id: string): Promise<ApiKey> {
   const apiKey = isUuid(id) ? await em.findOne(ApiKey, { id }) : null;
-  if (!apiKey) throw new NotFoundError('ApiKey', id);
-  apiKey.revokedAt ??= new Date();
+  if (!apiKey) throw new NotFoundError(AuthErrorReason.API_KEY_NOT_FOUND, id);
+  apiKey.revokedAt ??= now;
   await em.flush();
   return apiKey;
 }

@@ -1,13 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { NotFoundError } from '../core/errors.js';
 import { EmailSequence } from '../model/email-sequence.entity.js';
 import { SequenceTrigger } from '../model/sequence.enums.js';
 import { DEFAULT_SEQUENCE } from './default-sequence.js';
 import { Company } from '../model/company.entity.js';
+import type { CompanyScope, Scope } from '../model/scope.js';
 import type { CreateCompanyInput } from './dto/create-company.input.js';
+import type { ScoringRulesInput } from './dto/scoring-rules.input.js';
 
 /** Creates a tenant with everything a new company starts with: the default, active welcome sequence. */
-export async function createCompany(em: EntityManager, input: CreateCompanyInput): Promise<Company> {
+export async function createCompany({ em }: Scope, input: CreateCompanyInput): Promise<Company> {
   return em.transactional(async (tx) => {
     const company = tx.create(Company, {
       name: input.name.trim(),
@@ -22,9 +23,16 @@ export async function createCompany(em: EntityManager, input: CreateCompanyInput
   });
 }
 
-export async function getCompany(em: EntityManager, id: string): Promise<Company> {
-  const company = await em.findOne(Company, { id });
-  if (!company) throw new NotFoundError('Company', id);
+/** The calling company (`viewer`). */
+export function getCompany(scope: CompanyScope): Promise<Company> {
+  return scope.company();
+}
+
+/** Sets how engagement raises the company's lead scores, for events from now on. */
+export async function updateScoringRules(scope: CompanyScope, input: ScoringRulesInput): Promise<Company> {
+  const company = await scope.company();
+  company.scoringRules = { openPoints: input.openPoints, clickPoints: input.clickPoints, maxScore: input.maxScore };
+  await scope.em.flush();
   return company;
 }
 

@@ -4,7 +4,9 @@ import type { Auth } from '../auth/authenticate.js';
 import type { Clock } from '../core/clock.js';
 import { Company } from '../model/company.entity.js';
 import type { Config } from '../core/config.js';
-import { ForbiddenError } from '../core/errors.js';
+import { ForbiddenError, NotFoundError } from '../core/errors.js';
+import { AuthErrorReason, CompanyErrorReason } from '../core/error-reasons.js';
+import type { CompanyScope, Scope } from '../model/scope.js';
 import type { EngagementRecorder } from '../tracking/tracking.service.js';
 
 /** Per-request (or per-subscription) context. `em` is a fresh fork: no identity map is shared across requests. */
@@ -22,17 +24,34 @@ export interface Context {
 /** The calling company's id. Resolvers guarded by `@Authorized()` can rely on it. */
 export function companyIdOf(context: Context): string {
   if (context.auth.kind !== 'company') {
-    throw new ForbiddenError('API_KEY_REQUIRED', 'This operation needs a company API key');
+    throw new ForbiddenError(AuthErrorReason.API_KEY_REQUIRED, 'This operation needs a company API key');
   }
   return context.auth.companyId;
 }
 
-/** The calling company, loaded once per request (the fork's identity map keeps it). */
-export function companyOf(context: Context): Promise<Company> {
-  return context.em.findOneOrFail(Company, { id: companyIdOf(context) });
+// One scope per context: every resolver of a request hands its services the same unit of work, "now" and company.
+const scopes = new WeakMap<Context, Scope | CompanyScope>();
+
+/** The request's scope, for services that act for no company (operator mutations). */
+export function requestScope(context: Context): Scope {
+  let scope = scopes.get(context);
+  if (!scope) scopes.set(context, (scope = { em: context.em, now: context.clock.now() }));
+  return scope;
 }
 
-/** What services need from a request: its EntityManager, company, clock and logger. */
-export async function serviceDeps(context: Context) {
-  return { em: context.em, company: await companyOf(context), now: context.clock.now(), log: context.log };
+/** The request's scope for the calling company; FORBIDDEN without a company API key. */
+export function companyScope(context: Context): CompanyScope {
+  const companyId = companyIdOf(context);
+  const known = scopes.get(context);
+  if (known && 'companyId' in known) return known;
+  const { em, now } = known ?? { em: context.em, now: context.clock.now() };
+  let company: Promise<Company> | undefined;
+  const load = async () => {
+    const found = await em.findOne(Company, { id: companyId });
+    if (!found) throw new NotFoundError(CompanyErrorReason.COMPANY_NOT_FOUND, companyId);
+    return found;
+  };
+  const scope: CompanyScope = { em, now, companyId, log: context.log, company: () => (company ??= load()) };
+  scopes.set(context, scope);
+  return scope;
 }

@@ -3,8 +3,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema, type PubSub } from 'type-graphql';
 import { ApiKeyResolver } from './auth/api-key.resolver.js';
 import { authChecker } from './auth-checker.js';
-import { rejectUnstorableInput } from './input/storable-input.js';
-import { validateInput } from './input/validate-input.js';
+import { assertEveryInputChecked, validateInput } from './input/validate-input.js';
 import { CompanyResolver } from './companies/company.resolver.js';
 import { DeliveryResolver } from './delivery/delivery.resolver.js';
 import { TrackingResolver } from './tracking/tracking.resolver.js';
@@ -19,14 +18,15 @@ export const resolvers = [CompanyResolver, ApiKeyResolver, LeadResolver, Sequenc
 
 /** The app's schema; without a PubSub (schema emit, tests) subscriptions use an in-process one. */
 export async function createSchema(pubSub: PubSub = new RealtimePubSub()): Promise<GraphQLSchema> {
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers,
     authChecker,
-    globalMiddlewares: [rejectUnstorableInput],
     pubSub,
-    // Inputs are checked with class-validator before resolvers run; failures become BAD_USER_INPUT naming the field.
+    // The one validation of arguments, before any resolver runs: failures are BAD_USER_INPUT naming the field.
     validateFn: validateInput,
   });
+  assertEveryInputChecked(schema);
+  return schema;
 }
 
 /** The committed `schema.graphql`: sorted, so the file only changes when the API does. */

@@ -1,6 +1,6 @@
 import type { FieldProblem } from '../core/errors.js';
 import { isValidTimeZone } from '../sequences/schedule.js';
-import type { LeadInput } from './dto/lead.input.js';
+import type { AdjustLeadScoreArgs, ImportLeadsArgs, LeadFilter, LeadInput } from './dto/lead.input.js';
 
 /** A lead's fields after validation and normalisation: what is written to the database. */
 export interface LeadFields {
@@ -12,7 +12,10 @@ export interface LeadFields {
   attributes: Record<string, unknown>;
 }
 
+export const MAX_IMPORT_ROWS = 10_000;
 const MAX_NAME = 200;
+const MAX_SEARCH = 200;
+const MAX_REASON = 500;
 const MAX_ATTRIBUTES_BYTES = 16 * 1024;
 const ATTRIBUTE_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 // Deliberately simple: one @, no whitespace or control characters, a dot in the domain. SES is the final judge.
@@ -31,8 +34,19 @@ export function emailProblem(email: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Results of `leadProblems` by input object: createLead's input is checked before its resolver and then
+ * normalised by the intake, and the intake reuses the result instead of checking the lead twice (its hot path).
+ */
+const checked = new WeakMap<LeadInput, { path: string; result: Validated<LeadFields> }>();
+
 /** Validates a lead input; `path` prefixes field names in problems (e.g. `input`, `inputs.41`). */
 export function validateLead(input: LeadInput, path: string): Validated<LeadFields> {
+  const known = checked.get(input);
+  return known?.path === path ? known.result : checkLead(input, path);
+}
+
+function checkLead(input: LeadInput, path: string): Validated<LeadFields> {
   const problems: FieldProblem[] = [];
   const field = (name: string) => `${path}.${name}`;
 
@@ -67,6 +81,33 @@ export function validateLead(input: LeadInput, path: string): Validated<LeadFiel
 
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, value: { email, firstName, lastName, companyName, timezone, attributes } };
+}
+
+/** Problems of a lead input (createLead, updateLead), named under `path` (`input.email`). */
+export function leadProblems(input: LeadInput, path: string): FieldProblem[] {
+  const result = validateLead(input, path);
+  checked.set(input, { path, result });
+  return result.ok ? [] : result.problems;
+}
+
+/** importLeads as a whole: its size. Each row is checked by the intake, where a bad row is INVALID on its own. */
+export function importProblems({ inputs }: ImportLeadsArgs): FieldProblem[] {
+  if (inputs.length <= MAX_IMPORT_ROWS) return [];
+  return [{ field: 'inputs', message: `must have at most ${MAX_IMPORT_ROWS} rows (got ${inputs.length}); split the import` }];
+}
+
+/** Problems of a lead filter, named under `path` (`filter.search`). */
+export function leadFilterProblems(filter: LeadFilter, path: string): FieldProblem[] {
+  const search = filter.search?.trim();
+  return search && search.length > MAX_SEARCH ? [{ field: `${path}.search`, message: `must be at most ${MAX_SEARCH} characters` }] : [];
+}
+
+/** Problems of a manual score change (adjustLeadScore). */
+export function adjustScoreProblems({ delta, reason }: AdjustLeadScoreArgs): FieldProblem[] {
+  return [
+    ...(delta < -100 || delta > 100 ? [{ field: 'delta', message: 'must be -100 to 100' }] : []),
+    ...(reason.trim().length < 1 || reason.length > MAX_REASON ? [{ field: 'reason', message: `must be 1 to ${MAX_REASON} characters` }] : []),
+  ];
 }
 
 function attributeProblems(attributes: unknown, path: string): FieldProblem[] {

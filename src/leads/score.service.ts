@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Company } from '../model/company.entity.js';
 import { NotFoundError } from '../core/errors.js';
+import { LeadErrorReason } from '../core/error-reasons.js';
 import { json, query, sql } from '../db/sql.js';
 import { publish, Topic, type RealtimeEvent } from '../state/events.js';
 import { EmailSequence } from '../model/email-sequence.entity.js';
@@ -9,6 +10,10 @@ import { SequenceTrigger } from '../model/sequence.enums.js';
 import { ActivityType } from '../model/activity.entity.js';
 import { suppressedAmong } from '../enrollments/suppressed.js';
 import { recordActivities, type ActivityRecord } from '../state/timeline.js';
+import { findLead } from '../model/lookups.js';
+import type { Lead } from '../model/lead.entity.js';
+import type { CompanyScope } from '../model/scope.js';
+import type { AdjustLeadScoreArgs } from './dto/lead.input.js';
 
 export const MAX_SCORE = 100;
 
@@ -78,18 +83,27 @@ export async function applyScoreSteps(em: EntityManager, steps: ScoreStep[], com
   return results;
 }
 
+/** A manual change of a lead's score, as `adjustLeadScore` answers it. */
+export interface ScoreAdjustment {
+  lead: Lead;
+  previousScore: number;
+  score: number;
+  delta: number;
+}
+
 /** Changes one lead's score by hand (`adjustLeadScore`): `applyScoreSteps` for one step, NOT_FOUND for an unknown lead. */
-export async function changeScore(
-  em: EntityManager,
-  input: { company: Company; leadId: string; delta: number; reason: string; now: Date; data?: Record<string, unknown> },
-): Promise<ScoreChange> {
-  const { company, leadId } = input;
-  return em.transactional(async (tx) => {
-    const step: ScoreStep = { leadId, companyId: company.id, delta: input.delta, reason: input.reason, ...(input.data ? { data: input.data } : {}) };
-    const [change] = await applyScoreSteps(tx, [step], new Map([[company.id, company]]), input.now);
-    if (!change) throw new NotFoundError('Lead', leadId);
-    return change;
+export async function adjustLeadScore(scope: CompanyScope, { leadId, delta, reason }: AdjustLeadScoreArgs): Promise<ScoreAdjustment> {
+  const { em, companyId, now } = scope;
+  const lead = await findLead(em, companyId, leadId);
+  const company = await scope.company();
+  const change = await em.transactional(async (tx) => {
+    const step: ScoreStep = { leadId: lead.id, companyId, delta, reason: reason.trim() };
+    const [applied] = await applyScoreSteps(tx, [step], new Map([[companyId, company]]), now);
+    if (!applied) throw new NotFoundError(LeadErrorReason.LEAD_NOT_FOUND, leadId);
+    return applied;
   });
+  await em.refresh(lead);
+  return { lead, previousScore: change.previous, score: change.score, delta: change.delta };
 }
 
 /** Starts every active SCORE_THRESHOLD sequence whose threshold a score change from `previous` to `score` crossed. */

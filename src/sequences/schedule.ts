@@ -1,14 +1,8 @@
 import { DateTime, FixedOffsetZone, IANAZone, type Zone } from 'luxon';
+import type { SendWindow as StoredSendWindow } from '../model/sequence-step.js';
 
-/** Local sending hours. */
-export interface SendWindow {
-  /** ISO weekdays on which sending is allowed: 1 = Monday … 7 = Sunday. Non-empty, no duplicates. */
-  weekdays: number[];
-  /** Local opening time "HH:MM" (24h), inclusive. */
-  startTime: string;
-  /** Local closing time "HH:MM" (24h), exclusive; later than startTime on the same day. */
-  endTime: string;
-}
+/** Local sending hours: a stored window without its time-zone choice, which callers resolve to a zone first. */
+export type SendWindow = Pick<StoredSendWindow, 'weekdays' | 'startTime' | 'endTime'>;
 
 /** Delay of a step from the enrollment start. */
 export interface StepDelay {

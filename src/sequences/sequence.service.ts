@@ -2,27 +2,24 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Company } from '../model/company.entity.js';
 import { InvalidInputError } from '../core/errors.js';
 import { query, sql } from '../db/sql.js';
-import { keysetAfter, paginate, type ConnectionResult, type PageRequest } from '../db/pagination.js';
+import { pageOf, type ConnectionResult, type PageRequest } from '../db/pagination.js';
 import type { CreateSequenceInput, SendWindowInput, SequenceStepInput, UpdateSequenceInput } from './dto/sequence.input.js';
 import { EmailSequence } from '../model/email-sequence.entity.js';
 import { findLead, findSequence } from '../model/lookups.js';
 import { EmailStatus, SequenceTrigger } from '../model/sequence.enums.js';
 import { WindowTimeZone, type SendWindow, type SequenceStep } from '../model/sequence-step.js';
-import { sequenceProblems } from './sequence.validation.js';
-import { renderEmail, type RenderedEmail } from '../templates/templates.js';
+import { thresholdProblems } from './sequence.validation.js';
+import type { CompanyScope, Scope } from '../model/scope.js';
+import { renderEmail, type RenderedEmail } from '../templates/render.js';
 import { templateData } from '../templates/template-data.js';
 
-export async function createSequence(em: EntityManager, companyId: string, input: CreateSequenceInput): Promise<EmailSequence> {
-  const problems = sequenceProblems({
-    name: input.name,
-    description: input.description ?? null,
-    trigger: input.trigger,
-    scoreThreshold: input.scoreThreshold ?? null,
-    steps: input.steps,
-    sendWindow: input.sendWindow ?? null,
-  });
-  if (problems.length > 0) throw new InvalidInputError(problems);
+/** One sequence of the company (`sequence`). */
+export function getSequence({ em, companyId }: CompanyScope, id: string): Promise<EmailSequence> {
+  return findSequence(em, companyId, id);
+}
 
+/** Creates a sequence from an input already checked whole (createSequenceProblems). */
+export async function createSequence({ em, companyId }: CompanyScope, input: CreateSequenceInput): Promise<EmailSequence> {
   return em.transactional(async (tx) => {
     if (input.isDefault) await clearDefault(tx, companyId);
     const sequence = tx.create(EmailSequence, {
@@ -58,7 +55,8 @@ export async function applySequenceUpdate(tx: EntityManager, companyId: string, 
       steps: input.steps ?? sequence.steps,
       sendWindow: input.sendWindow !== undefined ? input.sendWindow : sequence.sendWindow,
     };
-    const problems = sequenceProblems(next);
+    // The input's fields were checked on their own (updateSequenceProblems); what needs the stored trigger is checked here.
+    const problems = thresholdProblems(next.trigger, next.scoreThreshold, 'input');
     if (problems.length > 0) throw new InvalidInputError(problems);
 
     const scheduleChanged = input.steps !== undefined && input.steps !== null || input.sendWindow !== undefined;
@@ -84,24 +82,14 @@ async function clearDefault(em: EntityManager, companyId: string): Promise<void>
   await query(em, sql`update email_sequence set is_default = false where company_id = ${companyId}::uuid and is_default`);
 }
 
-export function listSequences(em: EntityManager, companyId: string, args: PageRequest, active: boolean | null | undefined): Promise<ConnectionResult<EmailSequence>> {
+/** A page of the company's sequences, oldest first; `active` narrows to active or inactive ones. */
+export function listSequences({ em, companyId }: CompanyScope, args: PageRequest, active: boolean | null | undefined): Promise<ConnectionResult<EmailSequence>> {
   const where = { company: companyId, ...(active === null || active === undefined ? {} : { active }) };
-  return paginate({
-    args,
-    keys: ['date', 'uuid'],
-    fetch: (limit, after) =>
-      em.find(
-        EmailSequence,
-        after ? { $and: [where, keysetAfter('createdAt', 'asc', new Date(after[0] as string), after[1])] } : where,
-        { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], limit },
-      ),
-    keyOf: (s) => [s.createdAt.toISOString(), s.id],
-    count: () => em.count(EmailSequence, where),
-  });
+  return pageOf(em, EmailSequence, where, { field: 'createdAt', direction: 'asc', key: 'date' }, args);
 }
 
 /** Count of the sequence's emails in each status (zeros included). */
-export async function emailCounts(em: EntityManager, sequenceId: string): Promise<Record<EmailStatus, number>> {
+export async function emailCounts({ em }: Scope, sequenceId: string): Promise<Record<EmailStatus, number>> {
   const rows = await query<{ status: EmailStatus; count: string }>(
     em,
     sql`select status, count(*) as count from sequence_email where sequence_id = ${sequenceId}::uuid group by status`,
@@ -112,19 +100,25 @@ export async function emailCounts(em: EntityManager, sequenceId: string): Promis
 }
 
 /** Renders step `step` (1-based) of a sequence for a lead, as it would be sent now (without tracking). */
-export async function previewEmail(em: EntityManager, companyId: string, sequenceId: string, step: number, leadId: string, publicUrl: string): Promise<RenderedEmail> {
+export async function previewEmail(scope: CompanyScope, sequenceId: string, step: number, leadId: string, publicUrl: string): Promise<RenderedEmail> {
+  const { em, companyId } = scope;
   const sequence = await findSequence(em, companyId, sequenceId);
+  // Which steps exist depends on the stored sequence: this is the one check of `step`.
   const template = sequence.steps[step - 1];
   if (!Number.isInteger(step) || !template) {
     throw InvalidInputError.field('step', `must be 1 to ${sequence.steps.length} for this sequence`);
   }
   const lead = await findLead(em, companyId, leadId);
-  const company = await em.findOneOrFail(Company, { id: companyId });
-  return renderEmail(template, templateData(company, lead, `${publicUrl}/u/preview`));
+  return renderEmail(template, templateData(await scope.company(), lead, `${publicUrl}/u/preview`));
 }
 
 export function totalDelayHours(step: SequenceStep): number {
   return step.delayDays * 24 + step.delayHours;
+}
+
+/** Days from enrollment to the last email (rounded up), before send-window adjustments. */
+export function durationDays(sequence: EmailSequence): number {
+  return Math.ceil(Math.max(0, ...sequence.steps.map(totalDelayHours)) / 24);
 }
 
 function toStep(step: SequenceStepInput | SequenceStep): SequenceStep {

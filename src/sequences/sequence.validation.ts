@@ -1,14 +1,14 @@
 import type { FieldProblem } from '../core/errors.js';
 import { SequenceTrigger } from '../model/sequence.enums.js';
-import type { SendWindow, SequenceStep } from '../model/sequence-step.js';
+import { MAX_STEPS, type SendWindow, type SequenceStep } from '../model/sequence-step.js';
 import { sendWindowProblems } from './schedule.js';
-import { checkTemplate, MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH } from '../templates/templates.js';
-import type { SendWindowInput, SequenceStepInput } from './dto/sequence.input.js';
+import { checkTemplate } from '../templates/template-check.js';
+import { MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH } from '../templates/template-engine.js';
+import type { CreateSequenceInput, SendWindowInput, SequenceStepInput, UpdateSequenceInput } from './dto/sequence.input.js';
 
-export const MAX_STEPS = 50;
 const MAX_DELAY_DAYS = 365;
 
-/** The sequence fields that must hold together, after an update is applied to the stored ones. */
+/** A complete sequence as created; an update is checked field by field, then merged (`thresholdProblems`). */
 export interface SequenceShape {
   name: string;
   description: string | null;
@@ -20,25 +20,61 @@ export interface SequenceShape {
 
 /** Every problem of a sequence, each naming its field (`input.steps.2.subject`) and, for templates, the variable. */
 export function sequenceProblems(shape: SequenceShape, path = 'input'): FieldProblem[] {
+  return [
+    ...nameProblems(shape.name, path),
+    ...descriptionProblems(shape.description, path),
+    ...thresholdProblems(shape.trigger, shape.scoreThreshold, path),
+    ...stepProblems(shape.steps, `${path}.steps`),
+    ...(shape.sendWindow ? windowProblems(shape.sendWindow, path) : []),
+  ];
+}
+
+/** `createSequence`'s input: a complete sequence. */
+export function createSequenceProblems(input: CreateSequenceInput, path: string): FieldProblem[] {
+  return sequenceProblems({ ...input, description: input.description ?? null, scoreThreshold: input.scoreThreshold ?? null, sendWindow: input.sendWindow ?? null }, path);
+}
+
+/**
+ * `updateSequence`'s input, field by field: what it gives must be valid whatever is stored. Whether a threshold
+ * fits the trigger can need the stored trigger; the service checks that after merging (`thresholdProblems`).
+ */
+export function updateSequenceProblems(input: UpdateSequenceInput, path: string): FieldProblem[] {
   const problems: FieldProblem[] = [];
-  const name = shape.name.trim();
-  if (name.length < 1 || name.length > 200) problems.push({ field: `${path}.name`, message: 'must be 1 to 200 characters' });
-  if (shape.description && shape.description.length > 2000) problems.push({ field: `${path}.description`, message: 'must be at most 2000 characters' });
-
-  if (shape.trigger === SequenceTrigger.SCORE_THRESHOLD) {
-    const t = shape.scoreThreshold;
-    if (t === null || t === undefined || !Number.isInteger(t) || t < 1 || t > 100) {
-      problems.push({ field: `${path}.scoreThreshold`, message: 'must be 1 to 100 for a SCORE_THRESHOLD sequence' });
-    }
-  } else if (shape.scoreThreshold !== null && shape.scoreThreshold !== undefined) {
-    problems.push({ field: `${path}.scoreThreshold`, message: 'is only for SCORE_THRESHOLD sequences' });
+  if (input.name !== undefined && input.name !== null) problems.push(...nameProblems(input.name, path));
+  if (input.description) problems.push(...descriptionProblems(input.description.trim(), path));
+  const threshold = input.scoreThreshold;
+  if (threshold !== undefined && threshold !== null) {
+    if (!isThreshold(threshold)) problems.push({ field: `${path}.scoreThreshold`, message: 'must be 1 to 100' });
+    else if (input.trigger && input.trigger !== SequenceTrigger.SCORE_THRESHOLD) problems.push(...thresholdProblems(input.trigger, threshold, path));
   }
-
-  problems.push(...stepProblems(shape.steps, `${path}.steps`));
-  if (shape.sendWindow) {
-    problems.push(...sendWindowProblems(shape.sendWindow).map((message) => ({ field: `${path}.sendWindow`, message })));
-  }
+  if (input.steps) problems.push(...stepProblems(input.steps, `${path}.steps`));
+  if (input.sendWindow) problems.push(...windowProblems(input.sendWindow, path));
   return problems;
+}
+
+/** A SCORE_THRESHOLD sequence needs a threshold of 1 to 100; other triggers take none. */
+export function thresholdProblems(trigger: SequenceTrigger, threshold: number | null | undefined, path: string): FieldProblem[] {
+  if (trigger === SequenceTrigger.SCORE_THRESHOLD) {
+    return threshold !== null && threshold !== undefined && isThreshold(threshold) ? [] : [{ field: `${path}.scoreThreshold`, message: 'must be 1 to 100 for a SCORE_THRESHOLD sequence' }];
+  }
+  return threshold === null || threshold === undefined ? [] : [{ field: `${path}.scoreThreshold`, message: 'is only for SCORE_THRESHOLD sequences' }];
+}
+
+function isThreshold(threshold: number): boolean {
+  return Number.isInteger(threshold) && threshold >= 1 && threshold <= 100;
+}
+
+function nameProblems(name: string, path: string): FieldProblem[] {
+  const trimmed = name.trim();
+  return trimmed.length < 1 || trimmed.length > 200 ? [{ field: `${path}.name`, message: 'must be 1 to 200 characters' }] : [];
+}
+
+function descriptionProblems(description: string | null, path: string): FieldProblem[] {
+  return description && description.length > 2000 ? [{ field: `${path}.description`, message: 'must be at most 2000 characters' }] : [];
+}
+
+function windowProblems(window: SendWindowInput | SendWindow, path: string): FieldProblem[] {
+  return sendWindowProblems(window).map((message) => ({ field: `${path}.sendWindow`, message }));
 }
 
 function stepProblems(steps: (SequenceStepInput | SequenceStep)[], path: string): FieldProblem[] {

@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { Role } from '../auth-checker.js';
-import { companyIdOf, type Context } from '../context.js';
+import { companyScope, requestScope, type Context } from '../context.js';
 import { Company } from '../../model/company.entity.js';
 import { createCompany, getCompany } from '../../companies/company.service.js';
 import { CreateCompanyInput } from '../../companies/dto/create-company.input.js';
@@ -10,12 +10,12 @@ export class CompanyResolver {
   @Authorized()
   @Query(() => Company, { description: 'The company that owns the calling API key.' })
   viewer(@Ctx() context: Context): Promise<Company> {
-    return getCompany(context.em, companyIdOf(context));
+    return getCompany(companyScope(context));
   }
 
   @Authorized(Role.Operator)
   @Mutation(() => Company, { description: 'Operator only: create a company. It starts with the default email sequence.' })
   createCompany(@Arg('input', () => CreateCompanyInput) input: CreateCompanyInput, @Ctx() context: Context): Promise<Company> {
-    return createCompany(context.em, input);
+    return createCompany(requestScope(context), input);
   }
 }

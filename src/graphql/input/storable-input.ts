@@ -1,19 +1,15 @@
-import type { MiddlewareFn } from 'type-graphql';
-import { InvalidInputError, type FieldProblem } from '../../core/errors.js';
+import type { FieldProblem } from '../../core/errors.js';
 
 /**
- * Rejects, in any argument, what PostgreSQL cannot store and would otherwise surface as an internal error:
- * U+0000 (text and jsonb refuse it), lone UTF-16 surrogates (not valid UTF-8), nesting deeper than 32 levels
- * (JSON attributes), and dates outside years 1–9999. Each problem names its field.
+ * What PostgreSQL cannot store and would otherwise surface as an internal error, in any argument: U+0000 (text
+ * and jsonb refuse it), lone UTF-16 surrogates (not valid UTF-8), nesting deeper than 32 levels (JSON
+ * attributes), and dates outside years 1–9999. Each problem names its field; at most 20 are listed.
  */
-export const rejectUnstorableInput: MiddlewareFn = ({ args }, next) => {
-  if (args && Object.keys(args).length > 0) {
-    const problems: FieldProblem[] = [];
-    for (const [name, value] of Object.entries(args)) inspect(value, name, 0, problems);
-    if (problems.length > 0) throw new InvalidInputError(problems.slice(0, 20));
-  }
-  return next();
-};
+export function unstorableProblems(args: Record<string, unknown>): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const [name, value] of Object.entries(args)) inspect(value, name, 0, problems);
+  return problems.slice(0, 20);
+}
 
 const MAX_DEPTH = 32;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -54,7 +54,9 @@ export class RealtimePubSub implements PubSub {
    */
   publish(routingKey: string, ...args: unknown[]): void {
     const event = args[0] as RealtimeEvent | undefined;
-    if (!event || event.topic !== routingKey) throw new Error(`publish(${routingKey}) needs an event of that topic`);
+    // type-graphql names the topic with any string; the event's topic is compared with it as a string.
+    const topic: string | undefined = event?.topic;
+    if (!event || topic !== routingKey) throw new Error(`publish(${routingKey}) needs an event of that topic`);
     this.send([event]).catch((error: unknown) => this.log?.error({ err: error, topic: event.topic }, 'realtime publish failed'));
   }
 

@@ -1,6 +1,7 @@
 import { Args, Authorized, Ctx, FieldResolver, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { companyIdOf, type Context } from '../context.js';
 import { NotFoundError } from '../../core/errors.js';
+import { DeliveryErrorReason, EnrollmentErrorReason, LeadErrorReason } from '../../core/error-reasons.js';
 import { Lead } from '../../model/lead.entity.js';
 import { Enrollment } from '../../model/enrollment.entity.js';
 import { SequenceEmail } from '../../model/sequence-email.entity.js';
@@ -56,7 +57,7 @@ export class SubscriptionResolver {
     @Ctx() context: Context,
   ): Promise<SequenceEmail> {
     const email = await context.em.findOne(SequenceEmail, { id: event.emailId, company: event.companyId });
-    if (!email) throw new NotFoundError('SequenceEmail', event.emailId);
+    if (!email) throw new NotFoundError(DeliveryErrorReason.EMAIL_NOT_FOUND, event.emailId);
     return email;
   }
 
@@ -72,7 +73,7 @@ export class SubscriptionResolver {
     @Ctx() context: Context,
   ): Promise<Enrollment> {
     const enrollment = await context.em.findOne(Enrollment, { id: event.enrollmentId, company: event.companyId });
-    if (!enrollment) throw new NotFoundError('Enrollment', event.enrollmentId);
+    if (!enrollment) throw new NotFoundError(EnrollmentErrorReason.ENROLLMENT_NOT_FOUND, event.enrollmentId);
     return enrollment;
   }
 }
@@ -82,7 +83,7 @@ export class LeadScoreChangeResolver {
   @FieldResolver(() => Lead, { description: 'The lead, as it is when the event is delivered (loaded only when selected).' })
   async lead(@Root() change: LeadScoreChange, @Ctx() context: Context): Promise<Lead> {
     const lead = await context.em.findOne(Lead, { id: change.leadId, company: change.companyId });
-    if (!lead) throw new NotFoundError('Lead', change.leadId);
+    if (!lead) throw new NotFoundError(LeadErrorReason.LEAD_NOT_FOUND, change.leadId);
     return lead;
   }
 }

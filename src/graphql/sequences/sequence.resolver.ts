@@ -1,30 +1,30 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { companyIdOf, companyOf, type Context } from '../context.js';
-import { PageArgs } from '../connection.js';
+import { companyScope, requestScope, type Context } from '../context.js';
+import { PageArgs, pageCost } from '../connection.js';
+import { listCost } from '../../model/query-cost.js';
 import { CreateSequenceInput, UpdateSequenceInput } from '../../sequences/dto/sequence.input.js';
 import { EmailPreview, EmailStatusCounts, SequenceConnection, TemplateVariable } from './sequence.output.js';
 import { EmailSequence } from '../../model/email-sequence.entity.js';
-import { findSequence } from '../../model/lookups.js';
 import { updateSequence } from '../../enrollments/reschedule.js';
-import { createSequence, emailCounts, listSequences, previewEmail, totalDelayHours } from '../../sequences/sequence.service.js';
-import { TEMPLATE_VARIABLES } from '../../templates/templates.js';
+import { createSequence, durationDays, emailCounts, getSequence, listSequences, previewEmail } from '../../sequences/sequence.service.js';
+import { TEMPLATE_VARIABLES } from '../../templates/template-variables.js';
 
 @Resolver(() => EmailSequence)
 export class SequenceResolver {
   @Authorized()
-  @Query(() => SequenceConnection, { description: "The company's sequences, oldest first." })
+  @Query(() => SequenceConnection, { description: "The company's sequences, oldest first.", complexity: pageCost })
   sequences(
     @Args(() => PageArgs) page: PageArgs,
     @Arg('active', () => Boolean, { nullable: true, description: 'Only active (true) or inactive (false) ones.' }) active: boolean | null,
     @Ctx() context: Context,
   ) {
-    return listSequences(context.em, companyIdOf(context), page, active);
+    return listSequences(companyScope(context), page, active);
   }
 
   @Authorized()
   @Query(() => EmailSequence, { description: 'One sequence.' })
   sequence(@Arg('id', () => ID) id: string, @Ctx() context: Context): Promise<EmailSequence> {
-    return findSequence(context.em, companyIdOf(context), id);
+    return getSequence(companyScope(context), id);
   }
 
   @FieldResolver(() => Int, { description: 'Number of emails (steps).' })
@@ -34,18 +34,18 @@ export class SequenceResolver {
 
   @FieldResolver(() => Int, { description: 'Days from enrollment to the last email (rounded up), before send-window adjustments.' })
   durationDays(@Root() sequence: EmailSequence): number {
-    return Math.ceil(Math.max(0, ...sequence.steps.map(totalDelayHours)) / 24);
+    return durationDays(sequence);
   }
 
   @FieldResolver(() => EmailStatusCounts, { description: 'How many of its emails are in each status.' })
   emailCounts(@Root() sequence: EmailSequence, @Ctx() context: Context) {
-    return emailCounts(context.em, sequence.id);
+    return emailCounts(requestScope(context), sequence.id);
   }
 
   @Authorized()
   @Mutation(() => EmailSequence, { description: 'Creates a sequence. Templates are checked: a syntax error or unknown variable is BAD_USER_INPUT naming the step.' })
   createSequence(@Arg('input', () => CreateSequenceInput) input: CreateSequenceInput, @Ctx() context: Context): Promise<EmailSequence> {
-    return createSequence(context.em, companyIdOf(context), input);
+    return createSequence(companyScope(context), input);
   }
 
   @Authorized()
@@ -54,12 +54,12 @@ export class SequenceResolver {
       'Changes a sequence. Edits apply to emails not yet sent: pending emails are rescheduled, emails of removed steps ' +
       'canceled, new steps scheduled for active and paused enrollments; sent emails keep what was sent.',
   })
-  async updateSequence(
+  updateSequence(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => UpdateSequenceInput) input: UpdateSequenceInput,
     @Ctx() context: Context,
   ): Promise<EmailSequence> {
-    return updateSequence(context.em, await companyOf(context), id, input, context.clock.now());
+    return updateSequence(companyScope(context), id, input);
   }
 
   @Authorized()
@@ -70,10 +70,10 @@ export class SequenceResolver {
     @Arg('leadId', () => ID) leadId: string,
     @Ctx() context: Context,
   ): Promise<EmailPreview> {
-    return previewEmail(context.em, companyIdOf(context), sequenceId, step, leadId, context.config.publicUrl);
+    return previewEmail(companyScope(context), sequenceId, step, leadId, context.config.publicUrl);
   }
 
-  @Query(() => [TemplateVariable], { description: 'Variables available in subject and body templates (Liquid).' })
+  @Query(() => [TemplateVariable], { description: 'Variables available in subject and body templates (Liquid).', complexity: listCost(TEMPLATE_VARIABLES.length) })
   templateVariables(): TemplateVariable[] {
     return [...TEMPLATE_VARIABLES];
   }

@@ -1,8 +1,8 @@
-import { Field, InputType, Int, registerEnumType } from 'type-graphql';
+import { ArgsType, Field, ID, InputType, Int, registerEnumType } from 'type-graphql';
 import { JSONObjectResolver } from 'graphql-scalars';
 
 /**
- * Lead fields as sent by clients. Email and time zone are plain strings here (checked by the service) so a
+ * Lead fields as sent by clients. Email and time zone are plain strings here (checked by `validateLead`) so a
  * bad row in `importLeads` is reported for that row instead of failing the whole request.
  */
 @InputType({ description: 'A lead to create.' })
@@ -48,3 +48,22 @@ export enum LeadOrder {
   SCORE_ASC = 'SCORE_ASC',
 }
 registerEnumType(LeadOrder, { name: 'LeadOrder', description: 'Order of `leads`; ties are broken by id.' });
+
+/** `importLeads`: the rows are checked one by one by the intake (a bad row is INVALID, not a failed request). */
+@ArgsType()
+export class ImportLeadsArgs {
+  @Field(() => [LeadInput])
+  inputs!: LeadInput[];
+}
+
+@ArgsType()
+export class AdjustLeadScoreArgs {
+  @Field(() => ID)
+  leadId!: string;
+
+  @Field(() => Int, { description: '-100 to 100.' })
+  delta!: number;
+
+  @Field(() => String, { description: 'Why, 1 to 500 characters; shown on the timeline.' })
+  reason!: string;
+}

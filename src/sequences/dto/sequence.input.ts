@@ -1,6 +1,6 @@
 import { Field, InputType, Int } from 'type-graphql';
 import { SequenceTrigger } from '../../model/sequence.enums.js';
-import { WindowTimeZone } from '../../model/sequence-step.js';
+import { WindowTimeZone, type SendWindow } from '../../model/sequence-step.js';
 
 @InputType({ description: 'One email of a sequence.' })
 export class SequenceStepInput {
@@ -20,7 +20,7 @@ export class SequenceStepInput {
 }
 
 @InputType({ description: 'Local days and hours in which emails go out.' })
-export class SendWindowInput {
+export class SendWindowInput implements SendWindow {
   @Field(() => [Int], { description: 'ISO weekdays allowed: 1 = Monday … 7 = Sunday.' })
   weekdays!: number[];
 

@@ -1,0 +1,22 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Company } from './company.entity.js';
+
+/**
+ * The one calling convention of services called by the API: `service(scope, ...args)`. A scope is built once per
+ * request (graphql/context.ts), so every service of a request shares its unit of work and its "now".
+ */
+export interface Scope {
+  /** The request's EntityManager fork. */
+  readonly em: EntityManager;
+  /** The request's time, read once from the injected clock. */
+  readonly now: Date;
+}
+
+/** A scope acting for one company (an API key's): every query of a service called with it filters on `companyId`. */
+export interface CompanyScope extends Scope {
+  readonly companyId: string;
+  readonly log: FastifyBaseLogger;
+  /** The company, loaded on first use and then kept for the request (createLead's hot path loads it once). */
+  company(): Promise<Company>;
+}
