@@ -6,19 +6,16 @@
  */
 import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import { randomUUID } from 'node:crypto';
-import { startApp } from '../src/app/app.js';
 import type { Company } from '../src/model/company.entity.js';
-import { systemClock } from '../src/core/clock.js';
-import { type Config, loadConfig } from '../src/core/config.js';
+import type { Config } from '../src/core/config.js';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import type { OutgoingEmail } from '../src/delivery/email-provider.js';
 import { buildEmail } from '../src/delivery/message.js';
 import { createSesProvider, sendEmailInput } from '../src/delivery/ses-provider.js';
 import type { Lead } from '../src/model/lead.entity.js';
-import { createLogger } from '../src/core/logger.js';
 import type { EmailSequence } from '../src/model/email-sequence.entity.js';
 import { DEFAULT_SEQUENCE } from '../src/companies/default-sequence.js';
-import { type BenchResult, latencySeries, percentile, startBenchDatabase, startEmulatorProcess, gql } from './support.js';
+import { type BenchResult, latencySeries, percentile, startBenchApp, startBenchDatabase, startEmulatorProcess, gql } from './support.js';
 
 const CONCURRENCY = 32;
 const EMAILS = 1500;
@@ -87,17 +84,15 @@ async function rawSdkLoop(config: Config, endpoint: string, count: number): Prom
 
 async function appOn(urlFor: (db: string) => string, database: string, endpoint: string, env: Record<string, string>) {
   // One key drives every lead in: over the per-key mutation quota (10/s) on purpose; the quota is not measured here.
-  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: urlFor(database), SES_ENDPOINT: endpoint, LOG_LEVEL: 'warn', MUTATION_RATE_LIMIT: '0', ...env });
-  // The real clock: lags and send times are measured in real time.
-  const app = await startApp(config, { logger: createLogger(config), clock: systemClock });
-  const operator = (query: string, variables: Record<string, unknown> = {}, key?: string) => gql(app.server.url, `Bearer ${key ?? config.operatorToken.reveal()}`, query, variables);
-  const company = (await operator(`mutation { createCompany(input: { name: "Bench", fromAddress: "team@example.com" }) { id } }`)).createCompany.id as string;
-  const key = (await operator(`mutation($id: ID!) { createApiKey(companyId: $id, name: "bench") { secret } }`, { id: company })).createApiKey.secret as string;
+  const app = await startBenchApp(urlFor(database), { env: { SES_ENDPOINT: endpoint, MUTATION_RATE_LIMIT: '0', ...env } });
+  const operator = <T>(query: string, variables: Record<string, unknown> = {}, key?: string) => gql<T>(app.server.url, `Bearer ${key ?? app.config.operatorToken.reveal()}`, query, variables);
+  const company = (await operator<{ createCompany: { id: string } }>(`mutation { createCompany(input: { name: "Bench", fromAddress: "team@example.com" }) { id } }`)).createCompany.id;
+  const key = (await operator<{ createApiKey: { secret: string } }>(`mutation($id: ID!) { createApiKey(companyId: $id, name: "bench") { secret } }`, { id: company })).createApiKey.secret;
   const asCompany = (query: string, variables: Record<string, unknown> = {}) => operator(query, variables, key);
   return { app, asCompany };
 }
 
-async function importDue(asCompany: (q: string, v?: Record<string, unknown>) => Promise<any>, count: number, prefix: string) {
+async function importDue(asCompany: (q: string, v?: Record<string, unknown>) => Promise<unknown>, count: number, prefix: string) {
   for (let offset = 0; offset < count; offset += 5000) {
     const inputs = Array.from({ length: Math.min(5000, count - offset) }, (_, i) => ({ email: `${prefix}${offset + i}@example.com`, firstName: `Lead${offset + i}` }));
     await asCompany(`mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created } }`, { i: inputs });

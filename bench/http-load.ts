@@ -23,7 +23,12 @@ export interface LoadSummary {
   total: number;
 }
 
-process.once('message', async (request: LoadRequest) => {
+process.once('message', (request: LoadRequest) => {
+  void answer(request);
+});
+
+/** Runs the requested load and sends its summary to the parent, then exits. */
+async function answer(request: LoadRequest): Promise<void> {
   const { result, rate } = await loadTest({ ...request, idReplacement: request.body?.includes('[<id>]') ?? false });
   const stats = result.latency as unknown as Record<string, number>;
   const at = (p: number) => (p === 0 ? stats.min! : p === 100 ? stats.max! : stats[`p${String(p).replace('.', '_')}`]);
@@ -35,4 +40,4 @@ process.once('message', async (request: LoadRequest) => {
     total: result.requests.total,
   };
   process.send!(summary, () => process.exit(0));
-});
+}

@@ -9,12 +9,8 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { startApp } from '../src/app/app.js';
-import { systemClock } from '../src/core/clock.js';
-import { loadConfig } from '../src/core/config.js';
-import { createLogger } from '../src/core/logger.js';
 import type { LoadRequest, LoadSummary } from './http-load.js';
-import { type BenchResult, type BenchRow, latencySeries, percentile, startBenchDatabase, gql } from './support.js';
+import { type BenchResult, type BenchRow, latencySeries, percentile, startBenchApp, startBenchDatabase, gql } from './support.js';
 
 const CLIENTS = 32;
 const LEADS_PER_ROUND = 4_000;
@@ -26,20 +22,16 @@ const EMAILS_PER_LEAD = 5;
 export async function run(): Promise<BenchResult> {
   const db = await startBenchDatabase('intake');
   await db.prepare('intake');
-  const config = loadConfig({
-    NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: db.urlFor('intake'), RUN_JOBS: 'false', LOG_LEVEL: 'warn',
-    // 32 clients creating leads as fast as they can are far over any per-key mutation budget, on purpose.
-    MUTATION_RATE_LIMIT: '0',
-  });
-  const app = await startApp(config, { logger: createLogger(config), clock: systemClock });
+  // 32 clients creating leads as fast as they can are far over any per-key mutation budget, on purpose.
+  const app = await startBenchApp(db.urlFor('intake'), { env: { MUTATION_RATE_LIMIT: '0' } });
   const pool = new pg.Pool({ connectionString: db.urlFor('intake'), max: CLIENTS });
   const step = (what: string) => process.stdout.write(`  intake: ${what}\n`);
   try {
-    const operator = client(app.server.url, config.operatorToken.reveal());
+    const operator = client(app.server.url, app.config.operatorToken.reveal());
     const company = async (name: string) => {
-      const { createCompany } = await operator(`mutation($n: String!) { createCompany(input: { name: $n, fromAddress: "team@example.com" }) { id } }`, { n: name });
-      const { createApiKey } = await operator(`mutation($c: ID!) { createApiKey(companyId: $c, name: "bench") { secret } }`, { c: createCompany.id });
-      return { id: createCompany.id as string, key: createApiKey.secret as string };
+      const { createCompany } = await operator<{ createCompany: { id: string } }>(`mutation($n: String!) { createCompany(input: { name: $n, fromAddress: "team@example.com" }) { id } }`, { n: name });
+      const { createApiKey } = await operator<{ createApiKey: { secret: string } }>(`mutation($c: ID!) { createApiKey(companyId: $c, name: "bench") { secret } }`, { c: createCompany.id });
+      return { id: createCompany.id, key: createApiKey.secret };
     };
     const viaApi = await company('Intake via API');
     const viaPg = await company('Intake via raw pg');
@@ -99,7 +91,7 @@ export async function run(): Promise<BenchResult> {
 }
 
 function client(url: string, token: string) {
-  return (query: string, variables: Record<string, unknown> = {}) => gql(url, `Bearer ${token}`, query, variables);
+  return <T>(query: string, variables: Record<string, unknown> = {}) => gql<T>(url, `Bearer ${token}`, query, variables);
 }
 
 /** `count` createLead calls from 32 connections in a child process; every email is new (`[<id>]`). */

@@ -145,7 +145,8 @@ process.on('message', (command: ClientCommand) => {
         report({ type: 'tally', groups: [...groups.values()].map((g) => ({ group: g.name, received: g.members.map((m) => m.received), latencies: g.latencies })) });
       } else {
         closing = true;
-        await Promise.all(subscribers.map((subscriber) => subscriber.client.dispose()));
+        // graphql-ws types dispose as `void | Promise<void>`; its client returns a promise that settles once closed.
+        await Promise.all(subscribers.map((subscriber) => Promise.resolve(subscriber.client.dispose())));
         process.exit(0);
       }
     } catch (error) {

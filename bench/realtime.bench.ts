@@ -1,18 +1,14 @@
 /**
  * Realtime bench: 1,000 graphql-ws subscribers on one server process. Measures the latency from the start of
  * the HTTP request that changes a score to the event's arrival at every subscriber, and the server memory each
- * idle subscription costs. The server is the real app (startApp) on an embedded PostgreSQL in a temp dir, with
+ * idle subscription costs. The server is the real app (startBenchApp) on an embedded PostgreSQL in a temp dir, with
  * durable commits as in production; the subscribers run in a child process.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startApp, type App } from '../src/app/app.js';
-import { loadConfig } from '../src/core/config.js';
+import type { App } from '../src/app/app.js';
 import type { ClientCommand, ClientReport } from './realtime-clients.js';
-import { type BenchResult, type BenchRow, collector, freePort, latencySeries, memory, percentile, gql } from './support.js';
+import { type BenchResult, type BenchRow, collector, latencySeries, memory, percentile, startBenchApp, startBenchDatabase, gql } from './support.js';
 
 const SUBSCRIBERS = 1_000;
 const WARM_UP_SUBSCRIBERS = 20;
@@ -27,26 +23,20 @@ const SCALARS = (leadId: string) => `subscription { leadScoreChanged(leadId: "${
 const WITH_LEAD = (leadId: string) => `subscription { leadScoreChanged(leadId: "${leadId}") { score delta reason lead { id score updatedAt } } }`;
 
 export async function run(): Promise<BenchResult> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'lead-nurture-bench-'));
+  const db = await startBenchDatabase('realtime', { durable: true });
   let app: App | undefined;
   let clients: Subscribers | undefined;
   try {
-    app = await startApp(
-      loadConfig({
-        NODE_ENV: 'test',
-        HOST: '127.0.0.1',
-        PORT: '0',
-        DATA_DIR: dataDir,
-        EMBEDDED_POSTGRES_PORT: String(await freePort()),
+    await db.prepare('realtime');
+    app = await startBenchApp(db.urlFor('realtime'), {
+      env: {
         OPERATOR_TOKEN,
-        RUN_JOBS: 'false',
-        LOG_LEVEL: 'warn',
         // ~100 score changes in a row from one key: over the per-key mutation quota on purpose.
         MUTATION_RATE_LIMIT: '0',
         // 1,000 dashboards of one company on one key: over the per-key socket limit (200) on purpose.
         MAX_SOCKETS_PER_KEY: '2000',
-      }),
-    );
+      },
+    });
     const url = app.server.url;
     const { apiKey, leadId } = await setUp(url);
     const gc = collector();
@@ -97,7 +87,7 @@ export async function run(): Promise<BenchResult> {
   } finally {
     await clients?.close();
     await app?.dispose();
-    await rm(dataDir, { recursive: true, force: true });
+    await db.dispose();
   }
 }
 

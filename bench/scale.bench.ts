@@ -10,15 +10,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startApp, type App } from '../src/app/app.js';
-import { systemClock } from '../src/core/clock.js';
-import { loadConfig } from '../src/core/config.js';
+import type { App } from '../src/app/app.js';
 import { claimDueEmails } from '../src/delivery/claim.js';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
-import { createLogger } from '../src/core/logger.js';
 import { seedScale } from './scale-seed.js';
-import { type BenchResult, type BenchRow, collector, latencySeries, memory, percentile, startBenchDatabase, startEmulatorProcess, gql } from './support.js';
+import { type BenchResult, type BenchRow, collector, latencySeries, memory, percentile, startBenchApp, startBenchDatabase, startEmulatorProcess, gql } from './support.js';
 
 const TARGET_MS = 20;
 const REPETITIONS = 200;
@@ -65,17 +62,7 @@ export async function run(): Promise<BenchResult> {
     for (const setting of [`max_wal_size = '16GB'`, 'autovacuum = off']) await admin.query(`alter system set ${setting}`);
     await admin.query('select pg_reload_conf()');
 
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATABASE_URL: db.urlFor('scale'),
-      RUN_JOBS: 'false',
-      SES_ENDPOINT: emulator.url,
-      SES_MAX_SEND_RATE: '0',
-      LOG_LEVEL: 'warn',
-    });
-    app = await startApp(config, { logger: createLogger(config), clock: systemClock });
+    app = await startBenchApp(db.urlFor('scale'), { env: { SES_ENDPOINT: emulator.url, SES_MAX_SEND_RATE: '0' } });
     const tenant = await largestTenant(app);
 
     const seedStarted = performance.now();
@@ -100,7 +87,7 @@ export async function run(): Promise<BenchResult> {
     let next = 0;
     const status = await measure(statements, () => gql(SEQUENCE_STATUS, { lead: leadIds[next++ % leadIds.length] }));
     step(`leadSequenceStatus: p50 ${status.p50.toFixed(1)} ms`);
-    const limit = config.delivery.batchSize;
+    const limit = app.config.delivery.batchSize;
     // Last: its rolled-back repetitions leave dead row versions behind that the reads above would have to step over.
     const claim = await measure(statements, async () => {
       // As the dispatcher claims (its batch size and fair share), but rolled back: every repetition sees the same backlog.
@@ -198,12 +185,14 @@ class StatementLog {
   #original: typeof pg.Client.prototype.query | undefined;
 
   install(): void {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be applied to each pg.Client (below) and restored by uninstall
     const original = (this.#original = pg.Client.prototype.query);
-    const log = this;
+    // Read at each query: recording starts and stops after the patch is installed.
+    const recordingNow = () => this.#recording;
     pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
       const started = performance.now();
       const result = (original as (...a: unknown[]) => unknown).apply(this, args);
-      const recording = log.#recording;
+      const recording = recordingNow();
       if (recording && result instanceof Promise) {
         const config = args[0] as string | { text: string; values?: unknown[] };
         const text = typeof config === 'string' ? config : config.text;

@@ -13,22 +13,18 @@
  * against the run's own second minute; the rest (rates, latencies, CPU) is context for reading them.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
-import { startApp, type App } from '../src/app/app.js';
+import type { App } from '../src/app/app.js';
 import { DEFAULT_SCORING_RULES } from '../src/model/scoring-rules.js';
-import { loadConfig } from '../src/core/config.js';
 import { query, sql } from '../src/db/sql.js';
 import { EMAIL_ID_HEADER } from '../src/delivery/message.js';
 import { emulatorAccount } from '../src/app/dev/ses-emulator.js';
 import type { ClientCommand, ClientReport, GroupTally, TallyReport } from './realtime-clients.js';
 import type { LoadCommand, LoadReport, LoadResult, SentEmail, SoakPlan } from './soak-load.js';
 import { Tally } from './soak-tally.js';
-import { type BenchResult, type BenchRow, collector, freePort, latencySeries, percentile, gql } from './support.js';
+import { type BenchResult, type BenchRow, collector, freePort, latencySeries, percentile, startBenchApp, startBenchDatabase, gql } from './support.js';
 
 const EXTRA_COMPANIES = 3; // and the seeded demo company: four tenants
 const SUBSCRIBERS = 500;
@@ -65,7 +61,7 @@ export async function run(): Promise<BenchResult> {
   const seconds = Number(process.env.SOAK_SECONDS ?? 600);
   if (!Number.isFinite(seconds) || seconds < 30) throw new Error(`SOAK_SECONDS must be a number of seconds, at least 30 (got ${process.env.SOAK_SECONDS})`);
   const step = (what: string) => process.stdout.write(`  soak: ${what}\n`);
-  const dataDir = await mkdtemp(join(tmpdir(), 'lead-nurture-soak-'));
+  const db = await startBenchDatabase('soak', { durable: true });
   const previousAccount = process.env.AWS_SES_ACCOUNT;
   process.env.AWS_SES_ACCOUNT = JSON.stringify(SES_ACCOUNT);
   const logs = new LogTally();
@@ -74,18 +70,22 @@ export async function run(): Promise<BenchResult> {
   let load: Child<LoadCommand, LoadReport> | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
+    await db.prepare('soak');
     const port = await freePort();
-    const config = loadConfig({
-      NODE_ENV: 'development',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      DATA_DIR: dataDir,
-      EMBEDDED_POSTGRES_PORT: String(await freePort()),
-      SES_EMULATOR_PORT: String(await freePort()),
-      RUN_JOBS: 'true',
+    app = await startBenchApp(db.urlFor('soak'), {
+      env: {
+        NODE_ENV: 'development',
+        PORT: String(port),
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        // The demo tenant's file goes beside the database, and goes with it.
+        DATA_DIR: db.dataDir,
+        SES_EMULATOR_PORT: String(await freePort()),
+        RUN_JOBS: 'true',
+        // The development default, which the server pays for in request logging as under `npm start`.
+        LOG_LEVEL: 'info',
+      },
+      logger: (config) => logs.logger(config.logLevel),
     });
-    app = await startApp(config, { logger: logs.logger(config.logLevel) });
     const url = app.server.url;
     const companies = await setUpCompanies(app);
     step(`server up, ${companies.length} companies`);
@@ -185,7 +185,7 @@ export async function run(): Promise<BenchResult> {
     await app?.dispose();
     if (previousAccount === undefined) delete process.env.AWS_SES_ACCOUNT;
     else process.env.AWS_SES_ACCOUNT = previousAccount;
-    await rm(dataDir, { recursive: true, force: true });
+    await db.dispose();
   }
 }
 

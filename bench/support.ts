@@ -6,8 +6,13 @@ import { tmpdir } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
+import type { Logger } from 'pino';
+import { startApp, type App } from '../src/app/app.js';
 import { emulatorAccount } from '../src/app/dev/ses-emulator.js';
+import { systemClock } from '../src/core/clock.js';
+import { type Config, loadConfig } from '../src/core/config.js';
+import { createLogger } from '../src/core/logger.js';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 
 /** One line of the benchmark table. */
 export interface BenchRow {
@@ -37,13 +42,18 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** A throwaway embedded PostgreSQL; `urlFor(name)` creates the database on first use. */
-export async function startBenchDatabase(name: string) {
+/**
+ * A throwaway embedded PostgreSQL in a temp dir; `prepare(name)` creates a database, `urlFor(name)` names it.
+ * Commits skip fsync unless `durable` (for benches that measure what production pays per commit).
+ */
+export async function startBenchDatabase(name: string, { durable = false }: { durable?: boolean } = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), `lead-nurture-bench-${name}-`));
-  const cluster = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'postgres', ephemeral: true });
+  const cluster = await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'postgres', ephemeral: !durable });
   const created = new Set<string>();
   return {
     cluster,
+    /** Removed on dispose: also the place for the app's own files (DATA_DIR). */
+    dataDir,
     /** Synchronous URL; call `prepare(name)` first (startApp does not create databases). */
     urlFor: (database: string) => {
       if (!created.has(database)) throw new Error(`bench database ${database} was not prepared`);
@@ -60,6 +70,23 @@ export async function startBenchDatabase(name: string) {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** What a bench changes about the app it boots. */
+export interface BenchAppOptions {
+  /** Settings over the bench defaults: test mode on port 0, no jobs, warnings and errors logged. */
+  env?: Record<string, string>;
+  /** Where the app logs; the configured logger when unset. */
+  logger?: (config: Config) => Logger;
+}
+
+/**
+ * The real app on a prepared bench database (`startBenchDatabase`, `prepare`, then `urlFor`). Always the real
+ * clock: benches measure lags and send times in real time.
+ */
+export async function startBenchApp(databaseUrl: string, options: BenchAppOptions = {}): Promise<App> {
+  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl, RUN_JOBS: 'false', LOG_LEVEL: 'warn', ...options.env });
+  return startApp(config, { logger: options.logger?.(config) ?? createLogger(config), clock: systemClock });
 }
 
 /** aws-ses-v2-local in its own process, as SES is remote in production: it must not share our event loop. */
@@ -124,7 +151,9 @@ export async function loadTest(options: autocannon.Options): Promise<{ result: a
 
 /** `gc()` without --expose-gc on the command line (the bench runner starts without it); undefined if unavailable. */
 export function collector(): (() => void) | undefined {
-  if (typeof globalThis.gc === 'function') return globalThis.gc;
+  const { gc: exposed } = globalThis;
+  // Called without options: the synchronous, full collection (with `{ execution: 'async' }` gc returns a promise).
+  if (typeof exposed === 'function') return () => exposed();
   try {
     setFlagsFromString('--expose-gc');
     const gc: unknown = runInNewContext('gc');
@@ -142,7 +171,7 @@ export function memory(gc: (() => void) | undefined): { heap: number; rss: numbe
 }
 
 /** One GraphQL request over HTTP, as a client would send it; throws on any error, so a bench never counts one. */
-export async function gql<T = any>(url: string, authorization: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+export async function gql<T = unknown>(url: string, authorization: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query, variables }) });
   const body = (await response.json()) as { data?: T; errors?: unknown[] };
   if (body.errors?.length || !body.data || !response.ok) throw new Error(`GraphQL ${response.status}: ${JSON.stringify(body.errors)}`);

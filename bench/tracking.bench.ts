@@ -7,13 +7,11 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import autocannon from 'autocannon';
-import { startApp } from '../src/app/app.js';
-import { systemClock } from '../src/core/clock.js';
-import { loadConfig } from '../src/core/config.js';
-import { createLogger } from '../src/core/logger.js';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type autocannon from 'autocannon';
+import type { Config } from '../src/core/config.js';
 import { signToken } from '../src/tracking/tokens.js';
-import { type BenchResult, type LatencySeries, LATENCY_PERCENTILES, loadTest, startBenchDatabase } from './support.js';
+import { type BenchResult, type LatencySeries, LATENCY_PERCENTILES, loadTest, startBenchApp, startBenchDatabase } from './support.js';
 
 const CONNECTIONS = 64;
 const REPEATS = 50_000;
@@ -23,8 +21,8 @@ const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBR
 export async function run(): Promise<BenchResult> {
   const db = await startBenchDatabase('tracking');
   await db.prepare('tracking');
-  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: db.urlFor('tracking'), RUN_JOBS: 'false', LOG_LEVEL: 'warn' });
-  const app = await startApp(config, { logger: createLogger(config), clock: systemClock });
+  const app = await startBenchApp(db.urlFor('tracking'));
+  const { config } = app;
   try {
     const step = (what: string) => process.stdout.write(`  tracking: ${what}\n`);
     const emailIds = await seedSentEmails(app.orm.em.fork(), config, EMAILS);
@@ -108,7 +106,7 @@ async function bareServerRate(paths: string[]): Promise<{ rate: number; latency:
 }
 
 /** Leads with a welcome email that went out an hour ago (so opens are not prefetch-fast), set up in bulk. */
-async function seedSentEmails(em: import('@mikro-orm/postgresql').EntityManager, config: import('../src/core/config.js').Config, count: number): Promise<string[]> {
+async function seedSentEmails(em: EntityManager, config: Config, count: number): Promise<string[]> {
   const connection = em.getConnection();
   const [company] = await connection.execute<{ id: string }[]>(`insert into company (id, name, from_address, timezone, created_at, updated_at) values (gen_random_uuid(), 'Bench', 'team@example.com', 'UTC', now(), now()) returning id`);
   void config;
@@ -129,7 +127,7 @@ async function seedSentEmails(em: import('@mikro-orm/postgresql').EntityManager,
   return rows.map((r) => r.id);
 }
 
-async function countOpens(app: { orm: import('@mikro-orm/postgresql').MikroORM; recorder: { flush(): Promise<void> } }): Promise<{ events: number; scored: number }> {
+async function countOpens(app: { orm: MikroORM; recorder: { flush(): Promise<void> } }): Promise<{ events: number; scored: number }> {
   const [row] = await app.orm.em.fork().getConnection().execute<{ events: number; scored: number }[]>(
     `select (select count(*)::int from email_event where kind = 'OPEN') as events,
             (select count(*)::int from activity where type = 'SCORE_CHANGED') as scored`,

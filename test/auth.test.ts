@@ -67,8 +67,8 @@ describe('API keys and the operator token', () => {
     expect(fields).not.toContain('secretHash');
 
     const row = await t.app.orm.em.fork().getConnection().execute('select secret_hash from api_key where id = ?', [acme.apiKeyId]);
-    expect(row[0].secret_hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(row[0].secret_hash).not.toContain(acme.apiKey);
+    expect(row[0]!.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(row[0]!.secret_hash).not.toContain(acme.apiKey);
   });
 
   it.each([

@@ -62,6 +62,7 @@ describe('configuration', () => {
   it('secrets never print, whether logged, stringified or interpolated', () => {
     const config = loadConfig(PRODUCTION);
     expect(JSON.stringify(config)).not.toContain(SECRET);
+    // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- interpolating a Secret is what is under test
     expect(`${config.trackingSecret}`).toBe('[secret]');
     expect(inspect(config, { depth: 5 })).not.toContain(SECRET);
     expect(config.trackingSecret.reveal()).toBe(SECRET);

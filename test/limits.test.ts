@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
-import { errorOf, ok, type GraphQLClient } from './helpers/graphql.js';
+import { errorOf, ok, type GraphQLClient, type Untyped } from './helpers/graphql.js';
 import { connectWs, subscribe, subscriptionsOpen, type WsConnection } from './helpers/ws.js';
 
 /**
@@ -28,7 +28,7 @@ const CREATE_LEAD = `mutation($input: LeadInput!) { createLead(input: $input) { 
 const LEAD_COUNT = `query($search: String) { leads(filter: { search: $search }) { totalCount } }`;
 
 interface WsResult {
-  data?: Record<string, any> | null;
+  data?: Record<string, Untyped> | null;
   errors?: readonly { message: string; extensions?: Record<string, unknown> }[];
 }
 
@@ -65,7 +65,7 @@ describe('request limits', () => {
 
   async function post(body: string, authorization = `Bearer ${tenant.apiKey}`) {
     const response = await fetch(t.app.server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body });
-    return { status: response.status, headers: response.headers, body: (await response.json()) as { data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] } };
+    return { status: response.status, headers: response.headers, body: (await response.json()) as { data?: Untyped; errors?: { message: string; extensions?: Record<string, unknown> }[] } };
   }
 
   beforeAll(async () => {
@@ -392,7 +392,11 @@ describe('request limits', () => {
         expect(replacement).toBeDefined();
         expect((await overWs(replacement!.client, `{ viewer { id } }`)).data?.viewer.id).toBe(key.companyId);
       } finally {
-        await Promise.all(opened.map((c) => c.client.dispose()));
+        await Promise.all(
+          opened.map(async (c) => {
+            await c.client.dispose();
+          }),
+        );
       }
     });
   });

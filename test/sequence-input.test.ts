@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
-import { errorOf, ok, type GraphQLClient, type GraphQLErrorBody, type GraphQLResponse } from './helpers/graphql.js';
+import { errorOf, ok, type GraphQLClient, type GraphQLErrorBody, type GraphQLResponse, type Untyped } from './helpers/graphql.js';
 
 /** Bad input is BAD_USER_INPUT naming the offending field, and nothing is written. */
 
@@ -64,7 +64,7 @@ describe('bad input is BAD_USER_INPUT naming the field, and writes nothing', () 
 
   async function count(table: string, companyId = tenant.companyId): Promise<number> {
     const rows = await t.app.orm.em.fork().getConnection().execute(`select count(*)::int as n from ${table} where company_id = ?`, [companyId]);
-    return rows[0].n as number;
+    return rows[0]!.n as number;
   }
 
   /** Row counts of every tenant table. */
@@ -108,7 +108,7 @@ describe('bad input is BAD_USER_INPUT naming the field, and writes nothing', () 
         tenant.companyId,
         'dana@example.com',
       ]);
-      expect(rows[0].n).toBe(1);
+      expect(rows[0]!.n).toBe(1);
     });
   });
 
@@ -160,7 +160,7 @@ describe('bad input is BAD_USER_INPUT naming the field, and writes nothing', () 
   describe('updateSequence', () => {
     let sequenceId: string;
     let leadId: string;
-    let stored: Record<string, any>;
+    let stored: Record<string, Untyped>;
     let emailsBefore: unknown;
 
     const EMAILS = `query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { id status sequence { id } emails { id status scheduledSendDate } } } }`;

@@ -273,7 +273,7 @@ describe('leads, sequences and enrollments', () => {
     const { importLeads } = ok(await gql(`mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created duplicates invalid } }`, { i: inputs }));
     expect(importLeads).toEqual({ created: 250, duplicates: 0, invalid: 0 });
     const [row] = await t.app.orm.em.fork().getConnection().execute(`select count(*)::int as n from sequence_email where company_id = ? and status = 'PENDING'`, [tenant.companyId]);
-    expect(row.n).toBe(250 * 5);
+    expect(row!.n).toBe(250 * 5);
   });
 
   it('leads are filtered by score, ordered, and paginated with cursors', async () => {

@@ -9,7 +9,7 @@ import type { EmailProvider } from '../src/delivery/email-provider.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
-import { ok } from './helpers/graphql.js';
+import { ok, type Untyped } from './helpers/graphql.js';
 import { startMailbox, type SesMailbox } from './helpers/ses.js';
 import { connectWs, subscribe, subscriptionsOpen } from './helpers/ws.js';
 
@@ -45,11 +45,8 @@ describe('SES events over SNS', () => {
   let t: TestApp;
   let tenant: Tenant;
   let counter = 0;
-  const fetchCertificate = vi.fn(async (url: string) => {
-    if (url === CERT_URL) return cert;
-    throw new Error('connect ETIMEDOUT');
-  });
-  const confirmSubscription = vi.fn(async (_url: string) => undefined);
+  const fetchCertificate = vi.fn((url: string) => (url === CERT_URL ? Promise.resolve(cert) : Promise.reject(new Error('connect ETIMEDOUT'))));
+  const confirmSubscription = vi.fn((_url: string) => Promise.resolve(undefined));
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sns-test-'));
@@ -75,8 +72,8 @@ describe('SES events over SNS', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function rows<T = Record<string, any>>(text: string, params: unknown[] = []): Promise<T[]> {
-    return t.app.orm.em.fork().getConnection().execute(text, params) as Promise<T[]>;
+  function rows<T = Record<string, Untyped>>(text: string, params: unknown[] = []): Promise<T[]> {
+    return t.app.orm.em.fork().getConnection().execute<T[]>(text, params);
   }
 
   /** A new lead whose first email really went out through SES (the emulator): SENT with a message id. */
@@ -111,7 +108,7 @@ describe('SES events over SNS', () => {
     );
   }
 
-  async function post(body: unknown, contentType = 'text/plain; charset=UTF-8'): Promise<{ status: number; body: any }> {
+  async function post(body: unknown, contentType = 'text/plain; charset=UTF-8'): Promise<{ status: number; body: Untyped }> {
     const type = typeof body === 'object' && body !== null ? (body as Fields).Type : undefined;
     const response = await fetch(`${t.baseUrl}/webhooks/ses`, {
       method: 'POST',

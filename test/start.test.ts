@@ -23,11 +23,11 @@ describe('npm start on embedded defaults', () => {
     const child = spawn(process.execPath, ['scripts/start.mjs'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (running.delete(child), resolve(code))));
     await Promise.race([
-      new Promise<void>((resolve) => child.stdout!.on('data', () => output.includes('Ctrl-C stops everything') && resolve())),
+      new Promise<void>((resolve) => child.stdout.on('data', () => output.includes('Ctrl-C stops everything') && resolve())),
       exited.then((code) => Promise.reject(new Error(`npm start exited (${code}):\n${output}`))),
     ]);
     const banner = (label: string) => new RegExp(`${label}\\s+(\\S+(?: \\S+)*?)(?:\\s{3}|\\n)`).exec(output)?.[1];

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
-import { errorOf, ok, type GraphQLClient, type GraphQLResponse } from './helpers/graphql.js';
+import { errorOf, ok, type GraphQLClient, type GraphQLResponse, type Untyped } from './helpers/graphql.js';
 
 /**
  * Tenant isolation: an API key of company A can neither read nor change anything of company B, whatever id it
@@ -54,7 +54,7 @@ describe('tenant isolation', () => {
   let mine: Ids;
   /** B's lead, sequences, enrollment and emails. */
   let theirs: Ids;
-  let snapshotOfB: Record<string, any>;
+  let snapshotOfB: Record<string, Untyped>;
   /** Strings that only B's data contains: if a response to A holds one of them, B's data leaked. */
   let secretsOfB: string[];
 
@@ -108,7 +108,7 @@ describe('tenant isolation', () => {
 
   async function rowCount(table: string, where: string, params: unknown[]): Promise<number> {
     const rows = await t.app.orm.em.fork().getConnection().execute(`select count(*)::int as n from ${table} where ${where}`, params);
-    return rows[0].n as number;
+    return rows[0]!.n as number;
   }
 
   beforeAll(async () => {

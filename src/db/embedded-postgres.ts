@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -76,7 +77,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
   }
   // Postgres is a child process: make sure it never outlives us, even on an abrupt exit.
-  const child = (cluster as unknown as { process?: import('node:child_process').ChildProcess }).process;
+  const child = (cluster as unknown as { process?: ChildProcess }).process;
   const killOnExit = () => child?.kill('SIGINT');
   process.once('exit', killOnExit);
 

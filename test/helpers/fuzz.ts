@@ -179,6 +179,7 @@ export const stringWithLoneSurrogate: fc.Arbitrary<string> = stringWithLoneSurro
 /** Strings a lead name field accepts (no control characters, at most 200 UTF-16 units once trimmed), still hostile. */
 export const validNameString: fc.Arbitrary<string> = fc
   .oneof(mixedHostile, fc.constantFrom(...SQL_INJECTION, ...TEMPLATE_INJECTION, ...MARKUP))
+  // eslint-disable-next-line no-control-regex -- removing the C0 control characters is the point of this pattern
   .map((s) => clip(withoutKnownBugTriggers(s).replace(/[\u0000-\u001f\u007f]/g, ''), 200));
 
 /** Cuts to at most `max` UTF-16 units without splitting a surrogate pair. */
@@ -369,7 +370,7 @@ function stringsOf(value: unknown): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 // The leak check
 
-/** Codes a client may see (README and src/errors.ts); INTERNAL_SERVER_ERROR is checked separately: never. */
+/** Codes a client may see (README and src/graphql/format-error.ts); INTERNAL_SERVER_ERROR is checked separately: never. */
 export const ALLOWED_CODES = new Set([
   'BAD_USER_INPUT',
   'GRAPHQL_VALIDATION_FAILED',
@@ -381,7 +382,7 @@ export const ALLOWED_CODES = new Set([
   'CONFLICT',
   'UNAUTHENTICATED',
   'FORBIDDEN',
-  // Passed through unchanged by src/errors.ts (REQUEST_ERROR_CODES): Apollo's own request errors.
+  // Passed through unchanged by src/graphql/format-error.ts (REQUEST_ERROR_CODES): Apollo's own request errors.
   'OPERATION_RESOLUTION_FAILURE',
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',

@@ -40,7 +40,7 @@ export async function startMailbox(): Promise<SesMailbox> {
     async clear() {
       await fetch(`${emulator.url}/clear-store`, { method: 'POST' });
     },
-    dispose: emulator.dispose,
+    dispose: () => emulator.dispose(),
   };
 }
 

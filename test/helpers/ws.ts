@@ -1,5 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import type { Untyped } from './graphql.js';
 
 export interface WsConnection {
   client: Client;
@@ -29,7 +30,7 @@ export function connectWs(httpUrl: string, connectionParams: Record<string, unkn
       connected: () => onConnected(),
       closed: (event) => {
         onClosed((event as { code: number }).code);
-        onCloseReason(String((event as { reason?: unknown }).reason ?? ''));
+        onCloseReason((event as { reason?: string }).reason ?? '');
       },
     },
     onNonLazyError: () => undefined,
@@ -48,7 +49,7 @@ export interface Subscription<T> {
 }
 
 /** Subscribes with a real graphql-ws client; each `next` message's data is collected. */
-export function subscribe<T = Record<string, any>>(client: Client, query: string, variables?: Record<string, unknown>): Subscription<T> {
+export function subscribe<T = Record<string, Untyped>>(client: Client, query: string, variables?: Record<string, unknown>): Subscription<T> {
   const unread: T[] = [];
   const waiting: Array<{ resolve: (value: T) => void; reject: (error: Error) => void }> = [];
   let ended: Error | undefined;
