@@ -33,7 +33,9 @@ export function latencyChart(series: LatencySeries[], at: string): string {
     out.push(`<line x1="${x(percentile)}" x2="${x(percentile)}" y1="${plot.top}" y2="${plot.top + plot.height}" stroke="#e5e5e5"/>`);
     out.push(`<text x="${x(percentile)}" y="${plot.top + plot.height + 18}" text-anchor="middle">${label}</text>`);
   }
-  out.push(`<text x="${plot.left + plot.width / 2}" y="${plot.top + plot.height + 40}" text-anchor="middle" fill="#555">percentile of requests / events</text>`);
+  out.push(
+    `<text x="${plot.left + plot.width / 2}" y="${plot.top + plot.height + 40}" text-anchor="middle" fill="#555">percentile of requests / events</text>`,
+  );
   out.push(`<rect x="${plot.left}" y="${plot.top}" width="${plot.width}" height="${plot.height}" fill="none" stroke="#999"/>`);
 
   const benches = [...new Set(lines.map((s) => s.bench))];
@@ -43,7 +45,9 @@ export function latencyChart(series: LatencySeries[], at: string): string {
     const path = s.points.map(([p, ms]) => `${x(p).toFixed(1)},${y(ms).toFixed(1)}`).join(' ');
     out.push(`<polyline points="${path}" fill="none" stroke="${color}" stroke-width="2" stroke-dasharray="${dash}"/>`);
     const legendY = plot.top + 10 + i * 20;
-    out.push(`<line x1="${legendX}" x2="${legendX + 28}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${color}" stroke-width="2" stroke-dasharray="${dash}"/>`);
+    out.push(
+      `<line x1="${legendX}" x2="${legendX + 28}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${color}" stroke-width="2" stroke-dasharray="${dash}"/>`,
+    );
     const p99 = s.points.find(([p]) => p === 99)?.[1];
     const label = `${s.bench}: ${s.name}${p99 === undefined ? '' : ` (p99 ${p99 < 10 ? p99.toFixed(1) : Math.round(p99)} ms)`}`;
     out.push(`<text x="${legendX + 36}" y="${legendY}">${escape(label)}</text>`);
@@ -55,7 +59,14 @@ export function latencyChart(series: LatencySeries[], at: string): string {
 const MIN_MS = 0.01;
 /** The max is drawn at 3.5 nines, just right of p99.9. */
 const MAX_NINES = 3.5;
-const TICKS: Array<[string, number]> = [['p0', 0], ['p50', 50], ['p90', 90], ['p99', 99], ['p99.9', 99.9], ['max', 100]];
+const TICKS: Array<[string, number]> = [
+  ['p0', 0],
+  ['p50', 50],
+  ['p90', 90],
+  ['p99', 99],
+  ['p99.9', 99.9],
+  ['max', 100],
+];
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 const DASHES = ['none', '6 3', '2 2', '8 3 2 3'];
 

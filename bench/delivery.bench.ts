@@ -32,11 +32,25 @@ export async function run(): Promise<BenchResult> {
     const window = await budgetWindow(db.urlFor, emulator.url);
     const rows = [
       { bench: 'delivery', metric: `raw SDK SendEmail loop, ${CONCURRENCY} in flight (baseline, median of ${ROUNDS})`, value: raw, unit: 'emails/s' },
-      { bench: 'delivery', metric: `dispatcher, ${CONCURRENCY} in flight, unlimited budget (median)`, value: dispatched, unit: 'emails/s', target: '>= 500', pass: dispatched >= 500 },
+      {
+        bench: 'delivery',
+        metric: `dispatcher, ${CONCURRENCY} in flight, unlimited budget (median)`,
+        value: dispatched,
+        unit: 'emails/s',
+        target: '>= 500',
+        pass: dispatched >= 500,
+      },
       { bench: 'delivery', metric: 'dispatcher / raw SDK (median of per-round ratios)', value: ratio, unit: 'ratio', target: '>= 0.8', pass: ratio >= 0.8 },
       { bench: 'delivery', metric: 'lag scheduled -> SES acceptance, p50', value: lag.p50, unit: 'ms' },
       { bench: 'delivery', metric: 'lag scheduled -> SES acceptance, p99', value: lag.p99, unit: 'ms', target: '<= 2000', pass: lag.p99 <= 2000 },
-      { bench: 'delivery', metric: 'busiest 1-s window at budget 50/s (2 workers)', value: window.max, unit: 'emails', target: '<= 50', pass: window.max <= 50 },
+      {
+        bench: 'delivery',
+        metric: 'busiest 1-s window at budget 50/s (2 workers)',
+        value: window.max,
+        unit: 'emails',
+        target: '<= 50',
+        pass: window.max <= 50,
+      },
       { bench: 'delivery', metric: 'achieved rate at budget 50/s', value: window.rate, unit: 'emails/s' },
     ];
     return { rows, latencies: [latencySeries('delivery', 'lag scheduled -> SES acceptance (20 leads/s)', lag.samples)] };
@@ -52,7 +66,16 @@ export async function run(): Promise<BenchResult> {
  */
 async function sampleEmail(config: Config): Promise<OutgoingEmail> {
   const company = { id: randomUUID(), name: 'Bench', fromAddress: 'team@example.com', fromName: null, replyTo: null, timezone: 'UTC' } as unknown as Company;
-  const lead = { id: randomUUID(), email: 'raw@example.com', firstName: 'Lead', lastName: null, companyName: null, timezone: null, score: 0, attributes: {} } as unknown as Lead;
+  const lead = {
+    id: randomUUID(),
+    email: 'raw@example.com',
+    firstName: 'Lead',
+    lastName: null,
+    companyName: null,
+    timezone: null,
+    score: 0,
+    attributes: {},
+  } as unknown as Lead;
   const sequence = { steps: DEFAULT_SEQUENCE.steps } as unknown as EmailSequence;
   return (await buildEmail(config, { id: randomUUID(), emailNumber: 1, company, lead, sequence })).email;
 }
@@ -85,23 +108,36 @@ async function rawSdkLoop(config: Config, endpoint: string, count: number): Prom
 async function appOn(urlFor: (db: string) => string, database: string, endpoint: string, env: Record<string, string>) {
   // One key drives every lead in: over the per-key mutation quota (10/s) on purpose; the quota is not measured here.
   const app = await startBenchApp(urlFor(database), { env: { SES_ENDPOINT: endpoint, MUTATION_RATE_LIMIT: '0', ...env } });
-  const operator = <T>(query: string, variables: Record<string, unknown> = {}, key?: string) => gql<T>(app.server.url, `Bearer ${key ?? app.config.operatorToken.reveal()}`, query, variables);
-  const company = (await operator<{ createCompany: { id: string } }>(`mutation { createCompany(input: { name: "Bench", fromAddress: "team@example.com" }) { id } }`)).createCompany.id;
-  const key = (await operator<{ createApiKey: { secret: string } }>(`mutation($id: ID!) { createApiKey(companyId: $id, name: "bench") { secret } }`, { id: company })).createApiKey.secret;
+  const operator = <T>(query: string, variables: Record<string, unknown> = {}, key?: string) =>
+    gql<T>(app.server.url, `Bearer ${key ?? app.config.operatorToken.reveal()}`, query, variables);
+  const company = (
+    await operator<{ createCompany: { id: string } }>(`mutation { createCompany(input: { name: "Bench", fromAddress: "team@example.com" }) { id } }`)
+  ).createCompany.id;
+  const key = (
+    await operator<{ createApiKey: { secret: string } }>(`mutation($id: ID!) { createApiKey(companyId: $id, name: "bench") { secret } }`, { id: company })
+  ).createApiKey.secret;
   const asCompany = (query: string, variables: Record<string, unknown> = {}) => operator(query, variables, key);
   return { app, asCompany };
 }
 
 async function importDue(asCompany: (q: string, v?: Record<string, unknown>) => Promise<unknown>, count: number, prefix: string) {
   for (let offset = 0; offset < count; offset += 5000) {
-    const inputs = Array.from({ length: Math.min(5000, count - offset) }, (_, i) => ({ email: `${prefix}${offset + i}@example.com`, firstName: `Lead${offset + i}` }));
+    const inputs = Array.from({ length: Math.min(5000, count - offset) }, (_, i) => ({
+      email: `${prefix}${offset + i}@example.com`,
+      firstName: `Lead${offset + i}`,
+    }));
     await asCompany(`mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created } }`, { i: inputs });
   }
 }
 
 /** Each round: the raw loop, then the dispatcher over as many freshly imported due emails (claim, render, send, settle). */
 async function throughputRounds(urlFor: (db: string) => string, endpoint: string): Promise<{ raw: number; dispatched: number; ratio: number }> {
-  const { app, asCompany } = await appOn(urlFor, 'throughput', endpoint, { RUN_JOBS: 'false', SES_MAX_SEND_RATE: '0', DISPATCH_CONCURRENCY: String(CONCURRENCY), DISPATCH_BATCH_SIZE: '200' });
+  const { app, asCompany } = await appOn(urlFor, 'throughput', endpoint, {
+    RUN_JOBS: 'false',
+    SES_MAX_SEND_RATE: '0',
+    DISPATCH_CONCURRENCY: String(CONCURRENCY),
+    DISPATCH_BATCH_SIZE: '200',
+  });
   const provider = createSesProvider(app.config, endpoint);
   const dispatcher = new Dispatcher({ orm: app.orm, clock: app.clock, provider, config: app.config, logger: app.logger, workerId: 'bench' });
   const raws: number[] = [];
@@ -119,7 +155,14 @@ async function throughputRounds(urlFor: (db: string) => string, endpoint: string
     provider.dispose();
     await app.dispose();
   }
-  return { raw: percentile(raws, 50), dispatched: percentile(dispatcheds, 50), ratio: percentile(raws.map((r, i) => dispatcheds[i]! / r), 50) };
+  return {
+    raw: percentile(raws, 50),
+    dispatched: percentile(dispatcheds, 50),
+    ratio: percentile(
+      raws.map((r, i) => dispatcheds[i]! / r),
+      50,
+    ),
+  };
 }
 
 /** Leads arrive one by one (20/s for 10 s) on a running app; each welcome email is due at once. */
@@ -133,9 +176,12 @@ async function lagWithoutBacklog(urlFor: (db: string) => string, endpoint: strin
     const deadline = Date.now() + 30_000;
     let rows: { lag_ms: number }[] = [];
     while (Date.now() < deadline) {
-      rows = await app.orm.em.fork().getConnection().execute<{ lag_ms: number }[]>(
-        `select extract(epoch from (sent_at - scheduled_send_date)) * 1000 as lag_ms from sequence_email where email_number = 1 and status = 'SENT'`,
-      );
+      rows = await app.orm.em
+        .fork()
+        .getConnection()
+        .execute<{ lag_ms: number }[]>(
+          `select extract(epoch from (sent_at - scheduled_send_date)) * 1000 as lag_ms from sequence_email where email_number = 1 and status = 'SENT'`,
+        );
       if (rows.length === 200) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

@@ -29,8 +29,14 @@ export async function run(): Promise<BenchResult> {
   try {
     const operator = client(app.server.url, app.config.operatorToken.reveal());
     const company = async (name: string) => {
-      const { createCompany } = await operator<{ createCompany: { id: string } }>(`mutation($n: String!) { createCompany(input: { name: $n, fromAddress: "team@example.com" }) { id } }`, { n: name });
-      const { createApiKey } = await operator<{ createApiKey: { secret: string } }>(`mutation($c: ID!) { createApiKey(companyId: $c, name: "bench") { secret } }`, { c: createCompany.id });
+      const { createCompany } = await operator<{ createCompany: { id: string } }>(
+        `mutation($n: String!) { createCompany(input: { name: $n, fromAddress: "team@example.com" }) { id } }`,
+        { n: name },
+      );
+      const { createApiKey } = await operator<{ createApiKey: { secret: string } }>(
+        `mutation($c: ID!) { createApiKey(companyId: $c, name: "bench") { secret } }`,
+        { c: createCompany.id },
+      );
       return { id: createCompany.id, key: createApiKey.secret };
     };
     const viaApi = await company('Intake via API');
@@ -56,7 +62,10 @@ export async function run(): Promise<BenchResult> {
       failed += api.failed + (api.ok - LEADS_PER_ROUND);
       step(`round ${round + 1}: raw pg ${raw.rate.toFixed(0)}/s, createLead ${api.rate.toFixed(0)}/s`);
     }
-    const ratio = percentile(raws.map((raw, i) => apis[i]! / raw), 50);
+    const ratio = percentile(
+      raws.map((raw, i) => apis[i]! / raw),
+      50,
+    );
 
     const imports: number[] = [];
     for (let i = 0; i < IMPORTS; i++) {
@@ -69,12 +78,31 @@ export async function run(): Promise<BenchResult> {
     const missing = await missingRows(pool, viaApi.id, expectedLeads);
     const importRate = percentile(imports, 50);
     const rows: BenchRow[] = [
-      { bench: 'intake', metric: `raw pg, one transaction per lead, ${CLIENTS} clients (baseline, median of ${ROUNDS})`, value: percentile(raws, 50), unit: 'leads/s' },
+      {
+        bench: 'intake',
+        metric: `raw pg, one transaction per lead, ${CLIENTS} clients (baseline, median of ${ROUNDS})`,
+        value: percentile(raws, 50),
+        unit: 'leads/s',
+      },
       { bench: 'intake', metric: `createLead over HTTP with auto-enrollment, ${CLIENTS} clients (median)`, value: percentile(apis, 50), unit: 'leads/s' },
       { bench: 'intake', metric: 'createLead / raw pg (median of per-round ratios)', value: ratio, unit: 'ratio', target: '>= 0.5', pass: ratio >= 0.5 },
-      { bench: 'intake', metric: `importLeads, ${IMPORT_ROWS.toLocaleString('en')} leads + ${(IMPORT_ROWS * EMAILS_PER_LEAD).toLocaleString('en')} emails per call (median of ${IMPORTS})`, value: importRate, unit: 'leads/s', target: '>= 10000', pass: importRate >= 10_000 },
+      {
+        bench: 'intake',
+        metric: `importLeads, ${IMPORT_ROWS.toLocaleString('en')} leads + ${(IMPORT_ROWS * EMAILS_PER_LEAD).toLocaleString('en')} emails per call (median of ${IMPORTS})`,
+        value: importRate,
+        unit: 'leads/s',
+        target: '>= 10000',
+        pass: importRate >= 10_000,
+      },
       { bench: 'intake', metric: 'failed createLead requests (must be 0)', value: failed, unit: 'requests', target: '= 0', pass: failed === 0 },
-      { bench: 'intake', metric: 'leads, enrollments or emails missing afterwards (must be 0)', value: missing, unit: 'rows', target: '= 0', pass: missing === 0 },
+      {
+        bench: 'intake',
+        metric: 'leads, enrollments or emails missing afterwards (must be 0)',
+        value: missing,
+        unit: 'rows',
+        target: '= 0',
+        pass: missing === 0,
+      },
     ];
     return {
       rows,
@@ -102,7 +130,10 @@ function createLeads(url: string, key: string, count: number): Promise<LoadSumma
     amount: count,
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query: 'mutation($i: LeadInput!) { createLead(input: $i) { id score } }', variables: { i: { email: 'lead-[<id>]@example.com', firstName: 'Ada' } } }),
+    body: JSON.stringify({
+      query: 'mutation($i: LeadInput!) { createLead(input: $i) { id score } }',
+      variables: { i: { email: 'lead-[<id>]@example.com', firstName: 'Ada' } },
+    }),
   };
   const child = fork(new URL('./http-load.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
   return new Promise((resolve, reject) => {
@@ -141,7 +172,10 @@ async function rawInserts(pool: pg.Pool, companyId: string, sequenceId: string, 
             `insert into lead (id, company_id, email, first_name, score, attributes, created_at, updated_at) values ($1, $2, $3, 'Ada', 0, '{}', $4, $4)`,
             [leadId, companyId, `raw-${leadId}@example.com`, now],
           );
-          await connection.query(`insert into activity (id, company_id, lead_id, type, reason, data, occurred_at) values ($1, $2, $3, 'LEAD_CREATED', 'Lead created', '{}', $4)`, [randomUUID(), companyId, leadId, now]);
+          await connection.query(
+            `insert into activity (id, company_id, lead_id, type, reason, data, occurred_at) values ($1, $2, $3, 'LEAD_CREATED', 'Lead created', '{}', $4)`,
+            [randomUUID(), companyId, leadId, now],
+          );
           await connection.query(
             `insert into enrollment (id, company_id, lead_id, sequence_id, status, started_at, created_at, updated_at) values ($1, $2, $3, $4, 'ACTIVE', $5, $5, $5)`,
             [enrollmentId, companyId, leadId, sequenceId, now],
@@ -169,7 +203,11 @@ async function rawInserts(pool: pg.Pool, companyId: string, sequenceId: string, 
 
 /** One `importLeads` call of IMPORT_ROWS new leads; leads/s from request start to answer. */
 async function importLeads(url: string, key: string, prefix: string): Promise<number> {
-  const inputs = Array.from({ length: IMPORT_ROWS }, (_, i) => ({ email: `${prefix}${i}@example.com`, firstName: `Lead${i}`, attributes: { source: 'import', rank: i } }));
+  const inputs = Array.from({ length: IMPORT_ROWS }, (_, i) => ({
+    email: `${prefix}${i}@example.com`,
+    firstName: `Lead${i}`,
+    attributes: { source: 'import', rank: i },
+  }));
   const body = JSON.stringify({ query: 'mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created duplicates invalid } }', variables: { i: inputs } });
   const started = performance.now();
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });

@@ -142,7 +142,10 @@ process.on('message', (command: ClientCommand) => {
         }
         report({ type: 'opened', total: subscribers.length });
       } else if (command.type === 'tally') {
-        report({ type: 'tally', groups: [...groups.values()].map((g) => ({ group: g.name, received: g.members.map((m) => m.received), latencies: g.latencies })) });
+        report({
+          type: 'tally',
+          groups: [...groups.values()].map((g) => ({ group: g.name, received: g.members.map((m) => m.received), latencies: g.latencies })),
+        });
       } else {
         closing = true;
         // graphql-ws types dispose as `void | Promise<void>`; its client returns a promise that settles once closed.

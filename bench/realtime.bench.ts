@@ -93,8 +93,17 @@ export async function run(): Promise<BenchResult> {
 
 /** A company, its key and one lead at score 50, made through the operator API like a real client. */
 async function setUp(url: string): Promise<{ apiKey: string; leadId: string }> {
-  const { createCompany } = await gql<{ createCompany: { id: string } }>(url, `Bearer ${OPERATOR_TOKEN}`, `mutation { createCompany(input: { name: "Bench", fromAddress: "bench@example.com", timezone: "UTC" }) { id } }`);
-  const { createApiKey } = await gql<{ createApiKey: { secret: string } }>(url, `Bearer ${OPERATOR_TOKEN}`, `mutation($c: ID!) { createApiKey(companyId: $c, name: "bench") { secret } }`, { c: createCompany.id });
+  const { createCompany } = await gql<{ createCompany: { id: string } }>(
+    url,
+    `Bearer ${OPERATOR_TOKEN}`,
+    `mutation { createCompany(input: { name: "Bench", fromAddress: "bench@example.com", timezone: "UTC" }) { id } }`,
+  );
+  const { createApiKey } = await gql<{ createApiKey: { secret: string } }>(
+    url,
+    `Bearer ${OPERATOR_TOKEN}`,
+    `mutation($c: ID!) { createApiKey(companyId: $c, name: "bench") { secret } }`,
+    { c: createCompany.id },
+  );
   const auth = `Bearer ${createApiKey.secret}`;
   const { createLead } = await gql<{ createLead: { id: string } }>(url, auth, `mutation { createLead(input: { firstName: "Bench" }) { id } }`);
   await gql(url, auth, `mutation($l: ID!) { adjustLeadScore(leadId: $l, delta: 50, reason: "start") { score } }`, { l: createLead.id });
@@ -121,14 +130,24 @@ async function measure(url: string, apiKey: string, leadId: string, clients: Sub
     lasts.push(Math.max(...latencies));
     requests.push(answered - started);
   }
-  return { p50: percentile(deliveries, 50), p99: percentile(deliveries, 99), lastP99: percentile(lasts, 99), requestP50: percentile(requests, 50), samples: deliveries };
+  return {
+    p50: percentile(deliveries, 50),
+    p99: percentile(deliveries, 99),
+    lastP99: percentile(lasts, 99),
+    requestP50: percentile(requests, 50),
+    samples: deliveries,
+  };
 }
 
 /** One score change over HTTP; resolves when every subscriber has received it. */
 async function change(url: string, apiKey: string, leadId: string, reason: string, clients: Subscribers, delta = 1) {
   const delivered = clients.delivered(reason);
   const started = performance.timeOrigin + performance.now();
-  await gql(url, `Bearer ${apiKey}`, `mutation($l: ID!, $d: Int!, $r: String!) { adjustLeadScore(leadId: $l, delta: $d, reason: $r) { score } }`, { l: leadId, d: delta, r: reason });
+  await gql(url, `Bearer ${apiKey}`, `mutation($l: ID!, $d: Int!, $r: String!) { adjustLeadScore(leadId: $l, delta: $d, reason: $r) { score } }`, {
+    l: leadId,
+    d: delta,
+    r: reason,
+  });
   const answered = performance.timeOrigin + performance.now();
   return { started, answered, times: await delivered };
 }
@@ -149,10 +168,13 @@ class Subscribers {
   }
 
   open(command: ClientCommand): Promise<void> {
-    return this.#timed('subscribers to open', new Promise<void>((resolve) => {
-      this.#onOpened = resolve;
-      this.#child.send(command);
-    }));
+    return this.#timed(
+      'subscribers to open',
+      new Promise<void>((resolve) => {
+        this.#onOpened = resolve;
+        this.#child.send(command);
+      }),
+    );
   }
 
   delivered(reason: string): Promise<number[]> {
@@ -175,9 +197,6 @@ class Subscribers {
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
 }
-
-
-
 
 async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -15,7 +15,18 @@ import { claimDueEmails } from '../src/delivery/claim.js';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { seedScale } from './scale-seed.js';
-import { type BenchResult, type BenchRow, collector, latencySeries, memory, percentile, startBenchApp, startBenchDatabase, startEmulatorProcess, gql } from './support.js';
+import {
+  type BenchResult,
+  type BenchRow,
+  collector,
+  latencySeries,
+  memory,
+  percentile,
+  startBenchApp,
+  startBenchDatabase,
+  startEmulatorProcess,
+  gql,
+} from './support.js';
 
 const TARGET_MS = 20;
 const REPETITIONS = 200;
@@ -104,7 +115,12 @@ export async function run(): Promise<BenchResult> {
     step(`claim: p50 ${claim.p50.toFixed(1)} ms`);
     statements.uninstall();
 
-    const measured = { 'dispatcher claim': claim, 'pendingEmails page': pending, [`leads page, minScore ${MIN_SCORE}, by score`]: hotLeads, leadSequenceStatus: status };
+    const measured = {
+      'dispatcher claim': claim,
+      'pendingEmails page': pending,
+      [`leads page, minScore ${MIN_SCORE}, by score`]: hotLeads,
+      leadSequenceStatus: status,
+    };
     const plans = await explainAll(admin, measured);
     await mkdir(new URL('./results/', import.meta.url), { recursive: true });
     await writeFile(PLANS_FILE, plans.text);
@@ -113,18 +129,47 @@ export async function run(): Promise<BenchResult> {
     const memory = await dispatchWithMemory(app, admin, emulator.url, step);
 
     const rows: BenchRow[] = [
-      { bench: 'scale', metric: `seeding ${counts.leads} leads, ${counts.emails} emails, ${counts.enrollments} enrollments, ${counts.activities} activities (context)`, value: seedSeconds, unit: 's' },
-      { bench: 'scale', metric: `PENDING emails (${counts.dueNow} due now, ${counts.held} held by paused enrollments; context)`, value: counts.pending, unit: 'emails' },
+      {
+        bench: 'scale',
+        metric: `seeding ${counts.leads} leads, ${counts.emails} emails, ${counts.enrollments} enrollments, ${counts.activities} activities (context)`,
+        value: seedSeconds,
+        unit: 's',
+      },
+      {
+        bench: 'scale',
+        metric: `PENDING emails (${counts.dueNow} due now, ${counts.held} held by paused enrollments; context)`,
+        value: counts.pending,
+        unit: 'emails',
+      },
       ...latencyRows('dispatcher claim (claimDueEmails, rolled back)', claim, 'SQL'),
       ...latencyRows('pendingEmails page, largest tenant', pending, 'HTTP'),
       ...latencyRows(`leads page minScore ${MIN_SCORE} by score, largest tenant`, hotLeads, 'HTTP'),
       ...latencyRows('leadSequenceStatus, largest tenant', status, 'HTTP'),
-      { bench: 'scale', metric: `sequential scans of ${LARGE_TABLES.join(', ')} in those plans (must be 0)`, value: plans.seqScans, unit: 'scans', target: '= 0', pass: plans.seqScans === 0 },
+      {
+        bench: 'scale',
+        metric: `sequential scans of ${LARGE_TABLES.join(', ')} in those plans (must be 0)`,
+        value: plans.seqScans,
+        unit: 'scans',
+        target: '= 0',
+        pass: plans.seqScans === 0,
+      },
       { bench: 'scale', metric: `dispatched at scale (${memory.sent} emails, context)`, value: memory.rate, unit: 'emails/s' },
       { bench: 'scale', metric: 'due emails left after dispatching (must be 0)', value: memory.left, unit: 'emails', target: '= 0', pass: memory.left === 0 },
-      { bench: 'scale', metric: `server heap after GC while dispatching, end / start (${memory.samples} samples${memory.gc ? '' : ', no gc: rough'})`, value: memory.heapRatio, unit: 'ratio', target: `<= ${HEAP_TARGET}`, pass: memory.heapRatio <= HEAP_TARGET },
+      {
+        bench: 'scale',
+        metric: `server heap after GC while dispatching, end / start (${memory.samples} samples${memory.gc ? '' : ', no gc: rough'})`,
+        value: memory.heapRatio,
+        unit: 'ratio',
+        target: `<= ${HEAP_TARGET}`,
+        pass: memory.heapRatio <= HEAP_TARGET,
+      },
       { bench: 'scale', metric: 'server heap after GC while dispatching, highest / start', value: memory.heapPeakRatio, unit: 'ratio' },
-      { bench: 'scale', metric: `server RSS while dispatching, end / start (context; ${(memory.rssStart / 2 ** 20).toFixed(0)} MiB at start)`, value: memory.rssRatio, unit: 'ratio' },
+      {
+        bench: 'scale',
+        metric: `server RSS while dispatching, end / start (context; ${(memory.rssStart / 2 ** 20).toFixed(0)} MiB at start)`,
+        value: memory.rssRatio,
+        unit: 'ratio',
+      },
     ];
     return {
       rows,
@@ -147,10 +192,14 @@ export async function run(): Promise<BenchResult> {
 /** The largest tenant is made as a customer would be: through the operator API, with its default sequence and a key. */
 async function largestTenant(app: App): Promise<{ companyId: string; apiKey: string }> {
   const operator = graphqlClient(app.server.url, app.config.operatorToken.reveal());
-  const { createCompany } = (await operator(`mutation { createCompany(input: { name: "Largest tenant", fromAddress: "team@largest.example.com" }) { id } }`)) as {
+  const { createCompany } = (await operator(
+    `mutation { createCompany(input: { name: "Largest tenant", fromAddress: "team@largest.example.com" }) { id } }`,
+  )) as {
     createCompany: { id: string };
   };
-  const { createApiKey } = (await operator(`mutation($id: ID!) { createApiKey(companyId: $id, name: "scale bench") { secret } }`, { id: createCompany.id })) as {
+  const { createApiKey } = (await operator(`mutation($id: ID!) { createApiKey(companyId: $id, name: "scale bench") { secret } }`, {
+    id: createCompany.id,
+  })) as {
     createApiKey: { secret: string };
   };
   return { companyId: createCompany.id, apiKey: createApiKey.secret };
@@ -197,7 +246,10 @@ class StatementLog {
         const config = args[0] as string | { text: string; values?: unknown[] };
         const text = typeof config === 'string' ? config : config.text;
         const values = (Array.isArray(args[1]) ? args[1] : typeof config === 'string' ? [] : config.values) ?? [];
-        result.then(() => recording.push({ text, values, ms: performance.now() - started }), () => undefined);
+        result.then(
+          () => recording.push({ text, values, ms: performance.now() - started }),
+          () => undefined,
+        );
       }
       return result;
     } as typeof pg.Client.prototype.query;
@@ -325,7 +377,9 @@ async function dispatchWithMemory(app: App, admin: pg.Client, sesUrl: string, st
       step(`dispatched ${sent}, heap ${(end.heap / 2 ** 20).toFixed(1)} MiB, RSS ${(end.rss / 2 ** 20).toFixed(0)} MiB`);
     }
     const rate = sent / ((performance.now() - started) / 1000);
-    const { rows } = await admin.query<{ left: string }>(`select count(*) as left from sequence_email where status = 'PENDING' and not paused and scheduled_send_date <= now()`);
+    const { rows } = await admin.query<{ left: string }>(
+      `select count(*) as left from sequence_email where status = 'PENDING' and not paused and scheduled_send_date <= now()`,
+    );
     return {
       sent,
       rate,
@@ -341,5 +395,3 @@ async function dispatchWithMemory(app: App, admin: pg.Client, sesUrl: string, st
     provider.dispose();
   }
 }
-
-

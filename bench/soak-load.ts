@@ -203,8 +203,19 @@ function intake(plan: SoakPlan) {
   const createLead = (company: number) =>
     start(async () => {
       const n = ++sequence;
-      const input = { email: `c-${n}@${domain(company)}`, firstName: n % 3 === 0 ? undefined : `Lead ${n}`, companyName: n % 4 === 0 ? `Customer ${n % 50}` : undefined, timezone: TIME_ZONES[n % TIME_ZONES.length] };
-      const data = await gql<{ createLead: { id: string } }>(plan, plan.companies[company]!.apiKey, `mutation($input: LeadInput!) { createLead(input: $input) { id } }`, { input }, result.latencies.createLead);
+      const input = {
+        email: `c-${n}@${domain(company)}`,
+        firstName: n % 3 === 0 ? undefined : `Lead ${n}`,
+        companyName: n % 4 === 0 ? `Customer ${n % 50}` : undefined,
+        timezone: TIME_ZONES[n % TIME_ZONES.length],
+      };
+      const data = await gql<{ createLead: { id: string } }>(
+        plan,
+        plan.companies[company]!.apiKey,
+        `mutation($input: LeadInput!) { createLead(input: $input) { id } }`,
+        { input },
+        result.latencies.createLead,
+      );
       if (!data) return;
       result.leadsCreated += 1;
       recent[company]!.push(input.email);
@@ -244,7 +255,8 @@ function intake(plan: SoakPlan) {
 
   return (elapsed: number) => {
     for (let i = creates.due(elapsed); i > 0; i -= 1) createLead(createCount++ % plan.companies.length);
-    for (let i = queries.due(elapsed); i > 0; i -= 1, queryCount += 1) query(queryCount % plan.companies.length, Math.floor(queryCount / plan.companies.length));
+    for (let i = queries.due(elapsed); i > 0; i -= 1, queryCount += 1)
+      query(queryCount % plan.companies.length, Math.floor(queryCount / plan.companies.length));
     while (imports < Math.floor(elapsed / plan.importEverySeconds)) importLeads(imports++ % plan.companies.length);
   };
 }

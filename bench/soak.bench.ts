@@ -94,7 +94,10 @@ export async function run(): Promise<BenchResult> {
     for (const company of companies) {
       for (const subscription of SUBSCRIPTIONS) {
         const count = Math.round((SUBSCRIBERS / companies.length) * subscription.share);
-        await subscribers.request({ type: 'open', url, apiKey: company.apiKey, count, query: subscription.query, group: `${company.id} ${subscription.kind}` }, 'opened');
+        await subscribers.request(
+          { type: 'open', url, apiKey: company.apiKey, count, query: subscription.query, group: `${company.id} ${subscription.kind}` },
+          'opened',
+        );
       }
     }
     await until(() => app!.pubSub.stats().subscribers === SUBSCRIBERS, 'the subscriptions to register');
@@ -118,7 +121,12 @@ export async function run(): Promise<BenchResult> {
     };
     timers.push(setInterval(sample, SAMPLE_EVERY_MS));
     timers.push(setInterval(() => sendDrained(load!), DRAIN_EVERY_MS));
-    timers.push(setInterval(() => step(`${Math.round((Date.now() - started) / 1000)} s, heap ${mib(process.memoryUsage().heapUsed)} MiB, ${logs.errors} error lines`), 60_000));
+    timers.push(
+      setInterval(
+        () => step(`${Math.round((Date.now() - started) / 1000)} s, heap ${mib(process.memoryUsage().heapUsed)} MiB, ${logs.errors} error lines`),
+        60_000,
+      ),
+    );
     step(`load running for ${seconds} s`);
 
     await load.wait('finished', (seconds + 120) * 1000);
@@ -163,8 +171,18 @@ export async function run(): Promise<BenchResult> {
     });
     const failures = new Tally();
     subscribers.failures.forEach((failure) => failures.add(failure));
-    for (const [what, tally] of [['server error lines', logs.messages], ['client errors', new Tally(result.errorSamples)], ['subscription errors', failures]] as const) {
-      if (tally.size > 0) step(`${what}:\n${tally.lines().map((line) => `    ${line}`).join('\n')}`);
+    for (const [what, tally] of [
+      ['server error lines', logs.messages],
+      ['client errors', new Tally(result.errorSamples)],
+      ['subscription errors', failures],
+    ] as const) {
+      if (tally.size > 0)
+        step(
+          `${what}:\n${tally
+            .lines()
+            .map((line) => `    ${line}`)
+            .join('\n')}`,
+        );
     }
     return {
       rows,
@@ -174,7 +192,11 @@ export async function run(): Promise<BenchResult> {
         latencySeries('soak', 'pixel open', result.latencies.open),
         latencySeries('soak', 'click redirect', result.latencies.click),
         latencySeries('soak', 'open/click -> score change on NOTIFY (committed)', result.latencies.published),
-        latencySeries('soak', 'open/click -> score change at a subscriber', tallies.filter((t) => t.group.endsWith(' score')).flatMap((t) => t.latencies)),
+        latencySeries(
+          'soak',
+          'open/click -> score change at a subscriber',
+          tallies.filter((t) => t.group.endsWith(' score')).flatMap((t) => t.latencies),
+        ),
         latencySeries('soak', 'createLead -> welcome email accepted by SES', checks.welcomeLagMs),
       ],
     };
@@ -194,10 +216,20 @@ async function setUpCompanies(app: App): Promise<Company[]> {
   const operator = `Bearer ${app.config.operatorToken.reveal()}`;
   const companies: Company[] = [{ id: app.demo!.companyId, apiKey: app.demo!.apiKey }];
   for (let i = 1; i <= EXTRA_COMPANIES; i += 1) {
-    const { createCompany } = await gql<{ createCompany: { id: string } }>(app.server.url, operator, `mutation($i: CreateCompanyInput!) { createCompany(input: $i) { id } }`, {
-      i: { name: `Soak ${i}`, fromAddress: `hello@company${i}.example.com`, timezone: 'UTC' },
-    });
-    const { createApiKey } = await gql<{ createApiKey: { secret: string } }>(app.server.url, operator, `mutation($c: ID!) { createApiKey(companyId: $c, name: "soak") { secret } }`, { c: createCompany.id });
+    const { createCompany } = await gql<{ createCompany: { id: string } }>(
+      app.server.url,
+      operator,
+      `mutation($i: CreateCompanyInput!) { createCompany(input: $i) { id } }`,
+      {
+        i: { name: `Soak ${i}`, fromAddress: `hello@company${i}.example.com`, timezone: 'UTC' },
+      },
+    );
+    const { createApiKey } = await gql<{ createApiKey: { secret: string } }>(
+      app.server.url,
+      operator,
+      `mutation($c: ID!) { createApiKey(companyId: $c, name: "soak") { secret } }`,
+      { c: createCompany.id },
+    );
     companies.push({ id: createCompany.id, apiKey: createApiKey.secret });
   }
   return companies;
@@ -303,7 +335,10 @@ async function check(app: App, result: LoadResult): Promise<Checks> {
                count(*) filter (where opened_at is not null)::int as opened, count(*) filter (where clicked_at is not null)::int as clicked
         from sequence_email`,
   );
-  const committed = await query<{ company_id: string; changes: number }>(em, sql`select company_id, count(*)::int as changes from activity where type = 'SCORE_CHANGED' group by company_id`);
+  const committed = await query<{ company_id: string; changes: number }>(
+    em,
+    sql`select company_id, count(*)::int as changes from activity where type = 'SCORE_CHANGED' group by company_id`,
+  );
   const publishedScores = new Map(result.published.map((p) => [p.companyId, p.scoreChanges]));
   const [leads] = await query<{ n: number }>(em, sql`select count(*)::int as n from lead`);
   const lag = await query<{ ms: number }>(
@@ -368,7 +403,8 @@ function report(m: Measured): BenchRow[] {
   // Heap growth: the last minute against the second (the first is warm-up); shorter runs scale the windows down.
   const window = Math.min(60, seconds / 5);
   const median = (values: number[]) => percentile(values, 50);
-  const during = (from: number, to: number, pick: (s: { heap: number; rss: number }) => number) => median(m.samples.filter((s) => s.at >= from && s.at <= to).map(pick));
+  const during = (from: number, to: number, pick: (s: { heap: number; rss: number }) => number) =>
+    median(m.samples.filter((s) => s.at >= from && s.at <= to).map(pick));
   const heapEarly = during(window, 2 * window, (s) => s.heap);
   const heapLate = during(seconds - window, seconds + 1, (s) => s.heap);
   const rssEarly = during(window, 2 * window, (s) => s.rss);
@@ -379,7 +415,11 @@ function report(m: Measured): BenchRow[] {
   const tracking = result.opens + result.clicks;
   return [
     context('load duration', seconds, 's'),
-    context(`leads created (createLead ${RATES.createLeadsPerSecond}/s per company, importLeads of ${RATES.importRows} every ${RATES.importEverySeconds} s)`, checks.leads, 'leads'),
+    context(
+      `leads created (createLead ${RATES.createLeadsPerSecond}/s per company, importLeads of ${RATES.importRows} every ${RATES.importEverySeconds} s)`,
+      checks.leads,
+      'leads',
+    ),
     context('emails SES accepted', checks.sent, 'emails'),
     context('emails SES accepted per second', checks.sent / seconds, 'emails/s'),
     context('emails due but not yet sent when the load stopped (sent afterwards)', m.backlog, 'emails'),
@@ -420,7 +460,14 @@ function report(m: Measured): BenchRow[] {
     context(`importLeads of ${RATES.importRows} rows p99`, percentile(result.latencies.importLeads, 99), 'ms'),
     context('pixel open p99', percentile(result.latencies.open, 99), 'ms'),
     context('open/click -> score change on NOTIFY (committed) p99', percentile(result.latencies.published, 99), 'ms'),
-    context('open/click -> score change at a subscriber p99', percentile(m.tallies.filter((t) => t.group.endsWith(' score')).flatMap((t) => t.latencies), 99), 'ms'),
+    context(
+      'open/click -> score change at a subscriber p99',
+      percentile(
+        m.tallies.filter((t) => t.group.endsWith(' score')).flatMap((t) => t.latencies),
+        99,
+      ),
+      'ms',
+    ),
     context('createLead -> welcome email accepted by SES p99', percentile(checks.welcomeLagMs, 99), 'ms'),
   ];
 }
@@ -464,7 +511,10 @@ class Child<Command, Report extends { type: string }> {
   readonly failures: string[] = [];
 
   /** `fatal`: a failure report ends the run (rejects what is awaited) rather than being counted. */
-  constructor(file: string, private readonly fatal = false) {
+  constructor(
+    file: string,
+    private readonly fatal = false,
+  ) {
     this.#process = fork(new URL(file, import.meta.url), { execArgv: ['--import', 'tsx'] });
     this.#process.on('message', (report: Report) => {
       if (report.type === 'failed') {
@@ -505,8 +555,6 @@ class Child<Command, Report extends { type: string }> {
     await Promise.race([exited, sleep(5_000)]);
   }
 }
-
-
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

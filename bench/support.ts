@@ -85,7 +85,15 @@ export interface BenchAppOptions {
  * clock: benches measure lags and send times in real time.
  */
 export async function startBenchApp(databaseUrl: string, options: BenchAppOptions = {}): Promise<App> {
-  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: databaseUrl, RUN_JOBS: 'false', LOG_LEVEL: 'warn', ...options.env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATABASE_URL: databaseUrl,
+    RUN_JOBS: 'false',
+    LOG_LEVEL: 'warn',
+    ...options.env,
+  });
   return startApp(config, { logger: options.logger?.(config) ?? createLogger(config), clock: systemClock });
 }
 
@@ -98,7 +106,13 @@ export async function startEmulatorProcess(): Promise<{ url: string; dispose(): 
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
-    if (await fetch(`${url}/health-check`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${url}/health-check`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {
@@ -172,7 +186,11 @@ export function memory(gc: (() => void) | undefined): { heap: number; rss: numbe
 
 /** One GraphQL request over HTTP, as a client would send it; throws on any error, so a bench never counts one. */
 export async function gql<T = unknown>(url: string, authorization: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await response.json()) as { data?: T; errors?: unknown[] };
   if (body.errors?.length || !body.data || !response.ok) throw new Error(`GraphQL ${response.status}: ${JSON.stringify(body.errors)}`);
   return body.data;

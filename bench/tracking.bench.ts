@@ -35,9 +35,11 @@ export async function run(): Promise<BenchResult> {
     const repeatPaths = emailIds.slice(0, 2000).map(pixelPath);
     const bare = await bareServerRate(repeatPaths);
     step(`bare server ${bare.rate.toFixed(0)} req/s`);
-    await Promise.all(Array.from({ length: 16 }, async (_, lane) => {
-      for (let i = lane; i < repeatPaths.length; i += 16) await fetch(base + repeatPaths[i], { headers: { 'user-agent': BROWSER } });
-    }));
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, lane) => {
+        for (let i = lane; i < repeatPaths.length; i += 16) await fetch(base + repeatPaths[i], { headers: { 'user-agent': BROWSER } });
+      }),
+    );
     step('first 2,000 opened');
     await app.recorder.flush();
     const before = await countOpens(app);
@@ -56,12 +58,40 @@ export async function run(): Promise<BenchResult> {
     const rows = [
       { bench: 'tracking', metric: 'bare Node http GIF server (baseline)', value: bare.rate, unit: 'req/s' },
       { bench: 'tracking', metric: 'pixel, repeat opens', value: repeat.rate, unit: 'req/s' },
-      { bench: 'tracking', metric: 'pixel repeat opens / bare', value: repeat.rate / bare.rate, unit: 'ratio', target: '>= 0.3', pass: repeat.rate / bare.rate >= 0.3 },
+      {
+        bench: 'tracking',
+        metric: 'pixel repeat opens / bare',
+        value: repeat.rate / bare.rate,
+        unit: 'ratio',
+        target: '>= 0.3',
+        pass: repeat.rate / bare.rate >= 0.3,
+      },
       { bench: 'tracking', metric: 'pixel, first opens (score + timeline)', value: first.rate, unit: 'req/s', target: '>= 2000', pass: first.rate >= 2000 },
       { bench: 'tracking', metric: 'pixel first opens p99', value: first.p99, unit: 'ms', target: '< 50', pass: first.p99 < 50 },
-      { bench: 'tracking', metric: 'requests without an event row (must be 0)', value: requests - recorded, unit: 'requests', target: '= 0', pass: requests === recorded },
-      { bench: 'tracking', metric: 'first opens without their score change (must be 0)', value: first.ok - firstScored, unit: 'opens', target: '= 0', pass: first.ok === firstScored },
-      { bench: 'tracking', metric: 'non-2xx responses (must be 0)', value: repeat.errors + first.errors, unit: 'responses', target: '= 0', pass: repeat.errors + first.errors === 0 },
+      {
+        bench: 'tracking',
+        metric: 'requests without an event row (must be 0)',
+        value: requests - recorded,
+        unit: 'requests',
+        target: '= 0',
+        pass: requests === recorded,
+      },
+      {
+        bench: 'tracking',
+        metric: 'first opens without their score change (must be 0)',
+        value: first.ok - firstScored,
+        unit: 'opens',
+        target: '= 0',
+        pass: first.ok === firstScored,
+      },
+      {
+        bench: 'tracking',
+        metric: 'non-2xx responses (must be 0)',
+        value: repeat.errors + first.errors,
+        unit: 'responses',
+        target: '= 0',
+        pass: repeat.errors + first.errors === 0,
+      },
     ];
     return { rows, latencies: [bare.latency, repeat.latency, first.latency] };
   } finally {
@@ -73,7 +103,12 @@ export async function run(): Promise<BenchResult> {
 const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
 
 /** A fixed number of requests (not a duration), so every request completes and can be accounted for. */
-async function load(base: string, paths: string[], amount: number, name: string): Promise<{ rate: number; p99: number; ok: number; errors: number; latency: LatencySeries }> {
+async function load(
+  base: string,
+  paths: string[],
+  amount: number,
+  name: string,
+): Promise<{ rate: number; p99: number; ok: number; errors: number; latency: LatencySeries }> {
   let next = 0;
   const { result, rate } = await loadTest({
     url: base,
@@ -88,7 +123,10 @@ async function load(base: string, paths: string[], amount: number, name: string)
 /** autocannon keeps an HDR histogram; its percentiles become the chart series. */
 function series(name: string, result: autocannon.Result): LatencySeries {
   const at: Record<number, number> = { 0: result.latency.min, 100: result.latency.max };
-  const points = LATENCY_PERCENTILES.map((p): [number, number] => [p, at[p] ?? (result.latency as unknown as Record<string, number>)[`p${String(p).replace('.', '_')}`] ?? Number.NaN]);
+  const points = LATENCY_PERCENTILES.map((p): [number, number] => [
+    p,
+    at[p] ?? (result.latency as unknown as Record<string, number>)[`p${String(p).replace('.', '_')}`] ?? Number.NaN,
+  ]);
   return { bench: 'tracking', name: `${name}, ${CONNECTIONS} connections`, count: result.requests.total, points };
 }
 
@@ -108,7 +146,9 @@ async function bareServerRate(paths: string[]): Promise<{ rate: number; latency:
 /** Leads with a welcome email that went out an hour ago (so opens are not prefetch-fast), set up in bulk. */
 async function seedSentEmails(em: EntityManager, config: Config, count: number): Promise<string[]> {
   const connection = em.getConnection();
-  const [company] = await connection.execute<{ id: string }[]>(`insert into company (id, name, from_address, timezone, created_at, updated_at) values (gen_random_uuid(), 'Bench', 'team@example.com', 'UTC', now(), now()) returning id`);
+  const [company] = await connection.execute<{ id: string }[]>(
+    `insert into company (id, name, from_address, timezone, created_at, updated_at) values (gen_random_uuid(), 'Bench', 'team@example.com', 'UTC', now(), now()) returning id`,
+  );
   void config;
   await connection.execute(`
     with sequence as (
@@ -128,9 +168,12 @@ async function seedSentEmails(em: EntityManager, config: Config, count: number):
 }
 
 async function countOpens(app: { orm: MikroORM; recorder: { flush(): Promise<void> } }): Promise<{ events: number; scored: number }> {
-  const [row] = await app.orm.em.fork().getConnection().execute<{ events: number; scored: number }[]>(
-    `select (select count(*)::int from email_event where kind = 'OPEN') as events,
+  const [row] = await app.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ events: number; scored: number }[]>(
+      `select (select count(*)::int from email_event where kind = 'OPEN') as events,
             (select count(*)::int from activity where type = 'SCORE_CHANGED') as scored`,
-  );
+    );
   return row!;
 }

@@ -25,7 +25,15 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const provider = createSesProvider(config, config.ses.endpoint);
-  const jobs = await startJobs({ config, databaseUrl: config.databaseUrl, orm, clock: systemClock, provider, logger, ...(process.env.WORKER_ID ? { workerId: process.env.WORKER_ID } : {}) });
+  const jobs = await startJobs({
+    config,
+    databaseUrl: config.databaseUrl,
+    orm,
+    clock: systemClock,
+    provider,
+    logger,
+    ...(process.env.WORKER_ID ? { workerId: process.env.WORKER_ID } : {}),
+  });
   logger.info({ store: jobs.store }, 'worker started');
 
   let stopping = false;

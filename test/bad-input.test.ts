@@ -53,7 +53,9 @@ describe('bad input over HTTP', () => {
     const bigHeaders = await raw(`GET /graphql HTTP/1.1\r\nHost: localhost\r\nX-Padding: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`);
     expect(bigHeaders.status).toBe(431);
     expect(bigHeaders.head).toMatch(/content-type: application\/json/i);
-    expect(bigHeaders.body).toEqual({ errors: [{ message: 'Request headers are larger than the server accepts', extensions: { code: 'REQUEST_HEADER_FIELDS_TOO_LARGE' } }] });
+    expect(bigHeaders.body).toEqual({
+      errors: [{ message: 'Request headers are larger than the server accepts', extensions: { code: 'REQUEST_HEADER_FIELDS_TOO_LARGE' } }],
+    });
 
     const garbage = await raw('THIS IS NOT HTTP\r\n\r\n');
     expect(garbage.status).toBe(400);

@@ -35,7 +35,11 @@ describe('the database cuts every connection (restart, failover)', () => {
 
     const { createLead } = ok(await gql<{ createLead: { id: string } }>(`mutation { createLead(input: { email: "after-failover@example.com" }) { id } }`));
     expect(createLead.id).toBeTruthy();
-    const sent = await waitFor('the welcome email in the SES mailbox', async () => (await mailbox.emails()).find((e) => e.destination.to.includes('after-failover@example.com')), 10_000);
+    const sent = await waitFor(
+      'the welcome email in the SES mailbox',
+      async () => (await mailbox.emails()).find((e) => e.destination.to.includes('after-failover@example.com')),
+      10_000,
+    );
     expect(sent.subject).toContain('Welcome');
   });
 });

@@ -39,16 +39,25 @@ describe.each(stores)('delivery through SES (aws-ses-v2-local), $store job store
 
   async function emailsOf(leadId: string) {
     const { leadSequenceStatus } = ok(
-      await gql(`query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { status emails { id emailNumber status subject sentAt } } } }`, { id: leadId }),
+      await gql(`query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { status emails { id emailNumber status subject sentAt } } } }`, {
+        id: leadId,
+      }),
     );
-    return leadSequenceStatus.enrollments[0] as { status: string; emails: { id: string; emailNumber: number; status: string; subject: string | null; sentAt: string | null }[] };
+    return leadSequenceStatus.enrollments[0] as {
+      status: string;
+      emails: { id: string; emailNumber: number; status: string; subject: string | null; sentAt: string | null }[];
+    };
   }
 
   it('sends email 1 within seconds, and email 2 only once the clock passes day 3', async () => {
     const { createLead } = ok(await gql(`mutation { createLead(input: { email: "dana@example.com", firstName: "Dana" }) { id } }`));
     const first = (await emailsOf(createLead.id)).emails[0]!;
 
-    const stored = await waitFor('email 1 in the SES mailbox', async () => (await mailbox.emails()).find((e) => headerOf(e, 'X-LN-Email-Id') === first.id), 10_000);
+    const stored = await waitFor(
+      'email 1 in the SES mailbox',
+      async () => (await mailbox.emails()).find((e) => headerOf(e, 'X-LN-Email-Id') === first.id),
+      10_000,
+    );
     expect(stored.destination.to).toEqual(['dana@example.com']);
     expect(stored.subject).toContain('Dana');
     expect(stored.body.html).toContain('<html');
@@ -94,7 +103,12 @@ describe.each(stores)('delivery through SES (aws-ses-v2-local), $store job store
       for (let waited = 0; sent.length < 4 && waited < 10_000; waited += 500) {
         sent.push(...(await emails.within(500)).map((e) => e.emailStatusChanged).filter((e) => e.lead.email === 'live@example.com'));
       }
-      expect(sent.map((e) => [e.emailNumber, e.status]).sort()).toEqual([[2, 'SENT'], [3, 'SENT'], [4, 'SENT'], [5, 'SENT']]);
+      expect(sent.map((e) => [e.emailNumber, e.status]).sort()).toEqual([
+        [2, 'SENT'],
+        [3, 'SENT'],
+        [4, 'SENT'],
+        [5, 'SENT'],
+      ]);
       expect((await enrollments.next(10_000)).enrollmentChanged.status).toBe('COMPLETED');
     } finally {
       emails.dispose();

@@ -57,7 +57,9 @@ describe('dispatching: once and only once', () => {
   }
 
   async function statusCounts(): Promise<Record<string, number>> {
-    const counts = await rows<{ status: string; n: number }>(`select status, count(*)::int as n from sequence_email where company_id = ? group by status`, [tenant.companyId]);
+    const counts = await rows<{ status: string; n: number }>(`select status, count(*)::int as n from sequence_email where company_id = ? group by status`, [
+      tenant.companyId,
+    ]);
     return Object.fromEntries(counts.map((c) => [c.status, c.n]));
   }
 
@@ -73,14 +75,18 @@ describe('dispatching: once and only once', () => {
     const counts = await mailbox.countsByEmailId();
     expect(counts.size).toBe(2000);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
-    const [completed] = await rows<{ n: number }>(`select count(*)::int as n from enrollment where company_id = ? and status = 'COMPLETED'`, [tenant.companyId]);
+    const [completed] = await rows<{ n: number }>(`select count(*)::int as n from enrollment where company_id = ? and status = 'COMPLETED'`, [
+      tenant.companyId,
+    ]);
     expect(completed!.n).toBe(400);
   });
 
   it('with SES answering 429 to a third of calls, every email is still sent once and none fails', async () => {
     await importLeads(60, true);
     const proxy = await startFaultProxy(mailbox.url, (call, index) =>
-      call.path.includes('outbound-emails') && index % 3 === 0 ? { status: 429, errorType: 'TooManyRequestsException', message: 'Maximum sending rate exceeded.' } : undefined,
+      call.path.includes('outbound-emails') && index % 3 === 0
+        ? { status: 429, errorType: 'TooManyRequestsException', message: 'Maximum sending rate exceeded.' }
+        : undefined,
     );
     disposers.push(() => proxy.dispose());
     const worker = dispatcher('worker-429', proxy.url);
@@ -108,7 +114,9 @@ describe('dispatching: once and only once', () => {
     disposers.push(() => proxy.dispose());
     await dispatcher('worker-reject', proxy.url).dispatchDue();
 
-    const failed = await rows<{ failure_reason: string }>(`select failure_reason from sequence_email where company_id = ? and status = 'FAILED'`, [tenant.companyId]);
+    const failed = await rows<{ failure_reason: string }>(`select failure_reason from sequence_email where company_id = ? and status = 'FAILED'`, [
+      tenant.companyId,
+    ]);
     expect(failed).toHaveLength(1);
     expect(failed[0]!.failure_reason).toContain('MessageRejected');
     expect(failed[0]!.failure_reason).toContain('not verified');
@@ -145,10 +153,16 @@ describe('dispatching: once and only once', () => {
     await rows(`update email_sequence set steps = ?::jsonb where id = ?`, [JSON.stringify(broken), sequence!.id]);
     const [lead0] = await rows<{ id: string }>(`select id from lead where company_id = ? and first_name = 'Lead0'`, [tenant.companyId]);
     // Only Lead0's first email uses the broken step alone: make the others' first emails not due.
-    await rows(`update sequence_email set scheduled_send_date = now() + interval '1 year' where company_id = ? and lead_id <> ?`, [tenant.companyId, lead0!.id]);
+    await rows(`update sequence_email set scheduled_send_date = now() + interval '1 year' where company_id = ? and lead_id <> ?`, [
+      tenant.companyId,
+      lead0!.id,
+    ]);
     await dispatcher('worker-render').dispatchDue();
 
-    const [failed] = await rows<{ status: string; failure_reason: string }>(`select status, failure_reason from sequence_email where lead_id = ? and email_number = 1`, [lead0!.id]);
+    const [failed] = await rows<{ status: string; failure_reason: string }>(
+      `select status, failure_reason from sequence_email where lead_id = ? and email_number = 1`,
+      [lead0!.id],
+    );
     expect(failed).toMatchObject({ status: 'FAILED' });
     expect(failed!.failure_reason).toMatch(/^Rendering failed/);
     expect(await mailbox.emails()).toHaveLength(0);
@@ -200,10 +214,14 @@ describe('dispatching: once and only once', () => {
     let stderr = '';
     worker.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise((resolve) => worker.once('exit', resolve));
-    await waitFor('the worker to send some emails', async () => {
-      if (worker.exitCode !== null) throw new Error(`the worker exited (${worker.exitCode}): ${stderr}`);
-      return ((await statusCounts()).SENT ?? 0) >= 40;
-    }, 30_000);
+    await waitFor(
+      'the worker to send some emails',
+      async () => {
+        if (worker.exitCode !== null) throw new Error(`the worker exited (${worker.exitCode}): ${stderr}`);
+        return ((await statusCounts()).SENT ?? 0) >= 40;
+      },
+      30_000,
+    );
     worker.kill('SIGKILL');
     await exited;
 
@@ -250,11 +268,16 @@ describe('dispatching: once and only once', () => {
   it('emails of suppressed leads and stopped enrollments are canceled at claim time', async () => {
     await importLeads(3);
     const leads = await rows<{ id: string; email: string }>(`select id, email from lead where company_id = ? order by first_name`, [tenant.companyId]);
-    await rows(`insert into suppression (id, company_id, email, reason, created_at) values (gen_random_uuid(), ?, ?, 'HARD_BOUNCE', now())`, [tenant.companyId, leads[0]!.email]);
+    await rows(`insert into suppression (id, company_id, email, reason, created_at) values (gen_random_uuid(), ?, ?, 'HARD_BOUNCE', now())`, [
+      tenant.companyId,
+      leads[0]!.email,
+    ]);
     ok(await t.as(tenant.apiKey)(`mutation($l: ID!) { stopSequence(leadId: $l) { status } }`, { l: leads[1]!.id }));
     await dispatcher('worker-cancel').dispatchDue();
 
-    const emails = await rows<{ lead_id: string; status: string }>(`select lead_id, status from sequence_email where company_id = ? and email_number = 1`, [tenant.companyId]);
+    const emails = await rows<{ lead_id: string; status: string }>(`select lead_id, status from sequence_email where company_id = ? and email_number = 1`, [
+      tenant.companyId,
+    ]);
     const statusOf = (leadId: string) => emails.find((e) => e.lead_id === leadId)!.status;
     expect(statusOf(leads[0]!.id)).toBe('CANCELED');
     expect(statusOf(leads[1]!.id)).toBe('CANCELED');

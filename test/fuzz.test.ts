@@ -94,7 +94,8 @@ describe('bad input sweep (property-based)', () => {
     const tenantTables = ['lead', 'email_sequence', 'enrollment', 'sequence_email', 'activity', 'suppression', 'email_event'];
     const columns = [
       ...tenantTables.map(
-        (table) => `(select count(*) || ':' || coalesce(md5(string_agg(md5(x::text), '' order by x.id)), '') from ${table} x where x.company_id in (?, ?)) as "${table}"`,
+        (table) =>
+          `(select count(*) || ':' || coalesce(md5(string_agg(md5(x::text), '' order by x.id)), '') from ${table} x where x.company_id in (?, ?)) as "${table}"`,
       ),
       ...[...tenantTables, 'company', 'api_key'].map((table) => `(select count(*)::int from ${table}) as "all ${table}"`),
       `(select md5(string_agg(md5(x::text), '' order by x.id)) from company x) as "company rows"`,
@@ -103,7 +104,10 @@ describe('bad input sweep (property-based)', () => {
     const rows = await t.app.orm.em
       .fork()
       .getConnection()
-      .execute(`select ${columns.join(', ')}`, tenantTables.flatMap(() => [a.companyId, b.companyId]));
+      .execute(
+        `select ${columns.join(', ')}`,
+        tenantTables.flatMap(() => [a.companyId, b.companyId]),
+      );
     return rows[0] as Record<string, unknown>;
   }
 
@@ -140,7 +144,9 @@ describe('bad input sweep (property-based)', () => {
     ok(await gqlA(`mutation($l: ID!, $s: ID) { pauseSequence(leadId: $l, sequenceId: $s) { id } }`, { l: paused, s: manual }));
     const viewerSequences = ok(await gqlA(`{ sequences { edges { node { id } } pageInfo { endCursor } } }`)).sequences;
 
-    const status = ok(await gqlA(`query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { emails { id } } } }`, { id: withEmail })).leadSequenceStatus;
+    const status = ok(
+      await gqlA(`query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { emails { id } } } }`, { id: withEmail }),
+    ).leadSequenceStatus;
     const [sent, failedEmail, pending] = status.enrollments[0].emails.map((e: { id: string }) => e.id) as string[];
     // Delivery is off in tests: the sent and failed emails are set up as the dispatcher would leave them.
     const sentEmailLinks = ['https://example.com/welcome'];
@@ -152,11 +158,15 @@ describe('bad input sweep (property-based)', () => {
     await db.execute(`update sequence_email set status = 'FAILED', failure_reason = 'Outcome unknown', attempts = 1 where id = ?`, [failedEmail]);
 
     const otherLead = await lead(gqlB, { email: 'other@example.com', firstName: 'Other' });
-    const otherStatus = ok(await gqlB(`query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { sequence { id } emails { id } } } }`, { id: otherLead })).leadSequenceStatus;
+    const otherStatus = ok(
+      await gqlB(`query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { sequence { id } emails { id } } } }`, { id: otherLead }),
+    ).leadSequenceStatus;
 
     const disposableKeyIds: string[] = [];
     for (const name of ['disposable 1', 'disposable 2']) {
-      const created = ok(await t.operator(`mutation($c: ID!, $n: String!) { createApiKey(companyId: $c, name: $n) { apiKey { id } } }`, { c: a.companyId, n: name }));
+      const created = ok(
+        await t.operator(`mutation($c: ID!, $n: String!) { createApiKey(companyId: $c, name: $n) { apiKey { id } } }`, { c: a.companyId, n: name }),
+      );
       disposableKeyIds.push(created.createApiKey.apiKey.id);
     }
     const leadsPage = ok(await gqlA(`{ leads(first: 1) { pageInfo { endCursor } } }`)).leads;
@@ -184,7 +194,7 @@ describe('bad input sweep (property-based)', () => {
   // -------------------------------------------------------------------------------------------------------------
   // Variable generators (built inside tests: they draw on the ids made in beforeAll)
 
-  const optional = <T,>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: null, freq: 4 });
+  const optional = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: null, freq: 4 });
   const asVariables = <T extends object>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<Variables> => arbitrary.map((v): Variables => ({ ...(v as Variables) }));
 
   const ids = {
@@ -199,10 +209,30 @@ describe('bad input sweep (property-based)', () => {
     { weight: 2, arbitrary: fc.emailAddress() },
     fc.emailAddress().map((e) => ` ${e.toUpperCase()} `),
     hostileString.map((s) => `${clip(s, 60)}@example.com`),
-    fc.constantFrom('dana@example.com', 'DANA@EXAMPLE.COM', 'a@b', 'a@b.c', '@example.com', 'x@example..com', `${'x'.repeat(64)}@example.com`, `x@${'d'.repeat(320)}.com`),
+    fc.constantFrom(
+      'dana@example.com',
+      'DANA@EXAMPLE.COM',
+      'a@b',
+      'a@b.c',
+      '@example.com',
+      'x@example..com',
+      `${'x'.repeat(64)}@example.com`,
+      `x@${'d'.repeat(320)}.com`,
+    ),
   );
   const timezoneish = fc.oneof(
-    fc.constantFrom('UTC', 'Europe/Berlin', 'America/Argentina/Buenos_Aires', 'Etc/GMT+12', 'utc', 'Mars/Olympus_Mons', 'Europe/../../etc/passwd', 'UTC+25', 'Z', ''),
+    fc.constantFrom(
+      'UTC',
+      'Europe/Berlin',
+      'America/Argentina/Buenos_Aires',
+      'Etc/GMT+12',
+      'utc',
+      'Mars/Olympus_Mons',
+      'Europe/../../etc/passwd',
+      'UTC+25',
+      'Z',
+      '',
+    ),
     hostileString,
   );
   /** Hostile text that passes the length and control-character checks half of the time, so deeper code runs too. */
@@ -238,7 +268,9 @@ describe('bad input sweep (property-based)', () => {
     { weight: 3, arbitrary: step.map((one) => [one]) },
     fc.integer({ min: 51, max: 60 }).map((n) => Array.from({ length: n }, () => ({ delayDays: 0, subject: 'S', body: 'B' }))),
   );
-  const hhmm = fc.tuple(fc.integer({ min: 0, max: 25 }), fc.integer({ min: 0, max: 61 })).map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`);
+  const hhmm = fc
+    .tuple(fc.integer({ min: 0, max: 25 }), fc.integer({ min: 0, max: 61 }))
+    .map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`);
   const sendWindow = fc.record(
     {
       weekdays: fc.oneof(
@@ -255,7 +287,14 @@ describe('bad input sweep (property-based)', () => {
   const url_ = fc.oneof(
     hostileString,
     fc.webUrl(),
-    fc.constantFrom('https://example.com/welcome', 'https://example.com/welcome/', 'HTTPS://EXAMPLE.COM/welcome', 'javascript:alert(1)', '//evil.example.net', 'https://evil.example.net'),
+    fc.constantFrom(
+      'https://example.com/welcome',
+      'https://example.com/welcome/',
+      'HTTPS://EXAMPLE.COM/welcome',
+      'javascript:alert(1)',
+      '//evil.example.net',
+      'https://evil.example.net',
+    ),
   );
 
   // -------------------------------------------------------------------------------------------------------------
@@ -389,7 +428,12 @@ describe('bad input sweep (property-based)', () => {
       name: 'updateScoringRules',
       as: 'tenant',
       query: `mutation($input: ScoringRulesInput!) { updateScoringRules(input: $input) { id scoringRules { openPoints clickPoints maxScore } } }`,
-      variables: () => asVariables(fc.record({ input: fc.record({ openPoints: hostileInt, clickPoints: hostileInt, maxScore: hostileInt }, { requiredKeys: ['openPoints', 'clickPoints'] }) })),
+      variables: () =>
+        asVariables(
+          fc.record({
+            input: fc.record({ openPoints: hostileInt, clickPoints: hostileInt, maxScore: hostileInt }, { requiredKeys: ['openPoints', 'clickPoints'] }),
+          }),
+        ),
     },
     {
       name: 'retryEmail',
@@ -426,7 +470,13 @@ describe('bad input sweep (property-based)', () => {
   ];
 
   it('assertNoLeak itself: catches a stack frame, SQL and INTERNAL_SERVER_ERROR, but not an echo of the input', () => {
-    const response = (body: unknown, sent: string[] = [], status = 200): HttpResult => ({ status, headers: new Headers(), text: JSON.stringify(body), json: body, sent });
+    const response = (body: unknown, sent: string[] = [], status = 200): HttpResult => ({
+      status,
+      headers: new Headers(),
+      text: JSON.stringify(body),
+      json: body,
+      sent,
+    });
     const error = (message: string, code = 'BAD_USER_INPUT') => ({ errors: [{ message, extensions: { code } }] });
     expect(() => assertNoLeak(response(error('boom\n    at createLead (/app/src/leads/lead.service.ts:29:27)')))).toThrow(/leaks/);
     expect(() => assertNoLeak(response(error('select "l0".* from "lead" as "l0" - invalid input syntax for type uuid')))).toThrow(/leaks/);
@@ -510,18 +560,20 @@ describe('bad input sweep (property-based)', () => {
           `query($first: Int!, $after: String, $search: String, $min: Int, $max: Int, $order: LeadOrder!) {
              leads(first: $first, after: $after, filter: { search: $search, minScore: $min, maxScore: $max }, orderBy: $order) { totalCount edges { cursor node { id } } }
            }`,
-          fc
-            .record({
-              first,
-              after: optional(cursor),
-              search: optional(hostileString),
-              min: optional(hostileInt),
-              max: optional(hostileInt),
-              order: fc.constantFrom('CREATED_AT_ASC', 'CREATED_AT_DESC', 'SCORE_ASC', 'SCORE_DESC'),
-            }),
+          fc.record({
+            first,
+            after: optional(cursor),
+            search: optional(hostileString),
+            min: optional(hostileInt),
+            max: optional(hostileInt),
+            order: fc.constantFrom('CREATED_AT_ASC', 'CREATED_AT_DESC', 'SCORE_ASC', 'SCORE_DESC'),
+          }),
         ],
         [`query($id: ID!) { sequence(id: $id) { id name steps { subject } emailCounts { PENDING } } }`, fc.record({ id: ids.sequence() })],
-        [`query($active: Boolean, $first: Int!, $after: String) { sequences(active: $active, first: $first, after: $after) { totalCount } }`, fc.record({ active: optional(fc.boolean()), first, after: optional(cursor) })],
+        [
+          `query($active: Boolean, $first: Int!, $after: String) { sequences(active: $active, first: $first, after: $after) { totalCount } }`,
+          fc.record({ active: optional(fc.boolean()), first, after: optional(cursor) }),
+        ],
         [`query($id: ID!) { leadSequenceStatus(leadId: $id) { nextEmail { id } enrollments { status emails { status } } } }`, fc.record({ id: ids.lead() })],
         [
           `query($id: ID!, $first: Int!, $after: String) { emailEvents(emailId: $id, first: $first, after: $after) { totalCount edges { node { kind verdict } } } }`,
@@ -540,7 +592,15 @@ describe('bad input sweep (property-based)', () => {
               fc.oneof(
                 hostileString,
                 fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
-                fc.constantFrom('0000-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '+275760-09-13T00:00:00.000Z', '-000001-01-01T00:00:00Z', '2024-02-30T25:61:00Z', '2024-01-01'),
+                fc.constantFrom(
+                  '0000-01-01T00:00:00Z',
+                  '0001-01-01T00:00:00Z',
+                  '9999-12-31T23:59:59Z',
+                  '+275760-09-13T00:00:00.000Z',
+                  '-000001-01-01T00:00:00Z',
+                  '2024-02-30T25:61:00Z',
+                  '2024-01-01',
+                ),
               ),
             ),
           }),
@@ -549,7 +609,9 @@ describe('bad input sweep (property-based)', () => {
         [`{ viewer { id name } deliveryStatus { dueEmails } templateVariables { name } }`, fc.constant({})],
       ].map(([query, vars]) => {
         const typed = asVariables(vars as fc.Arbitrary<object>);
-        return fc.oneof({ weight: 3, arbitrary: typed }, { weight: 1, arbitrary: withWrongType(typed) }).map((variables) => ({ query: query as string, variables: variables as Variables }));
+        return fc
+          .oneof({ weight: 3, arbitrary: typed }, { weight: 1, arbitrary: withWrongType(typed) })
+          .map((variables) => ({ query: query as string, variables: variables as Variables }));
       });
       await check(
         fc.asyncProperty(fc.oneof(...cases), async ({ query, variables }) => {
@@ -582,15 +644,57 @@ describe('bad input sweep (property-based)', () => {
 
       // The classic mistakes, spelled out: a bare wildcard must not match every lead.
       const percent = await search('%');
-      expect(percent.ids).toEqual(seeded.filter((l) => l.firstName.includes('%')).map((l) => l.id).sort());
+      expect(percent.ids).toEqual(
+        seeded
+          .filter((l) => l.firstName.includes('%'))
+          .map((l) => l.id)
+          .sort(),
+      );
       expect(percent.total).toBeLessThan(seeded.length);
-      for (const text of ['_', '\\', '%%', '%_%', '\\%', "'", "' or '1'='1"]) expect(await search(text), `search ${JSON.stringify(text)}`).toEqual(expected(text));
+      for (const text of ['_', '\\', '%%', '%_%', '\\%', "'", "' or '1'='1"])
+        expect(await search(text), `search ${JSON.stringify(text)}`).toEqual(expected(text));
 
-      const piece = fc.constantFrom('%', '_', '\\', "'", '"', 'a', 'b', 'x', 's', 'e', '.', '@', ' ', '%%', '\\%', '\\_', '%_', 'upper', 'SURE', '1', '0', 'example', 'com', '*', '?', '[', ']', '^', '$', '|', '(', ')');
+      const piece = fc.constantFrom(
+        '%',
+        '_',
+        '\\',
+        "'",
+        '"',
+        'a',
+        'b',
+        'x',
+        's',
+        'e',
+        '.',
+        '@',
+        ' ',
+        '%%',
+        '\\%',
+        '\\_',
+        '%_',
+        'upper',
+        'SURE',
+        '1',
+        '0',
+        'example',
+        'com',
+        '*',
+        '?',
+        '[',
+        ']',
+        '^',
+        '$',
+        '|',
+        '(',
+        ')',
+      );
       await check(
-        fc.asyncProperty(fc.array(piece, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('')), async (text) => {
-          expect(await search(text), `search ${JSON.stringify(text)}`).toEqual(expected(text));
-        }),
+        fc.asyncProperty(
+          fc.array(piece, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('')),
+          async (text) => {
+            expect(await search(text), `search ${JSON.stringify(text)}`).toEqual(expected(text));
+          },
+        ),
         { numRuns: RUNS * 2 },
       );
     }, 60_000);
@@ -608,46 +712,77 @@ describe('bad input sweep (property-based)', () => {
     const expectedText = (text: string) => (text.trim() === '' ? null : text.trim());
     let n = 0;
     await check(
-      fc.asyncProperty(validNameString, validNameString, validNameString, local, fc.dictionary(key, value, { maxKeys: 5 }), async (firstName, lastName, companyName, localPart, attributes) => {
-        n += 1;
-        const email = ` ${localPart}.${n}@Example.COM `;
-        const input = { email, firstName, lastName, companyName, timezone: 'Europe/Berlin', attributes };
-        const response = await graphql(url, auth, CREATE_LEAD, { input });
-        assertNoLeak(response, `createLead ${preview(input)}`);
-        const created = (response.json as { data?: { createLead?: Record<string, unknown> } }).data?.createLead;
-        expect(created, `createLead ${preview(input)} → ${clip(response.text, 500)}`).toBeTruthy();
-        const stored = {
-          email: email.trim().toLowerCase(),
-          firstName: expectedText(firstName),
-          lastName: expectedText(lastName),
-          companyName: expectedText(companyName),
-          timezone: 'Europe/Berlin',
-          attributes,
-        };
-        expect(created).toMatchObject(stored);
+      fc.asyncProperty(
+        validNameString,
+        validNameString,
+        validNameString,
+        local,
+        fc.dictionary(key, value, { maxKeys: 5 }),
+        async (firstName, lastName, companyName, localPart, attributes) => {
+          n += 1;
+          const email = ` ${localPart}.${n}@Example.COM `;
+          const input = { email, firstName, lastName, companyName, timezone: 'Europe/Berlin', attributes };
+          const response = await graphql(url, auth, CREATE_LEAD, { input });
+          assertNoLeak(response, `createLead ${preview(input)}`);
+          const created = (response.json as { data?: { createLead?: Record<string, unknown> } }).data?.createLead;
+          expect(created, `createLead ${preview(input)} → ${clip(response.text, 500)}`).toBeTruthy();
+          const stored = {
+            email: email.trim().toLowerCase(),
+            firstName: expectedText(firstName),
+            lastName: expectedText(lastName),
+            companyName: expectedText(companyName),
+            timezone: 'Europe/Berlin',
+            attributes,
+          };
+          expect(created).toMatchObject(stored);
 
-        // Read back, found by search (its own name, wildcards and all), and its sequence status still answers.
-        const id = created!.id as string;
-        const read = await graphql(url, auth, LEAD, { id });
-        assertNoLeak(read, 'lead(id)');
-        expect((read.json as { data: { lead: unknown } }).data.lead).toMatchObject(stored);
-        const needle = stored.firstName ?? stored.email;
-        // Page through the matches (many leads of this run may share a hostile name).
-        const seen: string[] = [];
-        let after: string | null = null;
-        for (let page = 0; page < 20 && !seen.includes(id); page++) {
-          const found = await graphql(url, auth, SEARCH_PAGE, { search: needle, after });
-          assertNoLeak(found, `search ${JSON.stringify(needle)}`);
-          const { leads } = (found.json as { data: { leads: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } }).data;
-          seen.push(...leads.edges.map((e) => e.node.id));
-          if (!leads.pageInfo.hasNextPage) break;
-          after = leads.pageInfo.endCursor;
-        }
-        expect(seen, `search ${JSON.stringify(needle)}`).toContain(id);
-        const status = await graphql(url, auth, `query($id: ID!) { leadSequenceStatus(leadId: $id) { lead { id } enrollments { status emails { status } } nextEmail { id } } }`, { id });
-        assertNoLeak(status);
-        expect(codesOf(status)).toEqual([]);
-      }),
+          // Read back, found by search (its own name, wildcards and all), and its sequence status still answers.
+          const id = created!.id as string;
+          const read = await graphql(url, auth, LEAD, { id });
+          assertNoLeak(read, 'lead(id)');
+          expect((read.json as { data: { lead: unknown } }).data.lead).toMatchObject(stored);
+          const needle = stored.firstName ?? stored.email;
+          // Page through the matches (many leads of this run may share a hostile name).
+          const seen: string[] = [];
+          let after: string | null = null;
+          for (let page = 0; page < 20 && !seen.includes(id); page++) {
+            const found = await graphql(url, auth, SEARCH_PAGE, { search: needle, after });
+            assertNoLeak(found, `search ${JSON.stringify(needle)}`);
+            const { leads } = (
+              found.json as { data: { leads: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } }
+            ).data;
+            seen.push(...leads.edges.map((e) => e.node.id));
+            if (!leads.pageInfo.hasNextPage) break;
+            after = leads.pageInfo.endCursor;
+          }
+          expect(seen, `search ${JSON.stringify(needle)}`).toContain(id);
+          const status = await graphql(
+            url,
+            auth,
+            `
+              query ($id: ID!) {
+                leadSequenceStatus(leadId: $id) {
+                  lead {
+                    id
+                  }
+                  enrollments {
+                    status
+                    emails {
+                      status
+                    }
+                  }
+                  nextEmail {
+                    id
+                  }
+                }
+              }
+            `,
+            { id },
+          );
+          assertNoLeak(status);
+          expect(codesOf(status)).toEqual([]);
+        },
+      ),
       { numRuns: RUNS },
     );
   }, 90_000);
@@ -658,16 +793,22 @@ describe('bad input sweep (property-based)', () => {
   describe('public HTTP routes', () => {
     /** Header values fetch can send: tab, printable ASCII and Latin-1. */
     const headerValue = (maxLength: number) =>
-      fc.string({ unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0xa0, max: 0xff }), fc.constant(0x09)).map((c) => String.fromCharCode(c)), maxLength });
-    const userAgent = fc.oneof(headerValue(300), fc.constantFrom('Mozilla/5.0', 'Mimecast-Url-Protect/1.0', "'; drop table email_event; --", 'GoogleImageProxy'));
+      fc.string({
+        unit: fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0xa0, max: 0xff }), fc.constant(0x09)).map((c) => String.fromCharCode(c)),
+        maxLength,
+      });
+    const userAgent = fc.oneof(
+      headerValue(300),
+      fc.constantFrom('Mozilla/5.0', 'Mimecast-Url-Protect/1.0', "'; drop table email_event; --", 'GoogleImageProxy'),
+    );
     /** A token as a URL path segment (a lone surrogate cannot be percent-encoded: it is sent as U+FFFD). */
     const enc = (token: string) => encodeURIComponent(clip(token, 1000).toWellFormed());
     const forgedToken = fc.oneof(
       hostileString.map((s) => clip(s, 1000)),
       fc.tuple(fc.base64String({ maxLength: 80 }), fc.base64String({ maxLength: 40 })).map(([x, y]) => `${x.replace(/=/g, '')}.${y.replace(/=/g, '')}`),
-      fc.tuple(fc.uuid(), fc.constantFrom('open', 'click', 'unsubscribe' as const), fc.nat(5)).map(([emailId, kind, link]) =>
-        signToken('some-other-secret-0123456789abcdefghij', { emailId, kind, ...(kind === 'click' ? { link } : {}) }),
-      ),
+      fc
+        .tuple(fc.uuid(), fc.constantFrom('open', 'click', 'unsubscribe' as const), fc.nat(5))
+        .map(([emailId, kind, link]) => signToken('some-other-secret-0123456789abcdefghij', { emailId, kind, ...(kind === 'click' ? { link } : {}) })),
     );
     const secret = () => t.app.config.trackingSecret.reveal();
 
@@ -696,18 +837,24 @@ describe('bad input sweep (property-based)', () => {
         fc.constantFrom('open', 'unsubscribe' as const).map((kind) => signToken(secret(), { emailId: p.sentEmailId, kind })),
       );
       await check(
-        fc.asyncProperty(fc.oneof(forgedToken, genuine), fc.constantFrom('GET', 'HEAD'), userAgent, fc.option(headerValue(200)), async (token, method, ua, query) => {
-          const path = `/t/c/${enc(token)}${query === null ? '' : `?url=${encodeURIComponent(query)}&redirect=https://evil.example.net`}`;
-          const response = await request(`${t.baseUrl}${path}`, { method, headers: { 'user-agent': ua }, sent: [token, ua, query ?? ''] });
-          assertNoLeak(response, `${method} ${preview(path)}`);
-          if (response.status === 302) {
-            expect(p.sentEmailLinks, `a redirect only ever leads to a link of the email: ${path}`).toContain(response.headers.get('location'));
-          } else {
-            expect(response.status).toBe(404);
-            expect(response.headers.get('location')).toBeNull();
-            expect(response.headers.get('content-type')).toContain('text/html');
-          }
-        }),
+        fc.asyncProperty(
+          fc.oneof(forgedToken, genuine),
+          fc.constantFrom('GET', 'HEAD'),
+          userAgent,
+          fc.option(headerValue(200)),
+          async (token, method, ua, query) => {
+            const path = `/t/c/${enc(token)}${query === null ? '' : `?url=${encodeURIComponent(query)}&redirect=https://evil.example.net`}`;
+            const response = await request(`${t.baseUrl}${path}`, { method, headers: { 'user-agent': ua }, sent: [token, ua, query ?? ''] });
+            assertNoLeak(response, `${method} ${preview(path)}`);
+            if (response.status === 302) {
+              expect(p.sentEmailLinks, `a redirect only ever leads to a link of the email: ${path}`).toContain(response.headers.get('location'));
+            } else {
+              expect(response.status).toBe(404);
+              expect(response.headers.get('location')).toBeNull();
+              expect(response.headers.get('content-type')).toContain('text/html');
+            }
+          },
+        ),
         { numRuns: RUNS * 2 },
       );
     }, 60_000);
@@ -741,24 +888,36 @@ describe('bad input sweep (property-based)', () => {
       const before = await snapshot();
       const genuineUnknown = fc.uuid().map((emailId) => signToken(secret(), { emailId, kind: 'unsubscribe' }));
       await check(
-        fc.asyncProperty(fc.oneof(forgedToken, genuineUnknown), fc.constantFrom('GET', 'POST', 'HEAD'), contentType, body, fc.boolean(), async (token, method, type, payload, oneClick) => {
-          const headers: Record<string, string> = {};
-          if (method === 'POST' && type) headers['content-type'] = type;
-          if (oneClick) headers['list-unsubscribe'] = 'One-Click';
-          const response = await request(`${t.baseUrl}/u/${enc(token)}`, { method, headers, body: method === 'POST' ? payload : undefined, sent: [token, payload] });
-          assertNoLeak(response, `${method} /u/${preview(token)} (${type}) ${preview(payload)}`);
-          const genuine = verifyToken(secret(), clip(token, 1000)) !== null;
-          if (method !== 'POST' && genuine) {
-            // GET only shows the page with its button (mail scanners follow links); nothing is looked up yet.
-            expect(response.status).toBe(200);
-            if (method === 'GET') expect(response.text).toContain('<form method="post">');
-          } else if (method !== 'POST' || response.status === 404) {
-            expect(response.status).toBe(404);
-            expect(response.headers.get('content-type')).toContain('text/html');
-          } else {
-            expect([400, 413, 415]).toContain(response.status);
-          }
-        }),
+        fc.asyncProperty(
+          fc.oneof(forgedToken, genuineUnknown),
+          fc.constantFrom('GET', 'POST', 'HEAD'),
+          contentType,
+          body,
+          fc.boolean(),
+          async (token, method, type, payload, oneClick) => {
+            const headers: Record<string, string> = {};
+            if (method === 'POST' && type) headers['content-type'] = type;
+            if (oneClick) headers['list-unsubscribe'] = 'One-Click';
+            const response = await request(`${t.baseUrl}/u/${enc(token)}`, {
+              method,
+              headers,
+              body: method === 'POST' ? payload : undefined,
+              sent: [token, payload],
+            });
+            assertNoLeak(response, `${method} /u/${preview(token)} (${type}) ${preview(payload)}`);
+            const genuine = verifyToken(secret(), clip(token, 1000)) !== null;
+            if (method !== 'POST' && genuine) {
+              // GET only shows the page with its button (mail scanners follow links); nothing is looked up yet.
+              expect(response.status).toBe(200);
+              if (method === 'GET') expect(response.text).toContain('<form method="post">');
+            } else if (method !== 'POST' || response.status === 404) {
+              expect(response.status).toBe(404);
+              expect(response.headers.get('content-type')).toContain('text/html');
+            } else {
+              expect([400, 413, 415]).toContain(response.status);
+            }
+          },
+        ),
         { numRuns: RUNS * 2 },
       );
       expect(await snapshot()).toEqual(before);
@@ -770,19 +929,39 @@ describe('bad input sweep (property-based)', () => {
         eventType: fc.oneof(fc.constantFrom('Bounce', 'Complaint', 'Delivery', 'Reject', 'Rendering Failure', 'Open', 'Click'), hostileString),
         mail: fc.record({
           messageId: fc.oneof(fc.uuid(), hostileString),
-          tags: fc.record({ email_id: fc.oneof(fc.constantFrom(...p.emailIds).map((id) => [id]), fc.anything()) }),
+          tags: fc.record({
+            email_id: fc.oneof(
+              fc.constantFrom(...p.emailIds).map((id) => [id]),
+              fc.anything(),
+            ),
+          }),
         }),
-        bounce: fc.record({ bounceType: fc.constantFrom('Permanent', 'Transient', 'Undetermined'), bouncedRecipients: fc.array(fc.record({ emailAddress: emailish })) }),
+        bounce: fc.record({
+          bounceType: fc.constantFrom('Permanent', 'Transient', 'Undetermined'),
+          bouncedRecipients: fc.array(fc.record({ emailAddress: emailish })),
+        }),
       });
       const sns = fc.record(
         {
           Type: fc.oneof(fc.constantFrom('Notification', 'SubscriptionConfirmation', 'UnsubscribeConfirmation', 'Surprise'), fc.jsonValue()),
           MessageId: fc.oneof(fc.uuid(), hostileString, fc.jsonValue()),
           TopicArn: fc.oneof(fc.constant('arn:aws:sns:us-east-1:123456789012:ses-events'), hostileString),
-          Message: fc.oneof(sesEvent.map((e) => JSON.stringify(e)), hostileString, fc.jsonValue()),
-          Timestamp: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), hostileString),
+          Message: fc.oneof(
+            sesEvent.map((e) => JSON.stringify(e)),
+            hostileString,
+            fc.jsonValue(),
+          ),
+          Timestamp: fc.oneof(
+            fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+            hostileString,
+          ),
           Subject: fc.oneof(hostileString, fc.jsonValue()),
-          SubscribeURL: fc.constantFrom('https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=x', 'https://evil.example/?Action=ConfirmSubscription', 'http://sns.us-east-1.amazonaws.com/', 'file:///etc/passwd'),
+          SubscribeURL: fc.constantFrom(
+            'https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=x',
+            'https://evil.example/?Action=ConfirmSubscription',
+            'http://sns.us-east-1.amazonaws.com/',
+            'file:///etc/passwd',
+          ),
           Token: hostileString,
           SignatureVersion: fc.oneof(fc.constantFrom('1', '2', '3', 1, 2), fc.jsonValue()),
           Signature: fc.oneof(fc.base64String({ maxLength: 400 }), hostileString, fc.constant('')),
@@ -832,27 +1011,61 @@ describe('bad input sweep (property-based)', () => {
       const extensions = fc.oneof(
         fc.jsonValue({ maxDepth: 2 }),
         // BUG-5: malformed, unknown and (for '{ viewer { id } }') correct persisted-query extensions.
-        fc.record({ persistedQuery: fc.oneof(fc.record({ version: fc.oneof(fc.constant(1), fc.jsonValue()), sha256Hash: fc.oneof(fc.string({ maxLength: 64 }), fc.constant('5b4ad7bb2ed2e9e5b0c7b8f2e2bbd3b5b6f0c7e39b5c2a1f3f0d0e5a2c1b0a99'), fc.jsonValue()) }, { requiredKeys: [] }), fc.jsonValue()) }),
+        fc.record({
+          persistedQuery: fc.oneof(
+            fc.record(
+              {
+                version: fc.oneof(fc.constant(1), fc.jsonValue()),
+                sha256Hash: fc.oneof(
+                  fc.string({ maxLength: 64 }),
+                  fc.constant('5b4ad7bb2ed2e9e5b0c7b8f2e2bbd3b5b6f0c7e39b5c2a1f3f0d0e5a2c1b0a99'),
+                  fc.jsonValue(),
+                ),
+              },
+              { requiredKeys: [] },
+            ),
+            fc.jsonValue(),
+          ),
+        }),
       );
       const operation = fc.record(
         {
-          query: fc.oneof(fc.constantFrom(...READS), hostileString.map((s) => clip(s, 20_000)), fc.jsonValue({ maxDepth: 2 })),
+          query: fc.oneof(
+            fc.constantFrom(...READS),
+            hostileString.map((s) => clip(s, 20_000)),
+            fc.jsonValue({ maxDepth: 2 }),
+          ),
           variables: fc.oneof(fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 3 })), fc.jsonValue({ maxDepth: 2 })),
-          operationName: fc.oneof(fc.constantFrom('Q', 'A', 'B', 'Nope'), hostileString.map((s) => clip(s, 1000)), fc.jsonValue({ maxDepth: 1 })),
+          operationName: fc.oneof(
+            fc.constantFrom('Q', 'A', 'B', 'Nope'),
+            hostileString.map((s) => clip(s, 1000)),
+            fc.jsonValue({ maxDepth: 1 }),
+          ),
           extensions,
         },
         { requiredKeys: [] },
       );
-      const post = fc.tuple(fc.oneof({ weight: 3, arbitrary: operation.map((o) => JSON.stringify(o)) }, { weight: 2, arbitrary: body }), contentType).map(([text, type]) => ({
-        method: 'POST' as const,
-        text,
-        type,
-      }));
-      const get = fc.tuple(fc.oneof(fc.constantFrom(...READS), hostileString.map((s) => clip(s, 2_000))), fc.option(hostileString.map((s) => clip(s, 500))), fc.boolean()).map(([query, variables, preflight]) => ({
-        method: 'GET' as const,
-        text: `?query=${encodeURIComponent(query.toWellFormed())}${variables === null ? '' : `&variables=${encodeURIComponent(variables.toWellFormed())}`}`,
-        type: preflight ? 'preflight' : '',
-      }));
+      const post = fc
+        .tuple(fc.oneof({ weight: 3, arbitrary: operation.map((o) => JSON.stringify(o)) }, { weight: 2, arbitrary: body }), contentType)
+        .map(([text, type]) => ({
+          method: 'POST' as const,
+          text,
+          type,
+        }));
+      const get = fc
+        .tuple(
+          fc.oneof(
+            fc.constantFrom(...READS),
+            hostileString.map((s) => clip(s, 2_000)),
+          ),
+          fc.option(hostileString.map((s) => clip(s, 500))),
+          fc.boolean(),
+        )
+        .map(([query, variables, preflight]) => ({
+          method: 'GET' as const,
+          text: `?query=${encodeURIComponent(query.toWellFormed())}${variables === null ? '' : `&variables=${encodeURIComponent(variables.toWellFormed())}`}`,
+          type: preflight ? 'preflight' : '',
+        }));
       await check(
         fc.asyncProperty(fc.oneof({ weight: 3, arbitrary: post }, get), async ({ method, text, type }) => {
           const headers: Record<string, string> = { authorization: `Bearer ${a.apiKey}` };
@@ -915,11 +1128,38 @@ describe('bad input sweep (property-based)', () => {
     }, 60_000);
 
     it('random, malformed and extremely long URLs with any method: never a 5xx or a leak', async () => {
-      const prefix = fc.constantFrom('/', '/graphql', '/graphql?query=', '/t/o/', '/t/c/', '/u/', '/webhooks/ses', '/healthz', '/readyz', '/nope/', '//', '/t/o/..%2f..%2f');
+      const prefix = fc.constantFrom(
+        '/',
+        '/graphql',
+        '/graphql?query=',
+        '/t/o/',
+        '/t/c/',
+        '/u/',
+        '/webhooks/ses',
+        '/healthz',
+        '/readyz',
+        '/nope/',
+        '//',
+        '/t/o/..%2f..%2f',
+      );
       const filler = fc.oneof(
         fc.integer({ min: 1_000, max: 100_000 }).map((n) => 'a'.repeat(n)),
         fc.integer({ min: 100, max: 20_000 }).map((n) => '%2e%2e%2f'.repeat(Math.ceil(n / 9))),
-        fc.constantFrom('%ZZ', '%', '%E0%A4%A', '%00', '%FF%FE', '..', '../../etc/passwd', '%2e%2e/%2e%2e/', ';jsessionid=1', '?a=1&a=2&__proto__[x]=1', '#frag', '.gif', '\\..\\..'),
+        fc.constantFrom(
+          '%ZZ',
+          '%',
+          '%E0%A4%A',
+          '%00',
+          '%FF%FE',
+          '..',
+          '../../etc/passwd',
+          '%2e%2e/%2e%2e/',
+          ';jsessionid=1',
+          '?a=1&a=2&__proto__[x]=1',
+          '#frag',
+          '.gif',
+          '\\..\\..',
+        ),
         hostileString.map((s) => encodeURIComponent(clip(s, 2_000).toWellFormed())),
         fc.constantFrom('%ED%A0%80', '%C0%AF', '%F4%90%80%80', '%E2%82'), // a UTF-16 surrogate, overlong, beyond U+10FFFF, truncated
         fc.string({ unit: 'grapheme', maxLength: 200 }), // raw: fetch percent-encodes what it must
@@ -927,7 +1167,12 @@ describe('bad input sweep (property-based)', () => {
       await check(
         fc.asyncProperty(prefix, filler, fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'), async (start, rest, method) => {
           const target = `${t.baseUrl}${start}${rest}`;
-          const response = await request(target, { method, headers: method === 'POST' ? { 'content-type': 'application/json' } : {}, body: method === 'POST' ? '{}' : undefined, sent: [decodeURIComponentSafe(start + rest)] });
+          const response = await request(target, {
+            method,
+            headers: method === 'POST' ? { 'content-type': 'application/json' } : {},
+            body: method === 'POST' ? '{}' : undefined,
+            sent: [decodeURIComponentSafe(start + rest)],
+          });
           assertNoLeak(response, `${method} ${preview(start + rest)}`);
         }),
         { numRuns: RUNS * 2 },
@@ -981,9 +1226,24 @@ describe('bad input sweep (property-based)', () => {
         variables: (v) => ({ l: bugLead, r: v }),
       },
       { name: 'createSequence input.name', as: 'tenant', query: CREATE_SEQUENCE, variables: (v) => ({ input: { name: v, steps: [step()] } }) },
-      { name: 'createSequence input.description', as: 'tenant', query: CREATE_SEQUENCE, variables: (v) => ({ input: { name: 'n', description: v, steps: [step()] } }) },
-      { name: 'createSequence input.steps.0.subject', as: 'tenant', query: CREATE_SEQUENCE, variables: (v) => ({ input: { name: 'n', steps: [step({ subject: v })] } }) },
-      { name: 'createSequence input.steps.0.body', as: 'tenant', query: CREATE_SEQUENCE, variables: (v) => ({ input: { name: 'n', steps: [step({ body: v })] } }) },
+      {
+        name: 'createSequence input.description',
+        as: 'tenant',
+        query: CREATE_SEQUENCE,
+        variables: (v) => ({ input: { name: 'n', description: v, steps: [step()] } }),
+      },
+      {
+        name: 'createSequence input.steps.0.subject',
+        as: 'tenant',
+        query: CREATE_SEQUENCE,
+        variables: (v) => ({ input: { name: 'n', steps: [step({ subject: v })] } }),
+      },
+      {
+        name: 'createSequence input.steps.0.body',
+        as: 'tenant',
+        query: CREATE_SEQUENCE,
+        variables: (v) => ({ input: { name: 'n', steps: [step({ body: v })] } }),
+      },
       {
         name: 'updateSequence input.name',
         as: 'tenant',
@@ -991,7 +1251,12 @@ describe('bad input sweep (property-based)', () => {
         variables: (v) => ({ id: bugSequence, input: { name: v } }),
       },
       { name: 'createCompany input.name', as: 'operator', query: CREATE_COMPANY, variables: (v) => ({ input: { name: v, fromAddress: 'bug@example.com' } }) },
-      { name: 'createCompany input.fromName', as: 'operator', query: CREATE_COMPANY, variables: (v) => ({ input: { name: 'Bug', fromName: v, fromAddress: 'bug@example.com' } }) },
+      {
+        name: 'createCompany input.fromName',
+        as: 'operator',
+        query: CREATE_COMPANY,
+        variables: (v) => ({ input: { name: 'Bug', fromName: v, fromAddress: 'bug@example.com' } }),
+      },
       {
         name: 'createApiKey name',
         as: 'operator',
@@ -1033,7 +1298,10 @@ describe('bad input sweep (property-based)', () => {
     ]);
     for (const name of NUL_TARGETS) {
       it(`BUG-1: U+0000 in ${name} is a clean 4xx (was INTERNAL_SERVER_ERROR)`, async () => {
-        await sweep(stringTargets().find((target) => target.name === name)!, stringWithNul);
+        await sweep(
+          stringTargets().find((target) => target.name === name)!,
+          stringWithNul,
+        );
       }, 30_000);
     }
 
@@ -1054,7 +1322,10 @@ describe('bad input sweep (property-based)', () => {
     ]);
     for (const name of SURROGATE_TARGETS) {
       it(`BUG-2: a lone surrogate in ${name} is a clean 4xx (was INTERNAL_SERVER_ERROR)`, async () => {
-        await sweep(stringTargets().find((target) => target.name === name)!, stringWithLoneSurrogate);
+        await sweep(
+          stringTargets().find((target) => target.name === name)!,
+          stringWithLoneSurrogate,
+        );
       }, 30_000);
     }
 
@@ -1072,11 +1343,19 @@ describe('bad input sweep (property-based)', () => {
     // date, a number or a UUID goes straight into SQL: "Invalid time value" / "invalid input syntax for type uuid",
     // INTERNAL_SERVER_ERROR instead of BAD_USER_INPUT INVALID_CURSOR.
     const forgedCursor = fc
-      .tuple(fc.oneof(fc.string({ maxLength: 20 }), fc.integer()), fc.string({ maxLength: 20 }).filter((s) => !/^[0-9a-f-]{36}$/i.test(s)))
+      .tuple(
+        fc.oneof(fc.string({ maxLength: 20 }), fc.integer()),
+        fc.string({ maxLength: 20 }).filter((s) => !/^[0-9a-f-]{36}$/i.test(s)),
+      )
       .map((pair) => Buffer.from(JSON.stringify(pair)).toString('base64url'));
     const CURSOR_TARGETS: Target[] = [
       { name: 'leads(after)', as: 'tenant', query: `query($v: String) { leads(after: $v) { totalCount } }`, variables: (v) => ({ v }) },
-      { name: 'leads(after, orderBy: SCORE_ASC)', as: 'tenant', query: `query($v: String) { leads(after: $v, orderBy: SCORE_ASC) { totalCount } }`, variables: (v) => ({ v }) },
+      {
+        name: 'leads(after, orderBy: SCORE_ASC)',
+        as: 'tenant',
+        query: `query($v: String) { leads(after: $v, orderBy: SCORE_ASC) { totalCount } }`,
+        variables: (v) => ({ v }),
+      },
       {
         // A genuine cursor: endCursor of the default order (CREATED_AT_DESC), reused after the client switches to SCORE_DESC.
         name: 'leads(after: <endCursor of CREATED_AT_DESC>, orderBy: SCORE_DESC)',
@@ -1084,7 +1363,12 @@ describe('bad input sweep (property-based)', () => {
         query: `query($v: String) { leads(after: $v, orderBy: SCORE_DESC) { totalCount } }`,
         variables: () => ({ v: p.cursors[0] }),
       },
-      { name: 'lead.activities(after)', as: 'tenant', query: `query($id: ID!, $v: String) { lead(id: $id) { activities(after: $v) { totalCount } } }`, variables: (v) => ({ id: bugLead, v }) },
+      {
+        name: 'lead.activities(after)',
+        as: 'tenant',
+        query: `query($id: ID!, $v: String) { lead(id: $id) { activities(after: $v) { totalCount } } }`,
+        variables: (v) => ({ id: bugLead, v }),
+      },
       { name: 'sequences(after)', as: 'tenant', query: `query($v: String) { sequences(after: $v) { totalCount } }`, variables: (v) => ({ v }) },
       { name: 'pendingEmails(after)', as: 'tenant', query: `query($v: String) { pendingEmails(after: $v) { totalCount } }`, variables: (v) => ({ v }) },
       { name: 'stuckEmails(after)', as: 'tenant', query: `query($v: String) { stuckEmails(after: $v) { totalCount } }`, variables: (v) => ({ v }) },
@@ -1102,13 +1386,25 @@ describe('bad input sweep (property-based)', () => {
     // extensions.code = INTERNAL_SERVER_ERROR, and formatGraphQLError (src/graphql/format-error.ts) passes that through.
     const manyWrongElements = fc.integer({ min: 51, max: 5_000 }).map((n) => JSON.stringify(new Array<number>(n).fill(7)));
     for (const target of [
-      { name: 'importLeads inputs', as: 'tenant' as const, query: `mutation($inputs: [LeadInput!]!) { importLeads(inputs: $inputs) { created } }`, variables: (json: string) => ({ inputs: JSON.parse(json) }) },
-      { name: 'createSequence input.steps', as: 'tenant' as const, query: CREATE_SEQUENCE, variables: (json: string) => ({ input: { name: 'n', steps: JSON.parse(json) } }) },
+      {
+        name: 'importLeads inputs',
+        as: 'tenant' as const,
+        query: `mutation($inputs: [LeadInput!]!) { importLeads(inputs: $inputs) { created } }`,
+        variables: (json: string) => ({ inputs: JSON.parse(json) }),
+      },
+      {
+        name: 'createSequence input.steps',
+        as: 'tenant' as const,
+        query: CREATE_SEQUENCE,
+        variables: (json: string) => ({ input: { name: 'n', steps: JSON.parse(json) } }),
+      },
       {
         name: 'createSequence input.sendWindow.weekdays (as strings)',
         as: 'tenant' as const,
         query: CREATE_SEQUENCE,
-        variables: (json: string) => ({ input: { name: 'n', steps: [step()], sendWindow: { weekdays: (JSON.parse(json) as number[]).map(String), startTime: '09:00', endTime: '10:00' } } }),
+        variables: (json: string) => ({
+          input: { name: 'n', steps: [step()], sendWindow: { weekdays: (JSON.parse(json) as number[]).map(String), startTime: '09:00', endTime: '10:00' } },
+        }),
       },
     ]) {
       it(`BUG-7: more than 50 wrongly typed elements in ${target.name} answer without an INTERNAL_SERVER_ERROR`, async () => {
@@ -1119,8 +1415,18 @@ describe('bad input sweep (property-based)', () => {
     // BUG-8: the DateTime scalar accepts year 0000 ("0000-01-01T00:00:00Z"), which PostgreSQL refuses ("date/time
     // field value out of range"): pendingEmails(dueBefore) answers INTERNAL_SERVER_ERROR instead of BAD_USER_INPUT.
     it('BUG-8: pendingEmails(dueBefore: <a date in year 0000>) is a clean 4xx (was INTERNAL_SERVER_ERROR)', async () => {
-      const yearZero = fc.date({ min: new Date('0000-01-01T00:00:00Z'), max: new Date('0000-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => d.toISOString());
-      await sweep({ name: 'pendingEmails dueBefore', as: 'tenant', query: `query($v: DateTime) { pendingEmails(dueBefore: $v) { totalCount } }`, variables: (v) => ({ v }) }, yearZero);
+      const yearZero = fc
+        .date({ min: new Date('0000-01-01T00:00:00Z'), max: new Date('0000-12-31T23:59:59Z'), noInvalidDate: true })
+        .map((d) => d.toISOString());
+      await sweep(
+        {
+          name: 'pendingEmails dueBefore',
+          as: 'tenant',
+          query: `query($v: DateTime) { pendingEmails(dueBefore: $v) { totalCount } }`,
+          variables: (v) => ({ v }),
+        },
+        yearZero,
+      );
     }, 30_000);
 
     // BUG-9: a subscription operation POSTed to /graphql (HTTP, not WebSocket) runs the subscription resolver with

@@ -31,7 +31,10 @@ describe('input checks', () => {
   it('createCompany: a blank or 201-character name and a long From name are named under input', async () => {
     const query = `mutation($input: CreateCompanyInput!) { createCompany(input: $input) { id } }`;
     expectFields(await t.operator(query, { input: { name: '  ', fromAddress: 'a@example.com' } }), ['input.name']);
-    expectFields(await t.operator(query, { input: { name: 'n'.repeat(201), fromAddress: 'a@example.com', fromName: 'f'.repeat(201) } }), ['input.name', 'input.fromName']);
+    expectFields(await t.operator(query, { input: { name: 'n'.repeat(201), fromAddress: 'a@example.com', fromName: 'f'.repeat(201) } }), [
+      'input.name',
+      'input.fromName',
+    ]);
   });
 
   it('createApiKey: a blank name is `name`, checked before the company is looked up', async () => {
@@ -41,7 +44,11 @@ describe('input checks', () => {
 
   it('updateScoringRules: each rule out of range is named, and nothing changes', async () => {
     const query = `mutation($input: ScoringRulesInput!) { updateScoringRules(input: $input) { id } }`;
-    expectFields(await client(query, { input: { openPoints: 101, clickPoints: -1, maxScore: 0 } }), ['input.openPoints', 'input.clickPoints', 'input.maxScore']);
+    expectFields(await client(query, { input: { openPoints: 101, clickPoints: -1, maxScore: 0 } }), [
+      'input.openPoints',
+      'input.clickPoints',
+      'input.maxScore',
+    ]);
     const { viewer } = ok(await client(`{ viewer { scoringRules { openPoints clickPoints maxScore } } }`));
     expect(viewer.scoringRules).toEqual({ openPoints: 5, clickPoints: 10, maxScore: 100 });
   });
@@ -59,7 +66,9 @@ describe('input checks', () => {
 
   it('updateSequence: a threshold on a MANUAL sequence needs the stored trigger, and is named like the others', async () => {
     const { createSequence } = ok(
-      await client(`mutation { createSequence(input: { name: "Manual", trigger: MANUAL, steps: [{ delayDays: 0, subject: "Hi", body: "<p>Hi</p>" }] }) { id } }`),
+      await client(
+        `mutation { createSequence(input: { name: "Manual", trigger: MANUAL, steps: [{ delayDays: 0, subject: "Hi", body: "<p>Hi</p>" }] }) { id } }`,
+      ),
     );
     const update = `mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { trigger scoreThreshold } }`;
     expectFields(await client(update, { id: createSequence.id, input: { scoreThreshold: 50 } }), ['input.scoreThreshold']);

@@ -65,7 +65,11 @@ describe('request limits', () => {
 
   async function post(body: string, authorization = `Bearer ${tenant.apiKey}`) {
     const response = await fetch(t.app.server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body });
-    return { status: response.status, headers: response.headers, body: (await response.json()) as { data?: Untyped; errors?: { message: string; extensions?: Record<string, unknown> }[] } };
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: (await response.json()) as { data?: Untyped; errors?: { message: string; extensions?: Record<string, unknown> }[] },
+    };
   }
 
   beforeAll(async () => {
@@ -117,7 +121,13 @@ describe('request limits', () => {
     });
 
     it('introspection (Apollo Sandbox) is not costed, so it is off without Sandbox: over WebSocket too', async () => {
-      const introspection = getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true });
+      const introspection = getIntrospectionQuery({
+        descriptions: true,
+        specifiedByUrl: true,
+        directiveIsRepeatable: true,
+        schemaDescription: true,
+        inputValueDeprecation: true,
+      });
       expect(ok(await gql(introspection)).__schema.types.length).toBeGreaterThan(50);
 
       const production = await startTestApp({ SANDBOX: 'false' });
@@ -148,14 +158,19 @@ describe('request limits', () => {
       try {
         await connection.connected;
         // 1 + (1 + 100 × (edge + node + id + reason + 1)) = 502
-        const costly = await overWs(connection.client, `subscription { leadScoreChanged { lead { activities(first: 100) { edges { node { id reason } } } } } }`);
+        const costly = await overWs(
+          connection.client,
+          `subscription { leadScoreChanged { lead { activities(first: 100) { edges { node { id reason } } } } } }`,
+        );
         expect(costly.errors).toEqual([
           {
             message: "The operation's estimated cost is 502, over the limit of 400: ask for smaller pages or fewer fields",
             extensions: { code: 'QUERY_TOO_COMPLEX', cost: 502, limit: 400 },
           },
         ]);
-        expect((await overWs(connection.client, `{ leads(first: 100) { edges { node { id } } } viewer { id } }`)).errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX' });
+        expect((await overWs(connection.client, `{ leads(first: 100) { edges { node { id } } } viewer { id } }`)).errors?.[0]?.extensions).toMatchObject({
+          code: 'QUERY_TOO_COMPLEX',
+        });
 
         // 1 + (1 + 70 × 5) = 352: it runs and gets events.
         const events = subscribe<{ leadScoreChanged: { score: number; lead: { activities: { edges: unknown[] } } } }>(
@@ -199,7 +214,10 @@ describe('request limits', () => {
       const key = await freshTenant();
       for (let i = 0; i < 3; i++) ok(await t.as(key.apiKey)(CREATE_LEAD, { input: { email: `burst${i}@example.com` } }));
 
-      const { status, headers, body } = await post(JSON.stringify({ query: CREATE_LEAD, variables: { input: { email: 'burst3@example.com' } } }), `Bearer ${key.apiKey}`);
+      const { status, headers, body } = await post(
+        JSON.stringify({ query: CREATE_LEAD, variables: { input: { email: 'burst3@example.com' } } }),
+        `Bearer ${key.apiKey}`,
+      );
       expect(status).toBe(429);
       expect(headers.get('retry-after')).toBe('1'); // one token comes back every 0.5 s
       expect(body.data).toBeUndefined();
@@ -247,7 +265,10 @@ describe('request limits', () => {
         // A mutation over WebSocket meets the same bucket, and is not run either.
         const refused = await overWs(connection.client, CREATE_LEAD, { input: { email: 'one-ws@example.com' } });
         expect(refused.errors).toEqual([
-          { message: 'Too many mutations with this API key (2 per second, bursts of 3): retry in 1 s', extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 1 } },
+          {
+            message: 'Too many mutations with this API key (2 per second, bursts of 3): retry in 1 s',
+            extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 1 },
+          },
         ]);
       } finally {
         await connection.client.dispose();
@@ -287,7 +308,8 @@ describe('request limits', () => {
 
     it('the operator token has its own bucket', async () => {
       t.clock.advance(60_000);
-      const company = (n: number) => t.operator(`mutation($n: String!) { createCompany(input: { name: $n, fromAddress: "ops@example.com" }) { id } }`, { n: `Operator ${n}` });
+      const company = (n: number) =>
+        t.operator(`mutation($n: String!) { createCompany(input: { name: $n, fromAddress: "ops@example.com" }) { id } }`, { n: `Operator ${n}` });
       for (let i = 0; i < 3; i++) ok(await company(i));
       const refused = await company(3);
       expect(refused.status).toBe(429);
@@ -340,7 +362,10 @@ describe('request limits', () => {
         const held = [0, 1, 2].map((i) => subscribe(first.client, `subscription { leadScoreChanged(minScore: ${i}) { score } }`));
         await subscriptionsOpen(() => t.app.pubSub.stats(), 3);
 
-        const refused = { message: 'Too many operations on this connection (at most 3 at once): complete some first, or open another connection', extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 3 } };
+        const refused = {
+          message: 'Too many operations on this connection (at most 3 at once): complete some first, or open another connection',
+          extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 3 },
+        };
         expect((await overWs(first.client, `subscription { leadScoreChanged { score } }`)).errors).toEqual([refused]);
         expect((await overWs(first.client, `{ viewer { id } }`)).errors).toEqual([refused]);
         // The limit is per socket: the same key subscribes on another one.

@@ -15,7 +15,9 @@ describe('prepared statements', () => {
   const onOneConnection = (work: (em: MikroORM['em']) => Promise<void>) =>
     orm.em.fork().transactional(async (tx) => {
       await work(tx);
-      return (await query<{ statement: string }>(tx, sql`select statement from pg_prepared_statements where name like 'ln\_%' order by prepare_time`)).map((r) => r.statement);
+      return (await query<{ statement: string }>(tx, sql`select statement from pg_prepared_statements where name like 'ln\_%' order by prepare_time`)).map(
+        (r) => r.statement,
+      );
     });
 
   it('a marked statement is prepared once per connection and answers with each call’s values; others are not', async () => {

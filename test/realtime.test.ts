@@ -84,7 +84,8 @@ describe('realtime subscriptions', () => {
   }
 
   async function createLead(client: GraphQLClient, email: string): Promise<string> {
-    return ok(await client<{ createLead: { id: string } }>(`mutation($input: LeadInput!) { createLead(input: $input) { id } }`, { input: { email } })).createLead.id;
+    return ok(await client<{ createLead: { id: string } }>(`mutation($input: LeadInput!) { createLead(input: $input) { id } }`, { input: { email } }))
+      .createLead.id;
   }
   async function adjust(client: GraphQLClient, leadId: string, delta: number, reason = `adjust ${delta}`) {
     return ok(
@@ -157,10 +158,26 @@ describe('realtime subscriptions', () => {
       for (let i = 0; i < n; i += 1) got.push((await s.next()).leadScoreChanged);
       return got.map((e) => [e.lead.id, e.score]);
     };
-    expect(await take(byLead, 2)).toEqual([[first, 10], [first, 60]]);
-    expect(await take(hot, 2)).toEqual([[first, 60], [second, 60]]);
-    expect(await take(all, 4)).toEqual([[second, 20], [first, 10], [first, 60], [second, 60]]);
-    expect(await take(allAgain, 4)).toEqual([[second, 20], [first, 10], [first, 60], [second, 60]]);
+    expect(await take(byLead, 2)).toEqual([
+      [first, 10],
+      [first, 60],
+    ]);
+    expect(await take(hot, 2)).toEqual([
+      [first, 60],
+      [second, 60],
+    ]);
+    expect(await take(all, 4)).toEqual([
+      [second, 20],
+      [first, 10],
+      [first, 60],
+      [second, 60],
+    ]);
+    expect(await take(allAgain, 4)).toEqual([
+      [second, 20],
+      [first, 10],
+      [first, 60],
+      [second, 60],
+    ]);
     for (const s of [byLead, hot, all, allAgain]) expect(await s.within(100)).toEqual([]);
   });
 
@@ -212,7 +229,13 @@ describe('realtime subscriptions', () => {
 
     const vars = { l: leadId, s: manual };
     const started = ok(await asA(`mutation($l: ID!, $s: ID) { startSequence(leadId: $l, sequenceId: $s) { id } }`, vars)).startSequence.id;
-    expect((await enrollments.next()).enrollmentChanged).toEqual({ id: started, status: 'ACTIVE', stopReason: null, lead: { id: leadId }, sequence: { id: manual } });
+    expect((await enrollments.next()).enrollmentChanged).toEqual({
+      id: started,
+      status: 'ACTIVE',
+      stopReason: null,
+      lead: { id: leadId },
+      sequence: { id: manual },
+    });
     ok(await asA(`mutation($l: ID!, $s: ID) { pauseSequence(leadId: $l, sequenceId: $s) { id } }`, vars));
     expect((await enrollments.next()).enrollmentChanged).toMatchObject({ id: started, status: 'PAUSED' });
     ok(await asA(`mutation($l: ID!, $s: ID) { resumeSequence(leadId: $l, sequenceId: $s) { id } }`, vars));
@@ -293,7 +316,12 @@ describe('realtime subscriptions', () => {
       expect(click.status).toBe(302);
       await other.app.recorder.flush();
       expect((await events.next()).leadScoreChanged).toMatchObject({ delta: 5, score: 5, reason: expect.stringContaining('First open'), lead: { id: leadId } });
-      expect((await events.next()).leadScoreChanged).toMatchObject({ delta: 10, score: 15, reason: expect.stringContaining('First click'), lead: { id: leadId } });
+      expect((await events.next()).leadScoreChanged).toMatchObject({
+        delta: 10,
+        score: 15,
+        reason: expect.stringContaining('First click'),
+        lead: { id: leadId },
+      });
       expect(other.app.pubSub.stats().subscribers).toBe(0); // the subscriber really is on the first process
     } finally {
       provider.dispose();
@@ -390,7 +418,9 @@ describe('realtime building blocks', () => {
     for (const payload of payloads) expect(Buffer.byteLength(payload)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
     expect(payloads.flatMap(decodeEvents)).toEqual(events);
 
-    const [long] = decodeEvents(encodeEvents([{ ...events[0], topic: Topic.LeadScoreChanged, previousScore: 0, score: 5, delta: 5, reason: 'x'.repeat(5_000) } as RealtimeEvent])[0]!);
+    const [long] = decodeEvents(
+      encodeEvents([{ ...events[0], topic: Topic.LeadScoreChanged, previousScore: 0, score: 5, delta: 5, reason: 'x'.repeat(5_000) } as RealtimeEvent])[0]!,
+    );
     expect((long as LeadScoreChangedEvent).reason).toHaveLength(200);
     expect(decodeEvents('not json')).toEqual([]);
     expect(decodeEvents('[{"topic":"NOPE","companyId":"x","leadId":"y"}]')).toEqual([]);

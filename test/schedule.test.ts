@@ -1,13 +1,6 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import {
-  isValidTimeZone,
-  nextWindowOpening,
-  sendWindowProblems,
-  stepSendDate,
-  type SendWindow,
-  type StepDelay,
-} from '../src/sequences/schedule.js';
+import { isValidTimeZone, nextWindowOpening, sendWindowProblems, stepSendDate, type SendWindow, type StepDelay } from '../src/sequences/schedule.js';
 
 const BERLIN = 'Europe/Berlin';
 const NEW_YORK = 'America/New_York';
@@ -62,7 +55,7 @@ describe('stepSendDate without a window', () => {
 });
 
 describe('UTC by any of its names', () => {
-  it('schedules exactly as Intl\'s own UTC zone does, with and without a window', () => {
+  it("schedules exactly as Intl's own UTC zone does, with and without a window", () => {
     // "Etc/Universal" is UTC resolved through Intl; the names below take the fast path that never asks Intl.
     const window: SendWindow = { weekdays: [2, 4, 6], startTime: '08:30', endTime: '11:15' };
     for (let i = 0; i < 200; i++) {
@@ -356,9 +349,7 @@ describe('nextWindowOpening', () => {
       const first = Date.parse(from);
       for (const window of windows) {
         for (let at = first; at < first + 7 * 24 * HOUR; at += 25 * 60_000) {
-          expect(nextWindowOpening(new Date(at), window, timeZone).getTime(), new Date(at).toISOString()).toBe(
-            scanForOpening(at, window, timeZone),
-          );
+          expect(nextWindowOpening(new Date(at), window, timeZone).getTime(), new Date(at).toISOString()).toBe(scanForOpening(at, window, timeZone));
         }
       }
     });

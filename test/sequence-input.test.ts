@@ -53,7 +53,10 @@ function expectBadInput(response: GraphQLResponse, field: string): GraphQLErrorB
   expect(error.extensions?.code).toBe('BAD_USER_INPUT');
   const fields = (error.extensions?.fields ?? []).map((f) => f.field);
   expect(fields.length, `fields of ${JSON.stringify(error)}`).toBeGreaterThan(0);
-  expect(fields.filter((name) => name !== field), `fields of ${JSON.stringify(error)}`).toEqual([]);
+  expect(
+    fields.filter((name) => name !== field),
+    `fields of ${JSON.stringify(error)}`,
+  ).toEqual([]);
   return error;
 }
 
@@ -104,10 +107,10 @@ describe('bad input is BAD_USER_INPUT naming the field, and writes nothing', () 
         expect(errorOf(response).extensions).toMatchObject({ code: 'CONFLICT', reason: 'LEAD_EMAIL_TAKEN' });
       }
       expect(await counts()).toEqual(before);
-      const rows = await t.app.orm.em.fork().getConnection().execute('select count(*)::int as n from lead where company_id = ? and lower(email) = ?', [
-        tenant.companyId,
-        'dana@example.com',
-      ]);
+      const rows = await t.app.orm.em
+        .fork()
+        .getConnection()
+        .execute('select count(*)::int as n from lead where company_id = ? and lower(email) = ?', [tenant.companyId, 'dana@example.com']);
       expect(rows[0]!.n).toBe(1);
     });
   });

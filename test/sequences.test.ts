@@ -51,16 +51,25 @@ describe('leads, sequences and enrollments', () => {
   async function createSequence(input: Record<string, unknown>): Promise<string> {
     return ok(await gql(`mutation($input: CreateSequenceInput!) { createSequence(input: $input) { id } }`, { input })).createSequence.id;
   }
-  const step = (delayDays: number, subject = `Day ${delayDays}`) => ({ delayDays, subject, body: `<p>Hello {{ lead.first_name | default: "there" }}, day ${delayDays}.</p>` });
+  const step = (delayDays: number, subject = `Day ${delayDays}`) => ({
+    delayDays,
+    subject,
+    body: `<p>Hello {{ lead.first_name | default: "there" }}, day ${delayDays}.</p>`,
+  });
   async function timeline(leadId: string): Promise<string[]> {
-    const rows = await t.app.orm.em.fork().getConnection().execute<{ type: string }[]>(`select type from activity where lead_id = ? order by occurred_at, id`, [leadId]);
+    const rows = await t.app.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ type: string }[]>(`select type from activity where lead_id = ? order by occurred_at, id`, [leadId]);
     return rows.map((row) => row.type);
   }
   const daysAfter = (iso: string, start: Date) => (new Date(iso).getTime() - start.getTime()) / DAY;
 
   it('a new company has the default welcome sequence: active, LEAD_CREATED, 5 emails over 14 days', async () => {
     const { sequences } = ok(
-      await gql(`{ sequences { totalCount edges { node { name active trigger isDefault totalEmails durationDays steps { delayDays delayHours subject } } } } }`),
+      await gql(
+        `{ sequences { totalCount edges { node { name active trigger isDefault totalEmails durationDays steps { delayDays delayHours subject } } } } }`,
+      ),
     );
     expect(sequences.totalCount).toBe(1);
     const welcome = sequences.edges[0].node;
@@ -88,7 +97,10 @@ describe('leads, sequences and enrollments', () => {
     const { enrollments, nextEmail } = await status(leadId);
     expect(enrollments).toEqual([]);
     expect(nextEmail).toBeNull();
-    expect(errorOf(await gql(`mutation($l: ID!) { startSequence(leadId: $l) { id } }`, { l: leadId })).extensions).toMatchObject({ code: 'CONFLICT', reason: 'LEAD_HAS_NO_EMAIL' });
+    expect(errorOf(await gql(`mutation($l: ID!) { startSequence(leadId: $l) { id } }`, { l: leadId })).extensions).toMatchObject({
+      code: 'CONFLICT',
+      reason: 'LEAD_HAS_NO_EMAIL',
+    });
   });
 
   it('starting a sequence twice returns the same enrollment and creates nothing', async () => {
@@ -135,8 +147,10 @@ describe('leads, sequences and enrollments', () => {
     const leadId = await createLead({ email: 'held@example.com' });
     const farFuture = new Date(t.clock.now().getTime() + 365 * DAY).toISOString();
     const pendingCount = async () =>
-      ok(await gql(`query($d: DateTime!) { pendingEmails(dueBefore: $d, first: 100) { totalCount edges { node { id } } } }`, { d: farFuture })).pendingEmails.totalCount;
-    const setSteps = (steps: unknown[]) => gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { id } }`, { id: sequenceId, input: { steps } });
+      ok(await gql(`query($d: DateTime!) { pendingEmails(dueBefore: $d, first: 100) { totalCount edges { node { id } } } }`, { d: farFuture })).pendingEmails
+        .totalCount;
+    const setSteps = (steps: unknown[]) =>
+      gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { id } }`, { id: sequenceId, input: { steps } });
     expect(await pendingCount()).toBe(5 + 3); // the welcome sequence's and this one's
 
     ok(await setSteps([step(0), step(2)])); // email 3 canceled while active
@@ -157,7 +171,12 @@ describe('leads, sequences and enrollments', () => {
     t.clock.set(new Date('2026-03-27T17:00:00Z'));
     const sequenceId = ok(
       await client(`mutation($input: CreateSequenceInput!) { createSequence(input: $input) { id } }`, {
-        input: { name: 'Business hours', trigger: 'MANUAL', steps: [step(0), step(1), step(3)], sendWindow: { weekdays: [1, 2, 3, 4, 5], startTime: '09:00', endTime: '17:00' } },
+        input: {
+          name: 'Business hours',
+          trigger: 'MANUAL',
+          steps: [step(0), step(1), step(3)],
+          sendWindow: { weekdays: [1, 2, 3, 4, 5], startTime: '09:00', endTime: '17:00' },
+        },
       }),
     ).createSequence.id;
     const leadId = ok(await client(`mutation { createLead(input: { email: "berlin@example.com", timezone: "Europe/Berlin" }) { id } }`)).createLead.id;
@@ -173,7 +192,10 @@ describe('leads, sequences and enrollments', () => {
     const sequenceId = await createSequence({ name: 'Hot leads', trigger: 'SCORE_THRESHOLD', scoreThreshold: 50, steps: [step(0), step(1)] });
     const leadId = await createLead({ email: 'hot@example.com' });
     const adjust = (delta: number) =>
-      gql(`mutation($l: ID!, $d: Int!) { adjustLeadScore(leadId: $l, delta: $d, reason: "sales call") { previousScore score delta } }`, { l: leadId, d: delta });
+      gql(`mutation($l: ID!, $d: Int!) { adjustLeadScore(leadId: $l, delta: $d, reason: "sales call") { previousScore score delta } }`, {
+        l: leadId,
+        d: delta,
+      });
     const inHotLeads = async () => (await status(leadId)).enrollments.filter((e) => e.sequence.id === sequenceId);
 
     expect(ok(await adjust(30)).adjustLeadScore).toEqual({ previousScore: 0, score: 30, delta: 30 });
@@ -190,17 +212,21 @@ describe('leads, sequences and enrollments', () => {
     expect((await inHotLeads())[0]!.emails).toHaveLength(2);
     expect(ok(await adjust(90)).adjustLeadScore).toEqual({ previousScore: 60, score: 100, delta: 40 });
 
-    const { lead } = ok(await gql(`query($id: ID!) { lead(id: $id) { score activities(first: 50) { edges { node { type scoreDelta scoreAfter reason } } } } }`, { id: leadId }));
+    const { lead } = ok(
+      await gql(`query($id: ID!) { lead(id: $id) { score activities(first: 50) { edges { node { type scoreDelta scoreAfter reason } } } } }`, { id: leadId }),
+    );
     const changes = lead.activities.edges.map((e: { node: { type: string } }) => e.node).filter((a: { type: string }) => a.type === 'SCORE_CHANGED');
     expect(changes.map((c: { scoreDelta: number }) => c.scoreDelta)).toEqual([40, 20, -20, 30, 30]);
     expect(changes.reduce((sum: number, c: { scoreDelta: number }) => sum + c.scoreDelta, 0)).toBe(lead.score);
   });
 
   it('a suppressed address is not enrolled on creation and cannot be started', async () => {
-    await t.app.orm.em.fork().getConnection().execute(
-      `insert into suppression (id, company_id, email, reason, created_at) values (gen_random_uuid(), ?, 'gone@example.com', 'UNSUBSCRIBED', now())`,
-      [tenant.companyId],
-    );
+    await t.app.orm.em
+      .fork()
+      .getConnection()
+      .execute(`insert into suppression (id, company_id, email, reason, created_at) values (gen_random_uuid(), ?, 'gone@example.com', 'UNSUBSCRIBED', now())`, [
+        tenant.companyId,
+      ]);
     const leadId = await createLead({ email: 'gone@example.com' });
     expect((await status(leadId)).enrollments).toEqual([]);
     expect(await timeline(leadId)).toEqual(['LEAD_CREATED', 'ENROLLMENT_SKIPPED']);
@@ -210,7 +236,10 @@ describe('leads, sequences and enrollments', () => {
 
   it('deleting a lead cancels its pending emails and frees its address', async () => {
     const leadId = await createLead({ email: 'delete@example.com' });
-    expect(ok(await gql(`mutation($id: ID!) { deleteLead(id: $id) { id canceledEmails } }`, { id: leadId })).deleteLead).toEqual({ id: leadId, canceledEmails: 5 });
+    expect(ok(await gql(`mutation($id: ID!) { deleteLead(id: $id) { id canceledEmails } }`, { id: leadId })).deleteLead).toEqual({
+      id: leadId,
+      canceledEmails: 5,
+    });
     expect(errorOf(await gql(`query($id: ID!) { lead(id: $id) { id } }`, { id: leadId })).extensions?.code).toBe('NOT_FOUND');
     const rows = await t.app.orm.em.fork().getConnection().execute<{ status: string }[]>(`select status from sequence_email where lead_id = ?`, [leadId]);
     expect(rows.map((r: { status: string }) => r.status)).toEqual(Array(5).fill('CANCELED'));
@@ -225,32 +254,57 @@ describe('leads, sequences and enrollments', () => {
     expect((await emailsOf()).map((e) => daysAfter(e.scheduledSendDate, start))).toEqual([0, 2, 4]);
 
     t.clock.advance(DAY);
-    ok(await gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { id } }`, { id: sequenceId, input: { steps: [step(0), step(3)] } }));
+    ok(
+      await gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { id } }`, {
+        id: sequenceId,
+        input: { steps: [step(0), step(3)] },
+      }),
+    );
     const emails = await emailsOf();
-    expect(emails.map((e) => [e.status, daysAfter(e.scheduledSendDate, start)])).toEqual([['PENDING', 0], ['PENDING', 3], ['CANCELED', 4]]);
+    expect(emails.map((e) => [e.status, daysAfter(e.scheduledSendDate, start)])).toEqual([
+      ['PENDING', 0],
+      ['PENDING', 3],
+      ['CANCELED', 4],
+    ]);
 
-    ok(await gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { totalEmails } }`, { id: sequenceId, input: { steps: [step(0), step(3), step(5), step(6)] } }));
+    ok(
+      await gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { totalEmails } }`, {
+        id: sequenceId,
+        input: { steps: [step(0), step(3), step(5), step(6)] },
+      }),
+    );
     const grown = await emailsOf();
-    expect(grown.map((e) => [e.emailNumber, e.status])).toEqual([[1, 'PENDING'], [2, 'PENDING'], [3, 'PENDING'], [4, 'PENDING']]);
+    expect(grown.map((e) => [e.emailNumber, e.status])).toEqual([
+      [1, 'PENDING'],
+      [2, 'PENDING'],
+      [3, 'PENDING'],
+      [4, 'PENDING'],
+    ]);
     expect(daysAfter(grown[3]!.scheduledSendDate, start)).toBe(6);
   });
 
   it('previewEmail renders the step for the lead', async () => {
     const leadId = await createLead({ email: 'preview@example.com', firstName: 'Priya', companyName: 'Initech' });
     const sequenceId = ok(await gql(`{ sequences { edges { node { id } } } }`)).sequences.edges[0].node.id;
-    const { previewEmail } = ok(await gql(`query($s: ID!, $l: ID!) { previewEmail(sequenceId: $s, step: 1, leadId: $l) { subject html text } }`, { s: sequenceId, l: leadId }));
+    const { previewEmail } = ok(
+      await gql(`query($s: ID!, $l: ID!) { previewEmail(sequenceId: $s, step: 1, leadId: $l) { subject html text } }`, { s: sequenceId, l: leadId }),
+    );
     expect(previewEmail.subject).toContain('Priya');
     expect(previewEmail.html).toContain('<html');
     expect(previewEmail.text).toContain('Priya');
     expect(previewEmail.text).toMatch(/unsubscribe/i);
-    expect(errorOf(await gql(`query($s: ID!, $l: ID!) { previewEmail(sequenceId: $s, step: 6, leadId: $l) { subject } }`, { s: sequenceId, l: leadId })).extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(
+      errorOf(await gql(`query($s: ID!, $l: ID!) { previewEmail(sequenceId: $s, step: 6, leadId: $l) { subject } }`, { s: sequenceId, l: leadId })).extensions,
+    ).toMatchObject({ code: 'BAD_USER_INPUT' });
   });
 
   it('when enrolling fails, the leads are still created, with the failure on their timelines', async () => {
     // A real database failure in the middle of enrollment: PostgreSQL refuses this company's email rows.
     const sql = t.app.orm.em.fork().getConnection();
     await sql.execute(`create function refuse_email() returns trigger language plpgsql as $$ begin raise exception 'disk full (test)'; end $$`);
-    await sql.execute(`create trigger refuse_email before insert on sequence_email for each row when (new.company_id = '${tenant.companyId}') execute function refuse_email()`);
+    await sql.execute(
+      `create trigger refuse_email before insert on sequence_email for each row when (new.company_id = '${tenant.companyId}') execute function refuse_email()`,
+    );
     try {
       const leadId = await createLead({ email: 'unlucky@example.com' });
       const inputs = [{ email: 'unlucky1@example.com' }, { email: 'unlucky2@example.com' }];
@@ -260,7 +314,10 @@ describe('leads, sequences and enrollments', () => {
         expect((await status(id)).enrollments).toEqual([]);
         expect(await timeline(id)).toEqual(['LEAD_CREATED', 'ENROLLMENT_FAILED']);
       }
-      const [rows] = await sql.execute(`select (select count(*) from enrollment where company_id = ?)::int as enrollments, (select count(*) from sequence_email where company_id = ?)::int as emails`, [tenant.companyId, tenant.companyId]);
+      const [rows] = await sql.execute(
+        `select (select count(*) from enrollment where company_id = ?)::int as enrollments, (select count(*) from sequence_email where company_id = ?)::int as emails`,
+        [tenant.companyId, tenant.companyId],
+      );
       expect(rows).toEqual({ enrollments: 0, emails: 0 });
     } finally {
       await sql.execute('drop trigger refuse_email on sequence_email');
@@ -272,7 +329,10 @@ describe('leads, sequences and enrollments', () => {
     const inputs = Array.from({ length: 250 }, (_, i) => ({ email: `import${i}@example.com`, firstName: `Lead ${i}` }));
     const { importLeads } = ok(await gql(`mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created duplicates invalid } }`, { i: inputs }));
     expect(importLeads).toEqual({ created: 250, duplicates: 0, invalid: 0 });
-    const [row] = await t.app.orm.em.fork().getConnection().execute(`select count(*)::int as n from sequence_email where company_id = ? and status = 'PENDING'`, [tenant.companyId]);
+    const [row] = await t.app.orm.em
+      .fork()
+      .getConnection()
+      .execute(`select count(*)::int as n from sequence_email where company_id = ? and status = 'PENDING'`, [tenant.companyId]);
     expect(row!.n).toBe(250 * 5);
   });
 
@@ -282,7 +342,10 @@ describe('leads, sequences and enrollments', () => {
       await gql(`mutation($l: ID!, $d: Int!) { adjustLeadScore(leadId: $l, delta: $d, reason: "seed") { score } }`, { l: id, d: score });
     }
     const page = (after: string | null) =>
-      gql(`query($after: String) { leads(first: 2, after: $after, filter: { minScore: 30 }, orderBy: SCORE_DESC) { totalCount pageInfo { hasNextPage endCursor } edges { node { score } } } }`, { after });
+      gql(
+        `query($after: String) { leads(first: 2, after: $after, filter: { minScore: 30 }, orderBy: SCORE_DESC) { totalCount pageInfo { hasNextPage endCursor } edges { node { score } } } }`,
+        { after },
+      );
     const first = ok(await page(null)).leads;
     expect(first.totalCount).toBe(4);
     expect(first.edges.map((e: { node: { score: number } }) => e.node.score)).toEqual([95, 80]);

@@ -80,7 +80,11 @@ describe('SES events over SNS', () => {
   async function sentEmail(): Promise<Sent> {
     counter += 1;
     const address = `lead${counter}-${randomUUID().slice(0, 8)}@example.com`;
-    const { createLead } = ok(await t.as(tenant.apiKey)<{ createLead: { id: string } }>(`mutation($i: LeadInput!) { createLead(input: $i) { id } }`, { i: { email: address, firstName: 'Ada' } }));
+    const { createLead } = ok(
+      await t.as(tenant.apiKey)<{ createLead: { id: string } }>(`mutation($i: LeadInput!) { createLead(input: $i) { id } }`, {
+        i: { email: address, firstName: 'Ada' },
+      }),
+    );
     await dispatcher.dispatchDue();
     const [email] = await rows<{ id: string; provider_message_id: string; enrollment_id: string }>(
       `select id, provider_message_id, enrollment_id from sequence_email where lead_id = ? and status = 'SENT'`,
@@ -93,17 +97,30 @@ describe('SES events over SNS', () => {
   /** Signs like SNS: "Key\nvalue\n" over the type's signed keys, SHA1withRSA (version 1) or SHA256withRSA (version 2). */
   function sign(fields: Fields, options: { version?: '1' | '2'; key?: string; certUrl?: string } = {}): Fields {
     const version = options.version ?? '2';
-    const keys = fields.Type === 'Notification'
-      ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
-      : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
-    const canonical = keys.filter((k) => fields[k] !== undefined).map((k) => `${k}\n${fields[k]}\n`).join('');
-    const signature = createSign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256').update(canonical).sign(options.key ?? key, 'base64');
+    const keys =
+      fields.Type === 'Notification'
+        ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
+        : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
+    const canonical = keys
+      .filter((k) => fields[k] !== undefined)
+      .map((k) => `${k}\n${fields[k]}\n`)
+      .join('');
+    const signature = createSign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256')
+      .update(canonical)
+      .sign(options.key ?? key, 'base64');
     return { ...fields, SignatureVersion: version, Signature: signature, SigningCertURL: options.certUrl ?? CERT_URL };
   }
 
   function notification(event: object, options: Parameters<typeof sign>[1] & { messageId?: string } = {}): Fields {
     return sign(
-      { Type: 'Notification', MessageId: options.messageId ?? randomUUID(), TopicArn: TOPIC, Subject: 'Amazon SES Email Event Notification', Message: JSON.stringify(event), Timestamp: new Date().toISOString() },
+      {
+        Type: 'Notification',
+        MessageId: options.messageId ?? randomUUID(),
+        TopicArn: TOPIC,
+        Subject: 'Amazon SES Email Event Notification',
+        Message: JSON.stringify(event),
+        Timestamp: new Date().toISOString(),
+      },
       options,
     );
   }
@@ -149,7 +166,9 @@ describe('SES events over SNS', () => {
       emails: await rows(`select id, status, delivered_at, failure_reason from sequence_email where lead_id = ? order by email_number`, [sent.leadId]),
       enrollments: await rows(`select status, stop_reason from enrollment where lead_id = ?`, [sent.leadId]),
       activities: await rows(`select type, reason from activity where lead_id = ? order by id`, [sent.leadId]),
-      events: await rows(`select kind, detail, dedupe_key from email_event where email_id in (select id from sequence_email where lead_id = ?) order by id`, [sent.leadId]),
+      events: await rows(`select kind, detail, dedupe_key from email_event where email_id in (select id from sequence_email where lead_id = ?) order by id`, [
+        sent.leadId,
+      ]),
       suppressions: await rows(`select reason from suppression where company_id = ? and email = ?`, [tenant.companyId, sent.address]),
     };
   }
@@ -163,7 +182,11 @@ describe('SES events over SNS', () => {
     const ws = connectWs(t.app.server.url, { authorization: `Bearer ${tenant.apiKey}` });
     try {
       await ws.connected;
-      const changes = subscribe<{ emailStatusChanged: { id: string; status: string } }>(ws.client, `subscription($l: ID) { emailStatusChanged(leadId: $l) { id status } }`, { l: sent.leadId });
+      const changes = subscribe<{ emailStatusChanged: { id: string; status: string } }>(
+        ws.client,
+        `subscription($l: ID) { emailStatusChanged(leadId: $l) { id status } }`,
+        { l: sent.leadId },
+      );
       await subscriptionsOpen(() => t.app.pubSub.stats(), 1);
 
       const response = await post(notification(bounce(sent)));
@@ -180,7 +203,9 @@ describe('SES events over SNS', () => {
       expect(state.events[0]!.detail).toBe('Permanent bounce (General): smtp; 550 5.1.1 user unknown');
 
       // The timeline, as a dashboard reads it.
-      const { lead } = ok(await t.as(tenant.apiKey)(`query($id: ID!) { lead(id: $id) { activities(first: 20) { edges { node { type reason } } } } }`, { id: sent.leadId }));
+      const { lead } = ok(
+        await t.as(tenant.apiKey)(`query($id: ID!) { lead(id: $id) { activities(first: 20) { edges { node { type reason } } } } }`, { id: sent.leadId }),
+      );
       const timeline = (lead.activities.edges as { node: { type: string; reason: string } }[]).map((e) => e.node);
       expect(timeline.filter((a) => a.type === 'EMAIL_BOUNCED')).toHaveLength(1);
       expect(timeline.find((a) => a.type === 'EMAIL_BOUNCED')!.reason).toContain('Email 1 bounced');
@@ -220,7 +245,12 @@ describe('SES events over SNS', () => {
     const sent = await sentEmail();
     const complaint = {
       notificationType: 'Complaint',
-      complaint: { complainedRecipients: [{ emailAddress: sent.address }], complaintFeedbackType: 'abuse', timestamp: new Date().toISOString(), feedbackId: randomUUID() },
+      complaint: {
+        complainedRecipients: [{ emailAddress: sent.address }],
+        complaintFeedbackType: 'abuse',
+        timestamp: new Date().toISOString(),
+        feedbackId: randomUUID(),
+      },
       mail: { timestamp: new Date().toISOString(), source: 'team@example.com', messageId: sent.messageId, destination: [sent.address] },
     };
     expect(await post(notification(complaint))).toEqual({ status: 200, body: { status: 'processed' } });
@@ -273,14 +303,22 @@ describe('SES events over SNS', () => {
   it('unknown emails, unused event types and non-SES messages are acknowledged and ignored', async () => {
     const before = await rows(`select count(*)::int as n from email_event`);
     const stranger = { messageId: `unknown-${randomUUID()}`, address: 'nobody@example.com' };
-    const unknownBounce = { eventType: 'Bounce', bounce: { bounceType: 'Permanent', bouncedRecipients: [{ emailAddress: stranger.address }] }, mail: mail({ ...stranger, emailId: randomUUID() }) };
+    const unknownBounce = {
+      eventType: 'Bounce',
+      bounce: { bounceType: 'Permanent', bouncedRecipients: [{ emailAddress: stranger.address }] },
+      mail: mail({ ...stranger, emailId: randomUUID() }),
+    };
     expect(await post(notification(unknownBounce))).toEqual({ status: 200, body: { status: 'ignored' } });
 
     const sent = await sentEmail();
     for (const eventType of ['Send', 'Open', 'Click', 'DeliveryDelay', 'Subscription', 'SomethingNew']) {
       expect(await post(notification({ eventType, mail: mail(sent) }))).toEqual({ status: 200, body: { status: 'ignored' } });
     }
-    expect(await post(sign({ Type: 'Notification', MessageId: randomUUID(), TopicArn: TOPIC, Message: 'Hello from the SNS console', Timestamp: new Date().toISOString() }))).toEqual({
+    expect(
+      await post(
+        sign({ Type: 'Notification', MessageId: randomUUID(), TopicArn: TOPIC, Message: 'Hello from the SNS console', Timestamp: new Date().toISOString() }),
+      ),
+    ).toEqual({
       status: 200,
       body: { status: 'ignored' },
     });
@@ -408,11 +446,21 @@ describe('SES events over SNS', () => {
   });
 
   it('with SES_SNS_TOPIC_ARNS set, messages from other topics are refused before any fetch', async () => {
-    const other = await startTestApp({ SES_SNS_TOPIC_ARNS: `${TOPIC}, arn:aws:sns:eu-west-1:123456789012:other` }, { sesWebhook: { fetchCertificate, confirmSubscription } });
+    const other = await startTestApp(
+      { SES_SNS_TOPIC_ARNS: `${TOPIC}, arn:aws:sns:eu-west-1:123456789012:other` },
+      { sesWebhook: { fetchCertificate, confirmSubscription } },
+    );
     try {
       const send = async (fields: Fields) =>
-        (await fetch(`${other.baseUrl}/webhooks/ses`, { method: 'POST', headers: { 'content-type': 'text/plain; charset=UTF-8' }, body: JSON.stringify(fields) })).status;
-      const message = (topic: string) => sign({ Type: 'Notification', MessageId: randomUUID(), TopicArn: topic, Message: 'test', Timestamp: new Date().toISOString() });
+        (
+          await fetch(`${other.baseUrl}/webhooks/ses`, {
+            method: 'POST',
+            headers: { 'content-type': 'text/plain; charset=UTF-8' },
+            body: JSON.stringify(fields),
+          })
+        ).status;
+      const message = (topic: string) =>
+        sign({ Type: 'Notification', MessageId: randomUUID(), TopicArn: topic, Message: 'test', Timestamp: new Date().toISOString() });
       fetchCertificate.mockClear();
       expect(await send(message('arn:aws:sns:us-east-1:999999999999:someone-else'))).toBe(403);
       expect(fetchCertificate).not.toHaveBeenCalled();

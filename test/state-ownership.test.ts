@@ -37,7 +37,10 @@ export function statusWrites(path: string, text: string): string[] {
   const found: string[] = [];
   const at = (index: number, what: string) => found.push(`${path}:${lineOf(text, index)} ${what}`);
   // Raw SQL: `update sequence_email [alias] set … status = …` (the set clause only: up to from/where/returning).
-  const update = new RegExp(`update\\s+"?(${TABLES})"?(?:\\s+(?:as\\s+)?(?!set\\b)\\w+)?\\s+set\\b([\\s\\S]*?)(?=\\bfrom\\b|\\bwhere\\b|\\breturning\\b|\`|$)`, 'gi');
+  const update = new RegExp(
+    `update\\s+"?(${TABLES})"?(?:\\s+(?:as\\s+)?(?!set\\b)\\w+)?\\s+set\\b([\\s\\S]*?)(?=\\bfrom\\b|\\bwhere\\b|\\breturning\\b|\`|$)`,
+    'gi',
+  );
   for (const match of text.matchAll(update)) {
     if (/(?<![\w.])"?status"?\s*=(?!=)/i.test(match[2]!)) at(match.index, `update ${match[1]} sets status`);
   }
@@ -51,7 +54,8 @@ export function statusWrites(path: string, text: string): string[] {
     at(match.index + match[0].length, 'assigns .status');
   }
   // ORM: Object.assign / em.assign / em.create / nativeUpdate with a status.
-  for (const match of text.matchAll(/\b(?:Object\.assign|\.assign|\.create|\.nativeUpdate)\s*\([^;]*?\bstatus\s*:/g)) at(match.index, 'assigns status through the ORM');
+  for (const match of text.matchAll(/\b(?:Object\.assign|\.assign|\.create|\.nativeUpdate)\s*\([^;]*?\bstatus\s*:/g))
+    at(match.index, 'assigns status through the ORM');
   return found;
 }
 

@@ -74,22 +74,24 @@ describe('legacy placeholders', () => {
 
 describe('Liquid', () => {
   it('supports default, if, filters and for loops', async () => {
-    const template = '{{ lead.first_name | default: "there" }}: {% if lead.score > 50 %}hot{% else %}cold{% endif %}, '
-      + '{{ company.name | upcase }}, {% for tag in lead.attributes.tags %}{{ forloop.index }}={{ tag }} {% endfor %}';
+    const template =
+      '{{ lead.first_name | default: "there" }}: {% if lead.score > 50 %}hot{% else %}cold{% endif %}, ' +
+      '{{ company.name | upcase }}, {% for tag in lead.attributes.tags %}{{ forloop.index }}={{ tag }} {% endfor %}';
     await expect(subjectOf(template)).resolves.toBe('Dana: hot, NORTHWIND, 1=alpha 2=beta');
     await expect(subjectOf(template, { firstName: null, score: 10 })).resolves.toBe('there: cold, NORTHWIND, 1=alpha 2=beta');
   });
 
   it('exposes every documented variable', async () => {
-    const subject = '{{ lead.last_name }}|{{ lead.email }}|{{ lead.company_name }}|{{ lead.timezone }}|{{ lead.score }}|'
-      + '{{ lead.attributes.plan }}|{{ company.from_address }}|{{ company.from_name }}|{{ last_name }}|{{ company_name }}|{{ unsubscribe_url }}';
+    const subject =
+      '{{ lead.last_name }}|{{ lead.email }}|{{ lead.company_name }}|{{ lead.timezone }}|{{ lead.score }}|' +
+      '{{ lead.attributes.plan }}|{{ company.from_address }}|{{ company.from_name }}|{{ last_name }}|{{ company_name }}|{{ unsubscribe_url }}';
     expect(checkTemplate(subject, 'subject')).toEqual([]);
     await expect(subjectOf(subject)).resolves.toBe(
       `Scully|dana@acme.test|Acme|Europe/Paris|72|pro|hello@northwind.test|Sam at Northwind|Scully|Acme|${UNSUBSCRIBE_URL}`,
     );
-    expect(TEMPLATE_VARIABLES.map((variable) => variable.name)).toEqual(expect.arrayContaining([
-      'lead.first_name', 'lead.attributes.<key>', 'company.name', 'unsubscribe_url', 'first_name', 'company_name',
-    ]));
+    expect(TEMPLATE_VARIABLES.map((variable) => variable.name)).toEqual(
+      expect.arrayContaining(['lead.first_name', 'lead.attributes.<key>', 'company.name', 'unsubscribe_url', 'first_name', 'company_name']),
+    );
   });
 
   it('renders a missing custom attribute as empty, and default fills it', async () => {
@@ -116,8 +118,9 @@ describe('checkTemplate', () => {
   });
 
   it('does not report loop variables, assign or capture', () => {
-    const source = '{% assign greeting = "Hi" %}{% capture who %}{{ first_name }}{% endcapture %}'
-      + '{% for tag in lead.attributes.tags %}{{ tag | upcase }}{{ forloop.index }}{% endfor %}{{ greeting }} {{ who }}';
+    const source =
+      '{% assign greeting = "Hi" %}{% capture who %}{{ first_name }}{% endcapture %}' +
+      '{% for tag in lead.attributes.tags %}{{ tag | upcase }}{{ forloop.index }}{% endfor %}{{ greeting }} {{ who }}';
     expect(checkTemplate(source, 'subject')).toEqual([]);
   });
 
@@ -217,7 +220,9 @@ describe('renderEmail', () => {
   });
 
   it('builds a text part with content and links, without images', async () => {
-    const body = mjml('<p>Hi {first_name},</p><p>Read <a href="https://example.com/guide">our guide</a>.</p><img src="https://example.com/pixel.png" alt="pixel" />');
+    const body = mjml(
+      '<p>Hi {first_name},</p><p>Read <a href="https://example.com/guide">our guide</a>.</p><img src="https://example.com/pixel.png" alt="pixel" />',
+    );
     const { text } = await bodyOf(body);
     expect(text).toContain('Hi Dana,');
     expect(text).toMatch(linkPattern('our guide', 'https://example.com/guide'));
@@ -244,7 +249,13 @@ describe('default sequence', () => {
   it('has five steps on days 0, 3, 7, 10 and 14', () => {
     expect(DEFAULT_SEQUENCE.name).toBe('Welcome sequence');
     expect(DEFAULT_SEQUENCE.description.length).toBeGreaterThan(20);
-    expect(DEFAULT_SEQUENCE.steps.map((step) => [step.delayDays, step.delayHours])).toEqual([[0, 0], [3, 0], [7, 0], [10, 0], [14, 0]]);
+    expect(DEFAULT_SEQUENCE.steps.map((step) => [step.delayDays, step.delayHours])).toEqual([
+      [0, 0],
+      [3, 0],
+      [7, 0],
+      [10, 0],
+      [14, 0],
+    ]);
   });
 
   it.each(DEFAULT_SEQUENCE.steps.map((step, i) => [i + 1, step] as const))('step %i checks clean and renders with and without names', async (_n, step) => {
@@ -274,7 +285,10 @@ describe('default sequence', () => {
 
 describe('precompiled bodies (MJML compiled once per template, Liquid per email)', () => {
   it('gives each lead its own values, escaped in HTML and plain in text', async () => {
-    const template = { subject: 'Hi', body: '<mjml><mj-body><mj-section><mj-column><mj-text>Hello {{ lead.first_name }} from {{ lead.company_name }}</mj-text></mj-column></mj-section></mj-body></mjml>' };
+    const template = {
+      subject: 'Hi',
+      body: '<mjml><mj-body><mj-section><mj-column><mj-text>Hello {{ lead.first_name }} from {{ lead.company_name }}</mj-text></mj-column></mj-section></mj-body></mjml>',
+    };
     const first = await renderEmail(template, data({ firstName: '<b>Ann</b>', companyName: 'A & B' }));
     const second = await renderEmail(template, data({ firstName: 'Bo', companyName: 'C' }));
     expect(first.html).toContain('Hello &lt;b&gt;Ann&lt;/b&gt; from A &amp; B');

@@ -70,10 +70,7 @@ describe('tenant isolation', () => {
       }),
     );
     const { leadSequenceStatus } = ok(
-      await client(
-        `query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { id sequence { id isDefault } emails { id } } } }`,
-        { id: createLead.id },
-      ),
+      await client(`query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { id sequence { id isDefault } emails { id } } } }`, { id: createLead.id }),
     );
     expect(leadSequenceStatus.enrollments).toHaveLength(1);
     const enrollment = leadSequenceStatus.enrollments[0];
@@ -149,8 +146,16 @@ describe('tenant isolation', () => {
         `query($id: ID!) { leadSequenceStatus(leadId: $id) { lead { id email } enrollments { id emails { id } } nextEmail { id } } }`,
         () => ({ id: theirs.leadId }),
       ],
-      ['sequence(id) of B’s default sequence', `query($id: ID!) { sequence(id: $id) { id name steps { subject body } } }`, () => ({ id: theirs.defaultSequenceId })],
-      ['sequence(id) of B’s manual sequence', `query($id: ID!) { sequence(id: $id) { id name steps { subject body } } }`, () => ({ id: theirs.manualSequenceId })],
+      [
+        'sequence(id) of B’s default sequence',
+        `query($id: ID!) { sequence(id: $id) { id name steps { subject body } } }`,
+        () => ({ id: theirs.defaultSequenceId }),
+      ],
+      [
+        'sequence(id) of B’s manual sequence',
+        `query($id: ID!) { sequence(id: $id) { id name steps { subject body } } }`,
+        () => ({ id: theirs.manualSequenceId }),
+      ],
       [
         'previewEmail with B’s sequence and A’s lead',
         `query($s: ID!, $l: ID!) { previewEmail(sequenceId: $s, step: 1, leadId: $l) { subject html text } }`,
@@ -226,11 +231,7 @@ describe('tenant isolation', () => {
         `mutation($l: ID!, $s: ID) { stopSequence(leadId: $l, sequenceId: $s) { id status emails { id } } }`,
         () => ({ l: theirs.leadId, s: theirs.defaultSequenceId }),
       ],
-      [
-        'stopSequence with B’s lead and no sequence',
-        `mutation($l: ID!) { stopSequence(leadId: $l) { id status } }`,
-        () => ({ l: theirs.leadId }),
-      ],
+      ['stopSequence with B’s lead and no sequence', `mutation($l: ID!) { stopSequence(leadId: $l) { id status } }`, () => ({ l: theirs.leadId })],
       [
         'stopSequence with B’s lead and A’s sequence',
         `mutation($l: ID!, $s: ID) { stopSequence(leadId: $l, sequenceId: $s) { id status } }`,
@@ -241,11 +242,7 @@ describe('tenant isolation', () => {
         `mutation($l: ID!, $s: ID) { pauseSequence(leadId: $l, sequenceId: $s) { id status emails { id } } }`,
         () => ({ l: theirs.leadId, s: theirs.defaultSequenceId }),
       ],
-      [
-        'pauseSequence with B’s lead and no sequence',
-        `mutation($l: ID!) { pauseSequence(leadId: $l) { id status } }`,
-        () => ({ l: theirs.leadId }),
-      ],
+      ['pauseSequence with B’s lead and no sequence', `mutation($l: ID!) { pauseSequence(leadId: $l) { id status } }`, () => ({ l: theirs.leadId })],
       [
         'pauseSequence with A’s lead and B’s sequence',
         `mutation($l: ID!, $s: ID) { pauseSequence(leadId: $l, sequenceId: $s) { id status } }`,
@@ -256,11 +253,7 @@ describe('tenant isolation', () => {
         `mutation($l: ID!, $s: ID) { resumeSequence(leadId: $l, sequenceId: $s) { id status emails { id } } }`,
         () => ({ l: theirs.leadId, s: theirs.defaultSequenceId }),
       ],
-      [
-        'resumeSequence with B’s lead and no sequence',
-        `mutation($l: ID!) { resumeSequence(leadId: $l) { id status } }`,
-        () => ({ l: theirs.leadId }),
-      ],
+      ['resumeSequence with B’s lead and no sequence', `mutation($l: ID!) { resumeSequence(leadId: $l) { id status } }`, () => ({ l: theirs.leadId })],
     ])('%s', async (_, mutation, variables) => {
       const enrollmentsBefore = await rowCount('enrollment', 'company_id = ?', [a.companyId]);
       const activitiesBefore = await rowCount('activity', 'company_id = ?', [a.companyId]);
@@ -336,7 +329,9 @@ describe('tenant isolation', () => {
     it('another company may create and import a lead with B’s lead email', async () => {
       const c = await createTenant(t, { name: 'Charlie Tenant' });
       const asC = t.as(c.apiKey);
-      const created = ok(await asC(`mutation($input: LeadInput!) { createLead(input: $input) { id email } }`, { input: { email: 'BRAVO.lead@bravo.example.com' } }));
+      const created = ok(
+        await asC(`mutation($input: LeadInput!) { createLead(input: $input) { id email } }`, { input: { email: 'BRAVO.lead@bravo.example.com' } }),
+      );
       expect(created.createLead.email).toBe('bravo.lead@bravo.example.com');
       expect(created.createLead.id).not.toBe(theirs.leadId);
 
@@ -370,8 +365,16 @@ describe('tenant isolation', () => {
       ['deleteLead', `mutation($id: ID!) { deleteLead(id: $id) { id } }`, () => ({ id: 'not-a-uuid' })],
       ['adjustLeadScore', `mutation($id: ID!) { adjustLeadScore(leadId: $id, delta: 1, reason: "x") { score } }`, () => ({ id: 'not-a-uuid' })],
       ['updateSequence', `mutation($id: ID!) { updateSequence(id: $id, input: { name: "x" }) { id } }`, () => ({ id: 'not-a-uuid' })],
-      ['startSequence (bad lead id)', `mutation($l: ID!, $s: ID) { startSequence(leadId: $l, sequenceId: $s) { id } }`, () => ({ l: 'not-a-uuid', s: mine.manualSequenceId })],
-      ['startSequence (bad sequence id)', `mutation($l: ID!, $s: ID) { startSequence(leadId: $l, sequenceId: $s) { id } }`, () => ({ l: mine.leadId, s: 'not-a-uuid' })],
+      [
+        'startSequence (bad lead id)',
+        `mutation($l: ID!, $s: ID) { startSequence(leadId: $l, sequenceId: $s) { id } }`,
+        () => ({ l: 'not-a-uuid', s: mine.manualSequenceId }),
+      ],
+      [
+        'startSequence (bad sequence id)',
+        `mutation($l: ID!, $s: ID) { startSequence(leadId: $l, sequenceId: $s) { id } }`,
+        () => ({ l: mine.leadId, s: 'not-a-uuid' }),
+      ],
       ['stopSequence', `mutation($l: ID!) { stopSequence(leadId: $l) { id } }`, () => ({ l: 'not-a-uuid' })],
       ['pauseSequence', `mutation($l: ID!, $s: ID) { pauseSequence(leadId: $l, sequenceId: $s) { id } }`, () => ({ l: mine.leadId, s: 'not-a-uuid' })],
       ['resumeSequence', `mutation($l: ID!) { resumeSequence(leadId: $l) { id } }`, () => ({ l: 'not-a-uuid' })],

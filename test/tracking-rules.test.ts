@@ -70,7 +70,10 @@ describe('tracking tokens and links', () => {
     expect(result.html).toContain('href="tel:+1555"');
     expect(result.html).toContain('href="#top"');
     const clicks = [...result.html.matchAll(/https:\/\/mail\.test\/t\/c\/([\w.-]+)/g)].map((m) => verifyToken(secret, m[1]!));
-    expect(clicks).toEqual([{ emailId, kind: 'click', link: 0 }, { emailId, kind: 'click', link: 1 }]);
+    expect(clicks).toEqual([
+      { emailId, kind: 'click', link: 0 },
+      { emailId, kind: 'click', link: 1 },
+    ]);
     expect(result.html).toMatch(/<img src="https:\/\/mail\.test\/t\/o\/[\w.-]+\.gif"[^>]*><\/body>/);
   });
 });

@@ -21,7 +21,14 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
   beforeAll(async () => {
     mailbox = await startMailbox();
     t = await startTestApp({ SES_MAX_SEND_RATE: '0', PUBLIC_URL: 'https://mail.example.com' });
-    dispatcher = new Dispatcher({ orm: t.app.orm, clock: t.clock, provider: createSesProvider(t.app.config, mailbox.url), config: t.app.config, logger: t.app.logger, workerId: 'tracking-test' });
+    dispatcher = new Dispatcher({
+      orm: t.app.orm,
+      clock: t.clock,
+      provider: createSesProvider(t.app.config, mailbox.url),
+      config: t.app.config,
+      logger: t.app.logger,
+      workerId: 'tracking-test',
+    });
   });
   beforeEach(async () => {
     t.clock.set(new Date());
@@ -40,21 +47,44 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
     const emailId = (await emails(leadId))[0]!.id;
     const stored = (await mailbox.emails()).find((e) => headerOf(e, 'X-LN-Email-Id') === emailId)!;
     t.clock.advance(5 * MINUTE); // the recipient reads it a few minutes later
-    return { leadId, emailId, stored, pixel: path(pixelUrl(stored)), links: linkUrls(stored).map(path), unsubscribe: path(headerOf(stored, 'List-Unsubscribe')!.slice(1, -1)) };
+    return {
+      leadId,
+      emailId,
+      stored,
+      pixel: path(pixelUrl(stored)),
+      links: linkUrls(stored).map(path),
+      unsubscribe: path(headerOf(stored, 'List-Unsubscribe')!.slice(1, -1)),
+    };
   }
   async function emails(leadId: string) {
     const { leadSequenceStatus } = ok(
-      await gql(`query($id: ID!) { leadSequenceStatus(leadId: $id) { lead { score unsubscribedAt } enrollments { status stopReason emails { id status openCount clickCount openedAt clickedAt } } } }`, { id: leadId }),
+      await gql(
+        `query($id: ID!) { leadSequenceStatus(leadId: $id) { lead { score unsubscribedAt } enrollments { status stopReason emails { id status openCount clickCount openedAt clickedAt } } } }`,
+        { id: leadId },
+      ),
     );
-    return leadSequenceStatus.enrollments[0].emails as { id: string; status: string; openCount: number; clickCount: number; openedAt: string | null; clickedAt: string | null }[];
+    return leadSequenceStatus.enrollments[0].emails as {
+      id: string;
+      status: string;
+      openCount: number;
+      clickCount: number;
+      openedAt: string | null;
+      clickedAt: string | null;
+    }[];
   }
   /** An email's events, oldest first (one page holds them all here). */
   async function eventsOf(emailId: string) {
-    const { emailEvents } = ok(await gql(`query($id: ID!) { emailEvents(emailId: $id, first: 100) { edges { node { id kind verdict verdictReason } } } }`, { id: emailId }));
+    const { emailEvents } = ok(
+      await gql(`query($id: ID!) { emailEvents(emailId: $id, first: 100) { edges { node { id kind verdict verdictReason } } } }`, { id: emailId }),
+    );
     return emailEvents.edges.map((e: { node: unknown }) => e.node) as { id: string; kind: string; verdict: string; verdictReason: string | null }[];
   }
   async function lead(leadId: string) {
-    return ok(await gql(`query($id: ID!) { lead(id: $id) { score unsubscribedAt activities(first: 50) { edges { node { type reason scoreDelta } } } } }`, { id: leadId })).lead;
+    return ok(
+      await gql(`query($id: ID!) { lead(id: $id) { score unsubscribedAt activities(first: 50) { edges { node { type reason scoreDelta } } } } }`, {
+        id: leadId,
+      }),
+    ).lead;
   }
   /** A request as a mail client makes it; then what it recorded (write-behind) is applied before the test looks. */
   const get = async (p: string, init: RequestInit = {}) => {
@@ -135,7 +165,10 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
 
     // Paginated, oldest first: pages of two follow each other without a gap or an overlap.
     const page = (after: string | null) =>
-      gql(`query($id: ID!, $after: String) { emailEvents(emailId: $id, first: 2, after: $after) { totalCount edges { node { id kind } } pageInfo { hasNextPage endCursor } } }`, { id: sent.emailId, after });
+      gql(
+        `query($id: ID!, $after: String) { emailEvents(emailId: $id, first: 2, after: $after) { totalCount edges { node { id kind } } pageInfo { hasNextPage endCursor } } }`,
+        { id: sent.emailId, after },
+      );
     const first = ok(await page(null)).emailEvents;
     expect(first).toMatchObject({ totalCount: 3, pageInfo: { hasNextPage: true } });
     const second = ok(await page(first.pageInfo.endCursor)).emailEvents;
@@ -193,12 +226,15 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
     expect(responses.every((r) => r.status === 302)).toBe(true);
     expect((await emails(sent.leadId))[0]).toMatchObject({ status: 'CLICKED', clickCount: 200, openCount: 1 });
     expect((await lead(sent.leadId)).score).toBe(15);
-    const changes = await t.app.orm.em.fork().getConnection().execute<{ score_delta: number }[]>(
-      `select score_delta from activity where lead_id = ? and type = 'SCORE_CHANGED' order by score_delta`,
-      [sent.leadId],
-    );
+    const changes = await t.app.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ score_delta: number }[]>(`select score_delta from activity where lead_id = ? and type = 'SCORE_CHANGED' order by score_delta`, [sent.leadId]);
     expect(changes.map((c) => c.score_delta)).toEqual([5, 10]);
-    const [events] = await t.app.orm.em.fork().getConnection().execute<{ n: number }[]>(`select count(*)::int as n from email_event where email_id = ? and kind = 'CLICK'`, [sent.emailId]);
+    const [events] = await t.app.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ n: number }[]>(`select count(*)::int as n from email_event where email_id = ? and kind = 'CLICK'`, [sent.emailId]);
     expect(events!.n).toBe(200);
   });
 
@@ -209,12 +245,18 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
     expect(await page.text()).toContain('<form method="post">');
     expect((await lead(sent.leadId)).unsubscribedAt).toBeNull();
 
-    const post = await fetch(`${t.baseUrl}${sent.unsubscribe}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    const post = await fetch(`${t.baseUrl}${sent.unsubscribe}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
     expect(post.status).toBe(200);
     const after = await lead(sent.leadId);
     expect(after.unsubscribedAt).toBeTruthy();
     expect(after.activities.edges.map((e: { node: { type: string } }) => e.node.type)).toContain('UNSUBSCRIBED');
-    const { leadSequenceStatus } = ok(await gql(`query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { status stopReason emails { status } } } }`, { id: sent.leadId }));
+    const { leadSequenceStatus } = ok(
+      await gql(`query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { status stopReason emails { status } } } }`, { id: sent.leadId }),
+    );
     expect(leadSequenceStatus.enrollments[0]).toMatchObject({ status: 'STOPPED', stopReason: 'UNSUBSCRIBED' });
     expect(leadSequenceStatus.enrollments[0].emails.map((e: { status: string }) => e.status)).toEqual(['SENT', 'CANCELED', 'CANCELED', 'CANCELED', 'CANCELED']);
 
@@ -229,17 +271,29 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
   it('trackOpen/trackClick apply the same rules for API clients, within the company', async () => {
     const sent = await sendWelcome('api@example.com');
     ok(await gql(`mutation($id: ID!) { trackOpen(emailId: $id) { status } }`, { id: sent.emailId }));
-    const { trackClick } = ok(await gql(`mutation($id: ID!) { trackClick(emailId: $id, url: "https://example.com/welcome") { status clickCount } }`, { id: sent.emailId }));
+    const { trackClick } = ok(
+      await gql(`mutation($id: ID!) { trackClick(emailId: $id, url: "https://example.com/welcome") { status clickCount } }`, { id: sent.emailId }),
+    );
     expect(trackClick).toEqual({ status: 'CLICKED', clickCount: 1 });
     expect((await lead(sent.leadId)).score).toBe(15);
-    expect(errorOf(await gql(`mutation($id: ID!) { trackClick(emailId: $id, url: "https://evil.example.net") { status } }`, { id: sent.emailId })).extensions?.code).toBe('BAD_USER_INPUT');
+    expect(
+      errorOf(await gql(`mutation($id: ID!) { trackClick(emailId: $id, url: "https://evil.example.net") { status } }`, { id: sent.emailId })).extensions?.code,
+    ).toBe('BAD_USER_INPUT');
     const other = await createTenant(t);
-    expect(errorOf(await t.as(other.apiKey)(`mutation($id: ID!) { trackOpen(emailId: $id) { status } }`, { id: sent.emailId })).extensions?.code).toBe('NOT_FOUND');
-    expect(errorOf(await t.as(other.apiKey)(`query($id: ID!) { emailEvents(emailId: $id) { totalCount } }`, { id: sent.emailId })).extensions?.code).toBe('NOT_FOUND');
+    expect(errorOf(await t.as(other.apiKey)(`mutation($id: ID!) { trackOpen(emailId: $id) { status } }`, { id: sent.emailId })).extensions?.code).toBe(
+      'NOT_FOUND',
+    );
+    expect(errorOf(await t.as(other.apiKey)(`query($id: ID!) { emailEvents(emailId: $id) { totalCount } }`, { id: sent.emailId })).extensions?.code).toBe(
+      'NOT_FOUND',
+    );
   });
 
   it('scoring rules are per company, and unsubscribeLead / resubscribeLead work through the API', async () => {
-    const { updateScoringRules } = ok(await gql(`mutation { updateScoringRules(input: { openPoints: 7, clickPoints: 20, maxScore: 25 }) { scoringRules { openPoints clickPoints maxScore } } }`));
+    const { updateScoringRules } = ok(
+      await gql(
+        `mutation { updateScoringRules(input: { openPoints: 7, clickPoints: 20, maxScore: 25 }) { scoringRules { openPoints clickPoints maxScore } } }`,
+      ),
+    );
     expect(updateScoringRules.scoringRules).toEqual({ openPoints: 7, clickPoints: 20, maxScore: 25 });
     const sent = await sendWelcome('rules@example.com');
     await get(sent.links[0]!);

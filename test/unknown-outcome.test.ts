@@ -44,7 +44,11 @@ describe('an unknown outcome is UNKNOWN', () => {
   }
 
   it('is listed, counted, never re-sent by itself, and retryEmail sends it once more on purpose', async () => {
-    ok(await t.as(tenant.apiKey)(`mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created } }`, { i: [{ email: 'lost.answer@example.com', firstName: 'Lost' }] }));
+    ok(
+      await t.as(tenant.apiKey)(`mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created } }`, {
+        i: [{ email: 'lost.answer@example.com', firstName: 'Lost' }],
+      }),
+    );
     await dispatcher('worker-lossy', lossy.url).dispatchDue();
 
     const [email] = await rows<{ id: string; status: string; failure_reason: string }>(

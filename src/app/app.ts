@@ -134,7 +134,11 @@ async function startEmbeddedDatabase(config: Config, logger: Logger, disposers: 
 }
 
 /** Development only: the SES emulator (unless SES_ENDPOINT is set) and the demo company with its key. */
-async function startDevServices(config: Config, orm: MikroORM, disposers: Disposers): Promise<{ sesEmulatorUrl: string | undefined; demo: DemoTenant | undefined }> {
+async function startDevServices(
+  config: Config,
+  orm: MikroORM,
+  disposers: Disposers,
+): Promise<{ sesEmulatorUrl: string | undefined; demo: DemoTenant | undefined }> {
   if (config.env !== 'development') return { sesEmulatorUrl: undefined, demo: undefined };
   let sesEmulatorUrl: string | undefined;
   if (!config.ses.endpoint) {

@@ -65,9 +65,9 @@ function mjmlBody(copy: StepCopy): string {
 const WELCOME: StepCopy = {
   preview: 'Thanks for getting in touch. Here is what to expect from us.',
   paragraphs: [
-    'Thanks for getting in touch with {{ company.name }}{% if company_name %}. It\'s great to have {company_name} on board{% endif %}.',
-    'Over the next two weeks we\'ll send you a few short emails: what we do, how teams put it to work, and an invitation to talk if it looks like a fit. You can stop them at any time.',
-    'If you have a question right now, just reply to this email and we\'ll get back to you.',
+    "Thanks for getting in touch with {{ company.name }}{% if company_name %}. It's great to have {company_name} on board{% endif %}.",
+    "Over the next two weeks we'll send you a few short emails: what we do, how teams put it to work, and an invitation to talk if it looks like a fit. You can stop them at any time.",
+    "If you have a question right now, just reply to this email and we'll get back to you.",
   ],
   cta: { label: 'Take a look around', url: 'https://example.com/welcome' },
 };
@@ -75,7 +75,7 @@ const WELCOME: StepCopy = {
 const LEARN_MORE: StepCopy = {
   preview: 'The short version of what we do, and where to read more.',
   paragraphs: [
-    'Here\'s the short version of what {{ company.name }} does and who it\'s for.',
+    "Here's the short version of what {{ company.name }} does and who it's for.",
     'We help {% if company_name %}teams like {company_name}{% else %}teams{% endif %} spend less time on repetitive work and more time on the work that matters. Our overview covers the essentials in about five minutes: the problems we solve, how getting started works, and what it costs.',
   ],
   cta: { label: 'Read the overview', url: 'https://example.com/overview' },
@@ -95,7 +95,7 @@ const HOW_WE_HELP: StepCopy = {
 const SUCCESS_STORIES: StepCopy = {
   preview: 'How other teams got started, and what they changed first.',
   paragraphs: [
-    'The most useful thing we can share isn\'t a feature list. It\'s how other teams got started.',
+    "The most useful thing we can share isn't a feature list. It's how other teams got started.",
     'Our customer stories cover teams of different sizes: where they began, what they changed first, and what they would do differently. Each one takes a few minutes to read.',
   ],
   cta: { label: 'Read customer stories', url: 'https://example.com/customers' },
@@ -105,8 +105,8 @@ const SUCCESS_STORIES: StepCopy = {
 const CONVERSATION: StepCopy = {
   preview: 'A short, no-pressure call to see whether we are a good fit.',
   paragraphs: [
-    'Over the past two weeks we\'ve shared what {{ company.name }} does and how teams use it. If you\'re weighing whether it\'s right for {% if company_name %}{company_name}{% else %}your team{% endif %}, the quickest way to find out is a short conversation.',
-    'In 20 minutes we\'ll listen to what you\'re working on, answer your questions, and tell you honestly whether we\'re a good fit. No pressure, no hard sell.',
+    "Over the past two weeks we've shared what {{ company.name }} does and how teams use it. If you're weighing whether it's right for {% if company_name %}{company_name}{% else %}your team{% endif %}, the quickest way to find out is a short conversation.",
+    "In 20 minutes we'll listen to what you're working on, answer your questions, and tell you honestly whether we're a good fit. No pressure, no hard sell.",
   ],
   cta: { label: 'Book a 20-minute call', url: 'https://example.com/book' },
   closing: 'Not the right time? No problem. This is the last email in this series, and you can reply whenever it suits you.',

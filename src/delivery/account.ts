@@ -28,10 +28,7 @@ export async function refreshAccountState(em: EntityManager, provider: EmailProv
   }
   if (config.ses.maxSendRate !== undefined) rate = config.ses.maxSendRate === 0 ? null : config.ses.maxSendRate;
   const state: AccountState = { maxSendRate: rate, pausedReason, checkedAt: new Date() };
-  await query(
-    em,
-    sql`update send_budget set max_send_rate = ${rate ?? 0}, paused_reason = ${pausedReason}, checked_at = ${state.checkedAt} where id = 1`,
-  );
+  await query(em, sql`update send_budget set max_send_rate = ${rate ?? 0}, paused_reason = ${pausedReason}, checked_at = ${state.checkedAt} where id = 1`);
   if (pausedReason && !previous.pausedReason) logger.error({ reason: pausedReason }, 'SES sending is paused: dispatch stopped');
   if (!pausedReason && previous.pausedReason) logger.info('SES sending is enabled again: dispatch resumed');
   return state;

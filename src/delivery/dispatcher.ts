@@ -131,7 +131,12 @@ export class Dispatcher {
     const sequences = new Map((await em.find(EmailSequence, { id: { $in: unique(claimed.map((c) => c.sequence_id)) } })).map((s) => [s.id, s]));
     const companies = new Map((await em.find(Company, { id: { $in: unique(claimed.map((c) => c.company_id)) } })).map((c) => [c.id, c]));
     const enrollments = new Map(
-      (await query<{ id: string; status: EnrollmentStatus }>(em, sql`select id, status from enrollment where id = any(${unique(claimed.map((c) => c.enrollment_id))}::uuid[])`)).map((r) => [r.id, r.status]),
+      (
+        await query<{ id: string; status: EnrollmentStatus }>(
+          em,
+          sql`select id, status from enrollment where id = any(${unique(claimed.map((c) => c.enrollment_id))}::uuid[])`,
+        )
+      ).map((r) => [r.id, r.status]),
     );
     const suppressed = new Set(
       (
@@ -150,7 +155,12 @@ export class Dispatcher {
     for (const claim of claimed) {
       const lead = leads.get(claim.lead_id);
       const sendable =
-        lead && lead.email && !lead.deletedAt && !lead.unsubscribedAt && enrollments.get(claim.enrollment_id) === EnrollmentStatus.ACTIVE && !suppressed.has(`${claim.company_id}:${lead.email}`);
+        lead &&
+        lead.email &&
+        !lead.deletedAt &&
+        !lead.unsubscribedAt &&
+        enrollments.get(claim.enrollment_id) === EnrollmentStatus.ACTIVE &&
+        !suppressed.has(`${claim.company_id}:${lead.email}`);
       if (!sendable) {
         outcomes.push({ id: claim.id, status: EmailStatus.CANCELED });
         continue;
@@ -227,7 +237,16 @@ export class Dispatcher {
   private async sendOne({ claim, email, links }: Prepared): Promise<Outcome> {
     try {
       const { messageId } = await this.deps.provider.send(email);
-      return { id: claim.id, status: EmailStatus.SENT, sentAt: this.deps.clock.now().toISOString(), messageId, subject: email.subject, html: email.html, text: email.text, links };
+      return {
+        id: claim.id,
+        status: EmailStatus.SENT,
+        sentAt: this.deps.clock.now().toISOString(),
+        messageId,
+        subject: email.subject,
+        html: email.html,
+        text: email.text,
+        links,
+      };
     } catch (error) {
       const failure: SendFailure = error instanceof SendError ? error.failure : { kind: 'unknown', message: String(error) };
       return this.outcomeOfFailure(claim, failure);
@@ -332,5 +351,3 @@ class Semaphore {
 function unique<T>(values: T[]): T[] {
   return [...new Set(values)];
 }
-
-

@@ -32,7 +32,12 @@ export async function buildEmail(config: Config, email: EmailToRender): Promise<
   if (!step) throw new Error(`the sequence no longer has a step ${email.emailNumber}`);
   const unsubscribe = unsubscribeUrl(config, email.id);
   const rendered = await renderEmail(step, templateData(email.company, email.lead, unsubscribe));
-  const tracked = instrumentHtml(rendered.html, { emailId: email.id, publicUrl: config.publicUrl, secret: config.trackingSecret.reveal(), unsubscribeUrl: unsubscribe });
+  const tracked = instrumentHtml(rendered.html, {
+    emailId: email.id,
+    publicUrl: config.publicUrl,
+    secret: config.trackingSecret.reveal(),
+    unsubscribeUrl: unsubscribe,
+  });
   const { company } = email;
   const outgoing: OutgoingEmail = {
     from: company.fromName ? `${quoteDisplayName(company.fromName)} <${company.fromAddress}>` : company.fromAddress,

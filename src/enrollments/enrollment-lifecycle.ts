@@ -39,7 +39,8 @@ export async function startSequence(scope: CompanyScope, leadId: string, sequenc
     const existing = await tx.findOne(Enrollment, { lead, sequence });
     if (existing) {
       if (existing.status === EnrollmentStatus.ACTIVE) return existing;
-      if (existing.status === EnrollmentStatus.PAUSED) throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_PAUSED, 'The lead is paused in this sequence; use resumeSequence');
+      if (existing.status === EnrollmentStatus.PAUSED)
+        throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_PAUSED, 'The lead is paused in this sequence; use resumeSequence');
       throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, `The lead already went through this sequence (${existing.status.toLowerCase()})`);
     }
     if (!lead.email) throw new ConflictError(LeadErrorReason.LEAD_HAS_NO_EMAIL, 'The lead has no email address to send to');
@@ -58,7 +59,8 @@ export async function stopSequence({ em, companyId, now }: CompanyScope, leadId:
   return em.transactional(async (tx) => {
     const enrollment = await findEnrollment(tx, companyId, leadId, sequenceId);
     if (enrollment.status === EnrollmentStatus.STOPPED) return enrollment;
-    if (enrollment.status === EnrollmentStatus.COMPLETED) throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, 'The enrollment is already completed');
+    if (enrollment.status === EnrollmentStatus.COMPLETED)
+      throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, 'The enrollment is already completed');
     await stopEnrollments(tx, { companyId, enrollmentIds: [enrollment.id], reason: StopReason.MANUAL, now });
     await tx.refresh(enrollment);
     return enrollment;
@@ -70,7 +72,8 @@ export async function pauseSequence({ em, companyId, now }: CompanyScope, leadId
   return em.transactional(async (tx) => {
     const enrollment = await findEnrollment(tx, companyId, leadId, sequenceId);
     if (enrollment.status === EnrollmentStatus.PAUSED) return enrollment;
-    if (enrollment.status !== EnrollmentStatus.ACTIVE) throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, `Only an active enrollment can be paused (it is ${enrollment.status})`);
+    if (enrollment.status !== EnrollmentStatus.ACTIVE)
+      throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, `Only an active enrollment can be paused (it is ${enrollment.status})`);
     // Its emails leave the due indexes until it is resumed.
     await pauseEnrollment(tx, placeOf(companyId, enrollment), now);
     await tx.refresh(enrollment);
@@ -89,7 +92,8 @@ export async function resumeSequence(scope: CompanyScope, leadId: string, sequen
   return em.transactional(async (tx) => {
     const enrollment = await findEnrollment(tx, company.id, leadId, sequenceId);
     if (enrollment.status === EnrollmentStatus.ACTIVE) return enrollment;
-    if (enrollment.status !== EnrollmentStatus.PAUSED) throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, `Only a paused enrollment can be resumed (it is ${enrollment.status})`);
+    if (enrollment.status !== EnrollmentStatus.PAUSED)
+      throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, `Only a paused enrollment can be resumed (it is ${enrollment.status})`);
     const sequence = await enrollment.sequence.loadOrFail();
     const lead = await enrollment.lead.loadOrFail();
     const timeZone = scheduleTimeZone(sequence.sendWindow, lead.timezone, company.timezone);

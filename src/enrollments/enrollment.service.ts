@@ -74,11 +74,17 @@ export type EnrollmentWrites = ReturnType<typeof enrollmentWrites>;
  */
 export function enrollmentSignals(writes: EnrollmentWrites[]): { ctes: RawBuilder<unknown>[]; run: RawBuilder<unknown> } {
   if (writes.length === 0) return { ctes: [], run: sql`0 as published, 0 as woken` };
-  const created = sql.join(writes.map((w) => sql`select id from ${w.created}`), sql` union all `);
+  const created = sql.join(
+    writes.map((w) => sql`select id from ${w.created}`),
+    sql` union all `,
+  );
   const dueNow = writes.some((w) => w.dueNow);
   return {
     ctes: [
-      sql`events as (${publishWritten(writes.flatMap((w) => w.events), created)})`,
+      sql`events as (${publishWritten(
+        writes.flatMap((w) => w.events),
+        created,
+      )})`,
       sql`due as (select pg_notify(${EMAILS_DUE_CHANNEL}, '') where ${dueNow}::boolean)`,
     ],
     run: sql`(select count(*) from events) as published, (select count(*) from due) as woken`,

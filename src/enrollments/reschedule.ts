@@ -66,7 +66,11 @@ export async function applySchedule(
   const leadOf = new Map(input.enrollments.map((e) => [e.enrollmentId, e.leadId]));
   const events: RealtimeEvent[] = changedEmails.map(({ id, status }) => {
     const enrollmentId = enrollmentOf.get(id)!;
-    return emailChanged({ id, company_id: input.companyId, lead_id: leadOf.get(enrollmentId)!, sequence_id: sequence.id, enrollment_id: enrollmentId }, status, now);
+    return emailChanged(
+      { id, company_id: input.companyId, lead_id: leadOf.get(enrollmentId)!, sequence_id: sequence.id, enrollment_id: enrollmentId },
+      status,
+      now,
+    );
   });
   events.push(...enrollmentsCompleted(completed, now));
   await publish(em, events);
@@ -107,7 +111,13 @@ function planSchedule(input: { sequence: EmailSequence; enrollments: EnrollmentB
       const present = new Set(emails.map((e) => e.email_number));
       dates.forEach((date, index) => {
         if (!present.has(index + 1)) {
-          inserts.push({ id: uuidv7(now.getTime()), enrollment_id: enrollment.enrollmentId, lead_id: enrollment.leadId, email_number: index + 1, scheduled_send_date: date.toISOString() });
+          inserts.push({
+            id: uuidv7(now.getTime()),
+            enrollment_id: enrollment.enrollmentId,
+            lead_id: enrollment.leadId,
+            email_number: index + 1,
+            scheduled_send_date: date.toISOString(),
+          });
         }
       });
     }
@@ -156,4 +166,3 @@ async function rescheduleEnrollments(em: EntityManager, company: Company, sequen
     addMissing: true,
   });
 }
-

@@ -64,4 +64,3 @@ export function Connection<T extends object>(node: ClassType<T>, name: string, d
   }
   return ConnectionType;
 }
-

@@ -24,7 +24,11 @@ const REQUEST_ERROR_CODES = new Set([
  * extensions carry the code and the figures behind it (`cost` and `limit`, `retryAfterSeconds`); each transport
  * adds what it can (an HTTP status and `Retry-After`).
  */
-export function operationRefusal(code: 'QUERY_TOO_COMPLEX' | 'RATE_LIMITED' | 'BAD_REQUEST' | 'TOO_MANY_SUBSCRIPTIONS', message: string, figures: Record<string, number> = {}): GraphQLError {
+export function operationRefusal(
+  code: 'QUERY_TOO_COMPLEX' | 'RATE_LIMITED' | 'BAD_REQUEST' | 'TOO_MANY_SUBSCRIPTIONS',
+  message: string,
+  figures: Record<string, number> = {},
+): GraphQLError {
   return new GraphQLError(message, { extensions: { code, ...figures } });
 }
 
@@ -59,7 +63,12 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
   }
   // Errors about the request itself (variables, persisted queries, operation), raised before any resolver: no
   // path, and nothing but a GraphQLError behind them. Their messages are graphql-js's and Apollo's, safe to show.
-  if (error instanceof GraphQLError && !error.path && (!error.originalError || error.originalError instanceof GraphQLError) && !(typeof code === 'string' && REQUEST_ERROR_CODES.has(code))) {
+  if (
+    error instanceof GraphQLError &&
+    !error.path &&
+    (!error.originalError || error.originalError instanceof GraphQLError) &&
+    !(typeof code === 'string' && REQUEST_ERROR_CODES.has(code))
+  ) {
     return { ...base, message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
   }
   if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {

@@ -76,7 +76,11 @@ function subscriptionsOverWebSocketOnly(): ApolloServerPlugin<Context> {
       return Promise.resolve({
         didResolveOperation({ operation }) {
           if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
-            return Promise.reject(new GraphQLError('Subscriptions run over WebSocket (graphql-ws) at this same URL', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } }));
+            return Promise.reject(
+              new GraphQLError('Subscriptions run over WebSocket (graphql-ws) at this same URL', {
+                extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+              }),
+            );
           }
           return Promise.resolve();
         },

@@ -57,7 +57,13 @@ export function startGraphqlOverWebSocket(options: GraphqlOverWebSocketOptions):
         const open = Object.keys(ctx.subscriptions).length;
         const limit = config.realtime.maxOperationsPerSocket;
         if (open > limit) {
-          return [operationRefusal('TOO_MANY_SUBSCRIPTIONS', `Too many operations on this connection (at most ${limit} at once): complete some first, or open another connection`, { limit })];
+          return [
+            operationRefusal(
+              'TOO_MANY_SUBSCRIPTIONS',
+              `Too many operations on this connection (at most ${limit} at once): complete some first, or open another connection`,
+              { limit },
+            ),
+          ];
         }
         return prepareOperation(ctx.extra.auth ?? { kind: 'anonymous' }, payload);
       },

@@ -14,7 +14,18 @@ import { EnrollmentResolver } from './enrollments/enrollment.resolver.js';
 import { SequenceEmailResolver } from './enrollments/sequence-email.resolver.js';
 import { SequenceResolver } from './sequences/sequence.resolver.js';
 
-export const resolvers = [CompanyResolver, ApiKeyResolver, LeadResolver, SequenceResolver, EnrollmentResolver, DeliveryResolver, TrackingResolver, SequenceEmailResolver, SubscriptionResolver, LeadScoreChangeResolver] as const;
+export const resolvers = [
+  CompanyResolver,
+  ApiKeyResolver,
+  LeadResolver,
+  SequenceResolver,
+  EnrollmentResolver,
+  DeliveryResolver,
+  TrackingResolver,
+  SequenceEmailResolver,
+  SubscriptionResolver,
+  LeadScoreChangeResolver,
+] as const;
 
 /** The app's schema; without a PubSub (schema emit, tests) subscriptions use an in-process one. */
 export async function createSchema(pubSub: PubSub = new RealtimePubSub()): Promise<GraphQLSchema> {

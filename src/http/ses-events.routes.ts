@@ -5,7 +5,15 @@ import type { Config } from '../core/config.js';
 import { errorBody } from '../core/error-body.js';
 import { readSesEvent } from '../delivery/ses-events/ses-event.js';
 import { applySesEvent } from '../delivery/ses-events/ses-events.service.js';
-import { CertificateUnavailableError, isSnsUrl, parseSnsMessage, SnsVerifier, visitSubscribeUrl, type CertificateFetcher, type SnsMessage } from '../delivery/ses-events/sns.js';
+import {
+  CertificateUnavailableError,
+  isSnsUrl,
+  parseSnsMessage,
+  SnsVerifier,
+  visitSubscribeUrl,
+  type CertificateFetcher,
+  type SnsMessage,
+} from '../delivery/ses-events/sns.js';
 
 /** Replaceable network calls of the SES webhook; tests inject both (nothing here may reach AWS). */
 export interface SesWebhookHooks {
@@ -56,7 +64,9 @@ function sesWebhookHandler(deps: SesWebhookDeps) {
     const parsed = parseSnsMessage(decoded);
     if (!parsed.ok) {
       request.log.warn({ reason: parsed.reason }, 'SES webhook: refused an SNS message');
-      return parsed.status === 403 ? refuse(reply, 403, 'FORBIDDEN', 'invalid signature') : refuse(reply, 400, 'BAD_REQUEST', `Not an SNS message: ${parsed.reason}`);
+      return parsed.status === 403
+        ? refuse(reply, 403, 'FORBIDDEN', 'invalid signature')
+        : refuse(reply, 400, 'BAD_REQUEST', `Not an SNS message: ${parsed.reason}`);
     }
     const message = parsed.message;
     const log = request.log.child({ snsMessageId: message.MessageId, snsType: message.Type });
@@ -97,7 +107,10 @@ async function handleNotification(deps: SesWebhookDeps, message: SnsMessage, rep
   }
   const outcome = await applySesEvent(deps.orm.em.fork(), { dedupeKey: message.MessageId, event, now: deps.clock.now() });
   // Ids and types only: the event itself carries recipients' addresses.
-  log.info({ eventType: event.eventType, sesMessageId: event.messageId, emailId: outcome.emailId, result: outcome.result, reason: outcome.reason }, 'SES event');
+  log.info(
+    { eventType: event.eventType, sesMessageId: event.messageId, emailId: outcome.emailId, result: outcome.result, reason: outcome.reason },
+    'SES event',
+  );
   return reply.send({ status: outcome.result });
 }
 

@@ -42,7 +42,14 @@ export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: Mikro
       const url = await deps.recorder.linkOf(token.emailId, token.link);
       if (!url) return notFound(reply);
       deps.recorder
-        .record({ kind: 'CLICK', emailId: token.emailId, linkIndex: token.link, method: request.method, userAgent: userAgent(request.headers['user-agent']), at: deps.clock.now() })
+        .record({
+          kind: 'CLICK',
+          emailId: token.emailId,
+          linkIndex: token.link,
+          method: request.method,
+          userAgent: userAgent(request.headers['user-agent']),
+          at: deps.clock.now(),
+        })
         .catch((error: unknown) => request.log.error({ err: error }, 'could not record a click'));
       return reply.headers(NO_CACHE).redirect(url, 302);
     },
@@ -58,11 +65,18 @@ export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: Mikro
 
   http.register((scope, _options, registered) => {
     // One-click posts are form-encoded (`List-Unsubscribe=One-Click`); the content carries nothing we need.
-    scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'], { bodyLimit: 4096 }, (_request, _body, done) => done(null, {}));
+    scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'], { bodyLimit: 4096 }, (_request, _body, done) =>
+      done(null, {}),
+    );
     scope.post<{ Params: { token: string } }>('/u/:token', async (request, reply) => {
       const token = verify(request.params.token);
       if (token?.kind !== 'unsubscribe') return notFound(reply);
-      const known = await unsubscribeByEmail(deps.orm.em.fork(), token.emailId, deps.clock.now(), request.headers['list-unsubscribe'] ? 'one-click' : 'unsubscribe page');
+      const known = await unsubscribeByEmail(
+        deps.orm.em.fork(),
+        token.emailId,
+        deps.clock.now(),
+        request.headers['list-unsubscribe'] ? 'one-click' : 'unsubscribe page',
+      );
       if (!known) return notFound(reply);
       return page(reply, 'Unsubscribed', `<p>You are unsubscribed. You will not receive these emails again.</p>`);
     });

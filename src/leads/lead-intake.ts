@@ -55,11 +55,17 @@ export async function intakeLeads(
   if (valid.length === 0) return sortByIndex(outcomes);
 
   const withEmail = valid.filter((row) => row.fields.email);
-  const { suppressed, sequences } = await enrollmentContext(em, company.id, withEmail.map((row) => row.fields.email!));
+  const { suppressed, sequences } = await enrollmentContext(
+    em,
+    company.id,
+    withEmail.map((row) => row.fields.email!),
+  );
   const eligible = withEmail.filter((row) => !suppressed.has(row.fields.email!));
   const skipped = withEmail.filter((row) => suppressed.has(row.fields.email!));
-  const note = (rows: ValidRow[], type: ActivityType, reason: string): Note[] => rows.map((row) => ({ id: uuidv7(now.getTime()), leadId: row.id, type, reason }));
-  const write = (notes: Note[], enrollIn: EnrollableSequence[]) => writeIntake(em, { company, rows: valid, notes, enrollIn, eligible, now, load: input.load ?? false });
+  const note = (rows: ValidRow[], type: ActivityType, reason: string): Note[] =>
+    rows.map((row) => ({ id: uuidv7(now.getTime()), leadId: row.id, type, reason }));
+  const write = (notes: Note[], enrollIn: EnrollableSequence[]) =>
+    writeIntake(em, { company, rows: valid, notes, enrollIn, eligible, now, load: input.load ?? false });
 
   let created: Set<string>;
   try {
@@ -71,7 +77,11 @@ export async function intakeLeads(
     created = await write(note(withEmail, ActivityType.ENROLLMENT_FAILED, reason), []);
   }
   for (const row of valid) {
-    outcomes.push(created.has(row.id) ? { index: row.index, status: 'CREATED', leadId: row.id, email: row.fields.email } : { index: row.index, status: 'DUPLICATE', email: row.fields.email! });
+    outcomes.push(
+      created.has(row.id)
+        ? { index: row.index, status: 'CREATED', leadId: row.id, email: row.fields.email }
+        : { index: row.index, status: 'DUPLICATE', email: row.fields.email! },
+    );
   }
   return sortByIndex(outcomes);
 }
@@ -107,7 +117,14 @@ async function writeIntake(
   const inserted = sql`select id from inserted`;
   const enrollments = input.enrollIn.map((sequence, i) =>
     enrollmentWrites(
-      { companyId: company.id, companyTimeZone: company.timezone, sequence, leads: input.eligible.map((row) => ({ id: row.id, timezone: row.fields.timezone })), startAt: now, reason: 'lead created' },
+      {
+        companyId: company.id,
+        companyTimeZone: company.timezone,
+        sequence,
+        leads: input.eligible.map((row) => ({ id: row.id, timezone: row.fields.timezone })),
+        startAt: now,
+        reason: 'lead created',
+      },
       `e${i}`,
       inserted,
     ),
@@ -151,7 +168,11 @@ async function writeIntake(
  * LEAD_CREATED sequences (oldest first) with only their schedules: templates stay in the database. Read before
  * the intake statement; it holds no locks, so waiting for it would change nothing.
  */
-async function enrollmentContext(em: EntityManager, companyId: string, emails: string[]): Promise<{ suppressed: Set<string>; sequences: EnrollableSequence[] }> {
+async function enrollmentContext(
+  em: EntityManager,
+  companyId: string,
+  emails: string[],
+): Promise<{ suppressed: Set<string>; sequences: EnrollableSequence[] }> {
   if (emails.length === 0) return { suppressed: new Set(), sequences: [] };
   const [row] = await query<{ suppressed: string[]; sequences: EnrollableSequence[] }>(
     em,

@@ -34,7 +34,9 @@ export async function createLead(scope: CompanyScope, input: LeadInput): Promise
     case 'INVALID':
       throw new InvalidInputError(outcome!.problems);
     case 'DUPLICATE':
-      throw new ConflictError(LeadErrorReason.LEAD_EMAIL_TAKEN, `A lead with the email ${outcome!.email} already exists`, [{ field: 'input.email', message: 'is already taken in this company' }]);
+      throw new ConflictError(LeadErrorReason.LEAD_EMAIL_TAKEN, `A lead with the email ${outcome!.email} already exists`, [
+        { field: 'input.email', message: 'is already taken in this company' },
+      ]);
     case 'CREATED':
       return em.findOneOrFail(Lead, { id: outcome!.leadId }); // from the identity map: intake loaded it
   }
@@ -77,7 +79,9 @@ export async function updateLead({ em, companyId, now }: CompanyScope, id: strin
     });
   } catch (error) {
     if (error instanceof UniqueConstraintViolationException) {
-      throw new ConflictError(LeadErrorReason.LEAD_EMAIL_TAKEN, `A lead with the email ${result.value.email} already exists`, [{ field: 'input.email', message: 'is already taken in this company' }]);
+      throw new ConflictError(LeadErrorReason.LEAD_EMAIL_TAKEN, `A lead with the email ${result.value.email} already exists`, [
+        { field: 'input.email', message: 'is already taken in this company' },
+      ]);
     }
     throw error;
   }
@@ -107,7 +111,12 @@ const ORDERS: Record<LeadOrder, KeysetOrder<Lead>> = {
 };
 
 /** A page of the company's live leads; keyset pagination on (order field, id), served by the partial indexes. */
-export function listLeads({ em, companyId }: CompanyScope, args: PageRequest, filter: LeadFilter | null | undefined, orderBy: LeadOrder): Promise<ConnectionResult<Lead>> {
+export function listLeads(
+  { em, companyId }: CompanyScope,
+  args: PageRequest,
+  filter: LeadFilter | null | undefined,
+  orderBy: LeadOrder,
+): Promise<ConnectionResult<Lead>> {
   const where: FilterQuery<Lead> = { company: companyId, deletedAt: null };
   const and: FilterQuery<Lead>[] = [];
   if (filter?.minScore !== null && filter?.minScore !== undefined) and.push({ score: { $gte: filter.minScore } });
@@ -115,7 +124,9 @@ export function listLeads({ em, companyId }: CompanyScope, args: PageRequest, fi
   const search = filter?.search?.trim();
   if (search) {
     const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    and.push({ $or: [{ email: { $ilike: pattern } }, { firstName: { $ilike: pattern } }, { lastName: { $ilike: pattern } }, { companyName: { $ilike: pattern } }] });
+    and.push({
+      $or: [{ email: { $ilike: pattern } }, { firstName: { $ilike: pattern } }, { lastName: { $ilike: pattern } }, { companyName: { $ilike: pattern } }],
+    });
   }
   const base: FilterQuery<Lead> = and.length > 0 ? { ...where, $and: and } : where;
   return pageOf(em, Lead, base, ORDERS[orderBy], args);

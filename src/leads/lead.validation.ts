@@ -30,7 +30,13 @@ export function normalizeEmail(raw: string): string {
 export function emailProblem(email: string): string | undefined {
   if (email.length > 320) return 'must be at most 320 characters';
   if (!EMAIL.test(email)) return 'is not a valid email address';
-  if (email.split('@')[1]!.split('.').some((label) => label === '')) return 'is not a valid email address';
+  if (
+    email
+      .split('@')[1]!
+      .split('.')
+      .some((label) => label === '')
+  )
+    return 'is not a valid email address';
   return undefined;
 }
 

@@ -47,7 +47,12 @@ export async function applyScoreSteps(em: EntityManager, steps: ScoreStep[], com
   if (steps.length === 0) return [];
   const byLead = Map.groupBy(steps, (s) => s.leadId);
   const capOf = new Map([...byLead].map(([leadId, list]) => [leadId, Math.min(MAX_SCORE, companies.get(list[0]!.companyId)!.scoringRules.maxScore)]));
-  const input = [...byLead].map(([leadId, list]) => ({ lead_id: leadId, company_id: list[0]!.companyId, delta: list.reduce((sum, s) => sum + s.delta, 0), cap: capOf.get(leadId)! }));
+  const input = [...byLead].map(([leadId, list]) => ({
+    lead_id: leadId,
+    company_id: list[0]!.companyId,
+    delta: list.reduce((sum, s) => sum + s.delta, 0),
+    cap: capOf.get(leadId)!,
+  }));
   const changed = await query<{ id: string; previous: number; score: number; email: string | null; timezone: string | null; unsubscribed_at: Date | null }>(
     em,
     sql`with input as (select * from jsonb_to_recordset(${json(input)}) as t(lead_id uuid, company_id uuid, delta int, cap int)),
@@ -66,15 +71,40 @@ export async function applyScoreSteps(em: EntityManager, steps: ScoreStep[], com
     for (const step of byLead.get(lead.id)!) {
       const next = Math.min(capOf.get(lead.id)!, Math.max(0, running + step.delta));
       if (next !== running) {
-        activities.push({ companyId: step.companyId, leadId: lead.id, type: ActivityType.SCORE_CHANGED, reason: step.reason, scoreDelta: next - running, scoreAfter: next, data: step.data ?? {}, occurredAt: now });
-        events.push({ topic: Topic.LeadScoreChanged, companyId: step.companyId, leadId: lead.id, previousScore: running, score: next, delta: next - running, reason: step.reason, at: now.toISOString() });
+        activities.push({
+          companyId: step.companyId,
+          leadId: lead.id,
+          type: ActivityType.SCORE_CHANGED,
+          reason: step.reason,
+          scoreDelta: next - running,
+          scoreAfter: next,
+          data: step.data ?? {},
+          occurredAt: now,
+        });
+        events.push({
+          topic: Topic.LeadScoreChanged,
+          companyId: step.companyId,
+          leadId: lead.id,
+          previousScore: running,
+          score: next,
+          delta: next - running,
+          reason: step.reason,
+          at: now.toISOString(),
+        });
       }
       running = next;
     }
     const result: ScoreChange = { leadId: lead.id, previous: lead.previous, score: lead.score, delta: lead.score - lead.previous, enrolledSequenceIds: [] };
     if (lead.score > lead.previous && lead.email && !lead.unsubscribed_at) {
       const company = companies.get(byLead.get(lead.id)![0]!.companyId)!;
-      result.enrolledSequenceIds = await startThresholdSequences(em, company, { id: lead.id, email: lead.email, timezone: lead.timezone }, lead.previous, lead.score, now);
+      result.enrolledSequenceIds = await startThresholdSequences(
+        em,
+        company,
+        { id: lead.id, email: lead.email, timezone: lead.timezone },
+        lead.previous,
+        lead.score,
+        now,
+      );
     }
     results.push(result);
   }

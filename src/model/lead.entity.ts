@@ -23,7 +23,8 @@ import { uuidv7 } from '../core/ids.js';
   expression: 'create index "lead_company_score_live_index" on "lead" ("company_id", "score", "id") where "deleted_at" is null',
 })
 export class Lead {
-  [OptionalProps]?: 'firstName' | 'lastName' | 'companyName' | 'timezone' | 'score' | 'attributes' | 'unsubscribedAt' | 'deletedAt' | 'createdAt' | 'updatedAt' | 'email';
+  [OptionalProps]?:
+    'firstName' | 'lastName' | 'companyName' | 'timezone' | 'score' | 'attributes' | 'unsubscribedAt' | 'deletedAt' | 'createdAt' | 'updatedAt' | 'email';
 
   @Field(() => ID, { description: 'Lead id (UUID).' })
   @PrimaryKey({ type: 'uuid' })

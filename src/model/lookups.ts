@@ -25,4 +25,3 @@ export async function findSequence(em: EntityManager, companyId: string, sequenc
   if (!sequence) throw new NotFoundError(SequenceErrorReason.SEQUENCE_NOT_FOUND, sequenceId);
   return sequence;
 }
-

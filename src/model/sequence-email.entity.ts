@@ -47,8 +47,25 @@ import { EmailStatus } from './sequence.enums.js';
 })
 export class SequenceEmail {
   [OptionalProps]?:
-    | 'status' | 'sentAt' | 'deliveredAt' | 'openedAt' | 'clickedAt' | 'openCount' | 'clickCount' | 'providerMessageId'
-    | 'failureReason' | 'attempts' | 'subject' | 'bodyHtml' | 'bodyText' | 'links' | 'claimedAt' | 'claimedBy' | 'paused' | 'createdAt' | 'updatedAt';
+    | 'status'
+    | 'sentAt'
+    | 'deliveredAt'
+    | 'openedAt'
+    | 'clickedAt'
+    | 'openCount'
+    | 'clickCount'
+    | 'providerMessageId'
+    | 'failureReason'
+    | 'attempts'
+    | 'subject'
+    | 'bodyHtml'
+    | 'bodyText'
+    | 'links'
+    | 'claimedAt'
+    | 'claimedBy'
+    | 'paused'
+    | 'createdAt'
+    | 'updatedAt';
 
   @Field(() => ID, { description: 'Email id.' })
   @PrimaryKey({ type: 'uuid' })

@@ -42,7 +42,12 @@ export async function createSequence({ em, companyId }: CompanyScope, input: Cre
  * Applies an update to a sequence inside the caller's transaction, and says whether its schedule (steps or send
  * window) changed: enrollments/ then moves the emails not yet sent (sequences stand below enrollments).
  */
-export async function applySequenceUpdate(tx: EntityManager, companyId: string, id: string, input: UpdateSequenceInput): Promise<{ sequence: EmailSequence; scheduleChanged: boolean }> {
+export async function applySequenceUpdate(
+  tx: EntityManager,
+  companyId: string,
+  id: string,
+  input: UpdateSequenceInput,
+): Promise<{ sequence: EmailSequence; scheduleChanged: boolean }> {
   {
     const sequence = await findSequence(tx, companyId, id);
     const trigger = input.trigger ?? sequence.trigger;
@@ -50,8 +55,7 @@ export async function applySequenceUpdate(tx: EntityManager, companyId: string, 
       name: input.name ?? sequence.name,
       description: input.description !== undefined ? input.description?.trim() || null : sequence.description,
       trigger,
-      scoreThreshold:
-        input.scoreThreshold !== undefined ? input.scoreThreshold : trigger === SequenceTrigger.SCORE_THRESHOLD ? sequence.scoreThreshold : null,
+      scoreThreshold: input.scoreThreshold !== undefined ? input.scoreThreshold : trigger === SequenceTrigger.SCORE_THRESHOLD ? sequence.scoreThreshold : null,
       steps: input.steps ?? sequence.steps,
       sendWindow: input.sendWindow !== undefined ? input.sendWindow : sequence.sendWindow,
     };
@@ -59,7 +63,7 @@ export async function applySequenceUpdate(tx: EntityManager, companyId: string, 
     const problems = thresholdProblems(next.trigger, next.scoreThreshold, 'input');
     if (problems.length > 0) throw new InvalidInputError(problems);
 
-    const scheduleChanged = input.steps !== undefined && input.steps !== null || input.sendWindow !== undefined;
+    const scheduleChanged = (input.steps !== undefined && input.steps !== null) || input.sendWindow !== undefined;
     sequence.name = next.name.trim();
     sequence.description = next.description;
     sequence.trigger = next.trigger;
@@ -83,7 +87,11 @@ async function clearDefault(em: EntityManager, companyId: string): Promise<void>
 }
 
 /** A page of the company's sequences, oldest first; `active` narrows to active or inactive ones. */
-export function listSequences({ em, companyId }: CompanyScope, args: PageRequest, active: boolean | null | undefined): Promise<ConnectionResult<EmailSequence>> {
+export function listSequences(
+  { em, companyId }: CompanyScope,
+  args: PageRequest,
+  active: boolean | null | undefined,
+): Promise<ConnectionResult<EmailSequence>> {
   const where = { company: companyId, ...(active === null || active === undefined ? {} : { active }) };
   return pageOf(em, EmailSequence, where, { field: 'createdAt', direction: 'asc', key: 'date' }, args);
 }
@@ -126,5 +134,10 @@ function toStep(step: SequenceStepInput | SequenceStep): SequenceStep {
 }
 
 function toWindow(window: SendWindowInput): SendWindow {
-  return { weekdays: [...window.weekdays].sort((a, b) => a - b), startTime: window.startTime, endTime: window.endTime, timeZone: window.timeZone ?? WindowTimeZone.LEAD };
+  return {
+    weekdays: [...window.weekdays].sort((a, b) => a - b),
+    startTime: window.startTime,
+    endTime: window.endTime,
+    timeZone: window.timeZone ?? WindowTimeZone.LEAD,
+  };
 }

@@ -31,7 +31,10 @@ export function sequenceProblems(shape: SequenceShape, path = 'input'): FieldPro
 
 /** `createSequence`'s input: a complete sequence. */
 export function createSequenceProblems(input: CreateSequenceInput, path: string): FieldProblem[] {
-  return sequenceProblems({ ...input, description: input.description ?? null, scoreThreshold: input.scoreThreshold ?? null, sendWindow: input.sendWindow ?? null }, path);
+  return sequenceProblems(
+    { ...input, description: input.description ?? null, scoreThreshold: input.scoreThreshold ?? null, sendWindow: input.sendWindow ?? null },
+    path,
+  );
 }
 
 /**
@@ -55,7 +58,9 @@ export function updateSequenceProblems(input: UpdateSequenceInput, path: string)
 /** A SCORE_THRESHOLD sequence needs a threshold of 1 to 100; other triggers take none. */
 export function thresholdProblems(trigger: SequenceTrigger, threshold: number | null | undefined, path: string): FieldProblem[] {
   if (trigger === SequenceTrigger.SCORE_THRESHOLD) {
-    return threshold !== null && threshold !== undefined && isThreshold(threshold) ? [] : [{ field: `${path}.scoreThreshold`, message: 'must be 1 to 100 for a SCORE_THRESHOLD sequence' }];
+    return threshold !== null && threshold !== undefined && isThreshold(threshold)
+      ? []
+      : [{ field: `${path}.scoreThreshold`, message: 'must be 1 to 100 for a SCORE_THRESHOLD sequence' }];
   }
   return threshold === null || threshold === undefined ? [] : [{ field: `${path}.scoreThreshold`, message: 'is only for SCORE_THRESHOLD sequences' }];
 }

@@ -92,14 +92,21 @@ export function settleClaimed(em: EntityManager, rows: Settlement[], input: { wo
 }
 
 /** The timeline row of a settled email, for the statuses that are news on a lead's timeline (sent, not sent). */
-export function settledActivity(email: EmailKeys, status: SettledStatus, at: Date, detail: { reason?: string | undefined; messageId?: string | undefined }): ActivityRecord | undefined {
+export function settledActivity(
+  email: EmailKeys,
+  status: SettledStatus,
+  at: Date,
+  detail: { reason?: string | undefined; messageId?: string | undefined },
+): ActivityRecord | undefined {
   if (status !== EmailStatus.SENT && status !== EmailStatus.FAILED && status !== EmailStatus.UNKNOWN) return undefined;
   const sent = status === EmailStatus.SENT;
   return {
     companyId: email.company_id,
     leadId: email.lead_id,
     type: sent ? ActivityType.EMAIL_SENT : ActivityType.EMAIL_FAILED,
-    reason: sent ? `Email ${email.email_number} sent` : `Email ${email.email_number} ${status === EmailStatus.UNKNOWN ? 'outcome unknown' : 'failed'}: ${detail.reason}`,
+    reason: sent
+      ? `Email ${email.email_number} sent`
+      : `Email ${email.email_number} ${status === EmailStatus.UNKNOWN ? 'outcome unknown' : 'failed'}: ${detail.reason}`,
     data: { emailId: email.id, sequenceId: email.sequence_id, enrollmentId: email.enrollment_id, ...(detail.messageId ? { messageId: detail.messageId } : {}) },
     occurredAt: at,
   };
@@ -158,7 +165,9 @@ export interface EngagementWrite {
 }
 
 const ENGAGE_CASES = sql.join(
-  [EMAIL_MOVES[EmailMove.OPEN], EMAIL_MOVES[EmailMove.CLICK]].map((move) => sql`when t.status = ${statusLiteral(move.to)} and ${statusIn('s.status', move.from)} then t.status`),
+  [EMAIL_MOVES[EmailMove.OPEN], EMAIL_MOVES[EmailMove.CLICK]].map(
+    (move) => sql`when t.status = ${statusLiteral(move.to)} and ${statusIn('s.status', move.from)} then t.status`,
+  ),
   sql` `,
 );
 
@@ -175,7 +184,13 @@ export async function writeEngagement(em: EntityManager, rows: EngagementWrite[]
 }
 
 /** Moves one email (of `company_id`) by `move`, recording `reason`; the event when it moved, else null. */
-export async function moveEmail(em: EntityManager, email: EmailPlace, move: EmailMove.BOUNCE | EmailMove.REJECT, reason: string, now: Date): Promise<EmailStatusChangedEvent | null> {
+export async function moveEmail(
+  em: EntityManager,
+  email: EmailPlace,
+  move: EmailMove.BOUNCE | EmailMove.REJECT,
+  reason: string,
+  now: Date,
+): Promise<EmailStatusChangedEvent | null> {
   const { from, to } = EMAIL_MOVES[move];
   const moved = await query<{ id: string }>(
     em,
@@ -213,7 +228,12 @@ export function reviveEmails(em: EntityManager, revivals: { id: string; at: stri
 /** New PENDING emails for existing enrollments (held if the enrollment is paused). */
 export async function addEmails(
   em: EntityManager,
-  input: { companyId: string; sequenceId: string; now: Date; emails: { id: string; enrollment_id: string; lead_id: string; email_number: number; scheduled_send_date: string }[] },
+  input: {
+    companyId: string;
+    sequenceId: string;
+    now: Date;
+    emails: { id: string; enrollment_id: string; lead_id: string; email_number: number; scheduled_send_date: string }[];
+  },
 ): Promise<void> {
   const { companyId, sequenceId, now } = input;
   await query(

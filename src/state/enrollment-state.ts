@@ -64,7 +64,14 @@ export async function pauseEnrollment(em: EntityManager, enrollment: EnrollmentP
   // A SENDING one too, should SES throttling hand it back.
   await query(em, sql`update sequence_email set paused = true where enrollment_id = ${id}::uuid and ${statusIn('status', UNSENT_EMAIL)}`);
   await recordActivities(em, [
-    { companyId: enrollment.company_id, leadId: enrollment.lead_id, type: ActivityType.ENROLLMENT_PAUSED, reason: 'Enrollment paused', data: { enrollmentId: id }, occurredAt: now },
+    {
+      companyId: enrollment.company_id,
+      leadId: enrollment.lead_id,
+      type: ActivityType.ENROLLMENT_PAUSED,
+      reason: 'Enrollment paused',
+      data: { enrollmentId: id },
+      occurredAt: now,
+    },
   ]);
   return true;
 }

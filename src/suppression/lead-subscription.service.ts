@@ -27,7 +27,8 @@ export async function resubscribeLead({ em, companyId, now }: CompanyScope, lead
       tx,
       sql`select reason from suppression where company_id = ${companyId}::uuid and email = ${lead.email} and reason <> ${SuppressionReason.UNSUBSCRIBED}`,
     );
-    if (other) throw new ConflictError(SuppressionErrorReason.ADDRESS_SUPPRESSED, `The address stays suppressed (${other.reason.toLowerCase().replace('_', ' ')})`);
+    if (other)
+      throw new ConflictError(SuppressionErrorReason.ADDRESS_SUPPRESSED, `The address stays suppressed (${other.reason.toLowerCase().replace('_', ' ')})`);
     await liftUnsubscribe(tx, { companyId, leadId: lead.id, email: lead.email, now });
     await tx.refresh(lead);
     return lead;

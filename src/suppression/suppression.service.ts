@@ -65,7 +65,13 @@ export async function liftUnsubscribe(em: EntityManager, input: { companyId: str
   );
   await query(em, sql`update lead set unsubscribed_at = null, updated_at = ${input.now} where id = ${input.leadId}::uuid`);
   await recordActivities(em, [
-    { companyId: input.companyId, leadId: input.leadId, type: ActivityType.RESUBSCRIBED, reason: 'Resubscribed: emails may be sent again', occurredAt: input.now },
+    {
+      companyId: input.companyId,
+      leadId: input.leadId,
+      type: ActivityType.RESUBSCRIBED,
+      reason: 'Resubscribed: emails may be sent again',
+      occurredAt: input.now,
+    },
   ]);
   return removed.length > 0;
 }

@@ -60,7 +60,12 @@ function tokensIntact(compiled: string, count: number): boolean {
 }
 
 /** The HTML and text parts of one email from its compiled body. */
-export function renderCompiled(compiled: CompiledBody, subject: string, scope: Record<string, unknown>, unsubscribeUrl: string): { html: string; text: string } {
+export function renderCompiled(
+  compiled: CompiledBody,
+  subject: string,
+  scope: Record<string, unknown>,
+  unsubscribeUrl: string,
+): { html: string; text: string } {
   const withSubject = { ...scope, __subject: subject };
   try {
     const html = String(bodyEngine.renderSync(compiled.html, withSubject));

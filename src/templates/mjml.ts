@@ -79,9 +79,7 @@ export function mjmlProblems(mjml: string): TemplateProblem[] {
   }
   const errors = validate(root, { components, dependencies, initializeType });
   if (!Array.isArray(errors)) return [];
-  return errors
-    .filter(isValidationError)
-    .map((error) => ({ message: `MJML error near line ${error.line} (<${error.tagName}>): ${error.message}` }));
+  return errors.filter(isValidationError).map((error) => ({ message: `MJML error near line ${error.line} (<${error.tagName}>): ${error.message}` }));
 }
 
 const MJML_OPTIONS = { validationLevel: 'soft', keepComments: false, ignoreIncludes: true } as const;

@@ -10,20 +10,20 @@ export const SCALAR_PROPERTIES = new Set(['size', 'first', 'last']);
 /** The variables templates may use, for docs (e.g. the GraphQL schema description). */
 export const TEMPLATE_VARIABLES: ReadonlyArray<{ name: string; description: string }> = Object.freeze([
   { name: 'lead.first_name', description: 'The lead\'s first name; may be empty, so prefer `{{ lead.first_name | default: "there" }}`.' },
-  { name: 'lead.last_name', description: 'The lead\'s last name; may be empty.' },
-  { name: 'lead.email', description: 'The lead\'s email address.' },
+  { name: 'lead.last_name', description: "The lead's last name; may be empty." },
+  { name: 'lead.email', description: "The lead's email address." },
   { name: 'lead.company_name', description: 'The name of the company the lead works for; may be empty.' },
   { name: 'lead.timezone', description: 'The lead\'s IANA time zone (e.g. "Europe/Paris"); may be empty.' },
-  { name: 'lead.score', description: 'The lead\'s engagement score (a number), e.g. `{% if lead.score > 50 %}`.' },
+  { name: 'lead.score', description: "The lead's engagement score (a number), e.g. `{% if lead.score > 50 %}`." },
   { name: 'lead.attributes.<key>', description: 'A custom attribute of the lead; a missing attribute renders empty, so use `| default: "…"`.' },
-  { name: 'company.name', description: 'Your company\'s display name.' },
+  { name: 'company.name', description: "Your company's display name." },
   { name: 'company.from_address', description: 'The address emails are sent from.' },
   { name: 'company.from_name', description: 'The sender name emails are sent as; may be empty.' },
-  { name: 'unsubscribe_url', description: 'The lead\'s one-click unsubscribe link. If a body does not link to it, a footer with it is appended.' },
+  { name: 'unsubscribe_url', description: "The lead's one-click unsubscribe link. If a body does not link to it, a footer with it is appended." },
   { name: 'first_name', description: 'Shortcut for lead.first_name; `{first_name}` also works.' },
   { name: 'last_name', description: 'Shortcut for lead.last_name; `{last_name}` also works.' },
   { name: 'email', description: 'Shortcut for lead.email; `{email}` also works.' },
-  { name: 'company_name', description: 'Shortcut for lead.company_name (the lead\'s company, not yours); `{company_name}` also works.' },
+  { name: 'company_name', description: "Shortcut for lead.company_name (the lead's company, not yours); `{company_name}` also works." },
 ]);
 
 export function isShortcut(word: string): boolean {

@@ -56,9 +56,7 @@ function leadProblem(variable: Variable): TemplateProblem | undefined {
   if (field === undefined || typeof field !== 'string' || field === 'attributes') return undefined;
   if ((LEAD_FIELDS as readonly string[]).includes(field)) return scalarTailProblem(variable, 2);
   const typo = closest(field, LEAD_FIELDS);
-  const hint = typo
-    ? `Did you mean "lead.${typo}"?`
-    : `Custom attributes live under lead.attributes — did you mean "lead.attributes.${field}"?`;
+  const hint = typo ? `Did you mean "lead.${typo}"?` : `Custom attributes live under lead.attributes — did you mean "lead.attributes.${field}"?`;
   return unknownVariable(variable, hint);
 }
 

@@ -28,7 +28,8 @@ export async function trackClick(scope: CompanyScope, recorder: EngagementRecord
 
 /** A page of an email's opens, clicks and SES events, oldest first (`emailEvents`). */
 export async function listEmailEvents({ em, companyId }: CompanyScope, emailId: string, page: PageRequest): Promise<ConnectionResult<EmailEvent>> {
-  if (!isUuid(emailId) || !(await em.count(SequenceEmail, { id: emailId, company: companyId }))) throw new NotFoundError(DeliveryErrorReason.EMAIL_NOT_FOUND, emailId);
+  if (!isUuid(emailId) || !(await em.count(SequenceEmail, { id: emailId, company: companyId })))
+    throw new NotFoundError(DeliveryErrorReason.EMAIL_NOT_FOUND, emailId);
   return pageOf(em, EmailEvent, { email: emailId, company: companyId }, { field: 'occurredAt', direction: 'asc', key: 'date' }, page);
 }
 

@@ -22,7 +22,8 @@ const PROXIES: [RegExp, string][] = [
   [/GoogleImageProxy|ggpht\.com/i, "Google's image proxy"],
   [/YahooMailProxy/i, "Yahoo's image proxy"],
 ];
-const SCANNERS = /bot\b|crawler|spider|preview|scanner|barracuda|mimecast|proofpoint|safelinks|defender|symantec|trend ?micro|sophos|fortiguard|forcepoint|zscaler|checkpoint|python-requests|curl\/|wget|go-http-client|java\/|okhttp|headless/i;
+const SCANNERS =
+  /bot\b|crawler|spider|preview|scanner|barracuda|mimecast|proofpoint|safelinks|defender|symantec|trend ?micro|sophos|fortiguard|forcepoint|zscaler|checkpoint|python-requests|curl\/|wget|go-http-client|java\/|okhttp|headless/i;
 
 interface Request {
   method: string;

@@ -90,7 +90,10 @@ export class EngagementRecorder {
   async linkOf(emailId: string, index: number): Promise<string | undefined> {
     let links = this.#links.get(emailId);
     if (!links) {
-      const [row] = await query<{ links: string[] | null; status: EmailStatus }>(this.orm.em.fork(), sql`select links, status from sequence_email where id = ${emailId}::uuid`);
+      const [row] = await query<{ links: string[] | null; status: EmailStatus }>(
+        this.orm.em.fork(),
+        sql`select links, status from sequence_email where id = ${emailId}::uuid`,
+      );
       if (!row?.links) return undefined;
       links = row.links;
       // While SENDING they are the links of an attempt that may yet fail and be rendered again: not remembered.
@@ -122,7 +125,12 @@ export class EngagementRecorder {
   private async apply(batch: Pending[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const outcomes = await this.orm.em.fork().transactional((tx) => applyBatch(tx, batch.map((p) => p.event)));
+        const outcomes = await this.orm.em.fork().transactional((tx) =>
+          applyBatch(
+            tx,
+            batch.map((p) => p.event),
+          ),
+        );
         batch.forEach((pending, i) => pending.resolve(outcomes[i]!));
         return;
       } catch (error) {
@@ -202,7 +210,14 @@ function applyOpen(batch: Batch, email: BatchEmail, event: EngagementEvent, judg
   const verdict = classifyOpen(judged);
   email.openDelta++;
   if (verdict.human) {
-    if (email.opened_at === null) batch.scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number}`, data: { emailId: email.id } });
+    if (email.opened_at === null)
+      batch.scores.push({
+        leadId: email.lead_id,
+        companyId: email.company_id,
+        delta: rules.openPoints,
+        reason: `First open of email ${email.email_number}`,
+        data: { emailId: email.id },
+      });
     email.opened_at ??= event.at;
     email.current = engagedStatus(email.current, 'OPEN');
   }
@@ -227,16 +242,32 @@ function applyClick(batch: Batch, email: BatchEmail, event: EngagementEvent, jud
     if (email.opened_at === null) {
       email.openDelta++;
       email.opened_at = event.at;
-      batch.scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.openPoints, reason: `First open of email ${email.email_number} (seen through a click)`, data: { emailId: email.id } });
+      batch.scores.push({
+        leadId: email.lead_id,
+        companyId: email.company_id,
+        delta: rules.openPoints,
+        reason: `First open of email ${email.email_number} (seen through a click)`,
+        data: { emailId: email.id },
+      });
     }
     if (email.clicked_at === null) {
       email.clicked_at = event.at;
-      batch.scores.push({ leadId: email.lead_id, companyId: email.company_id, delta: rules.clickPoints, reason: `First click in email ${email.email_number}`, data: { emailId: email.id } });
+      batch.scores.push({
+        leadId: email.lead_id,
+        companyId: email.company_id,
+        delta: rules.clickPoints,
+        reason: `First click in email ${email.email_number}`,
+        data: { emailId: email.id },
+      });
     }
     email.current = engagedStatus(email.current, 'CLICK');
   }
   batch.eventRows.push(eventRow(email, event, 'CLICK', verdict, linkIndex, url));
-  batch.activities.push(activity(email, ActivityType.EMAIL_CLICKED, note(verdict, `Link ${linkIndex + 1} of email ${email.email_number} clicked`), event.at, !verdict.human, { url }));
+  batch.activities.push(
+    activity(email, ActivityType.EMAIL_CLICKED, note(verdict, `Link ${linkIndex + 1} of email ${email.email_number} clicked`), event.at, !verdict.human, {
+      url,
+    }),
+  );
   return { recorded: true, verdict, url };
 }
 
@@ -260,7 +291,12 @@ async function writeBatch(em: EntityManager, batch: Batch, now: Date): Promise<v
     em,
     touched.filter((e) => e.current !== e.status).map((e) => emailChanged(e, e.current, now)),
   );
-  await applyScoreSteps(em, batch.scores.filter((step) => step.delta !== 0), batch.companies, now);
+  await applyScoreSteps(
+    em,
+    batch.scores.filter((step) => step.delta !== 0),
+    batch.companies,
+    now,
+  );
 }
 
 function note(verdict: Verdict, what: string): string {
@@ -283,5 +319,12 @@ function eventRow(email: EmailState, event: EngagementEvent, kind: 'OPEN' | 'CLI
 }
 
 function activity(email: EmailState, type: ActivityType, reason: string, at: Date, machine: boolean, data: Record<string, unknown>): ActivityRecord {
-  return { companyId: email.company_id, leadId: email.lead_id, type, reason, data: { emailId: email.id, sequenceId: email.sequence_id, machine, ...data }, occurredAt: at };
+  return {
+    companyId: email.company_id,
+    leadId: email.lead_id,
+    type,
+    reason,
+    data: { emailId: email.id, sequenceId: email.sequence_id, machine, ...data },
+    occurredAt: at,
+  };
 }

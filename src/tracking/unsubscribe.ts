@@ -16,7 +16,13 @@ export async function unsubscribeByEmail(em: EntityManager, emailId: string, now
     );
     if (!email) return false;
     if (!email.address) return true;
-    const result = await suppressAddress(tx, { companyId: email.company_id, email: email.address, reason: SuppressionReason.UNSUBSCRIBED, now, detail: `Unsubscribed (${source})` });
+    const result = await suppressAddress(tx, {
+      companyId: email.company_id,
+      email: email.address,
+      reason: SuppressionReason.UNSUBSCRIBED,
+      now,
+      detail: `Unsubscribed (${source})`,
+    });
     if (result.newlySuppressed) {
       await query(
         tx,

@@ -13,10 +13,9 @@ let counter = 0;
 export async function createTenant(app: TestApp, overrides: { name?: string; timezone?: string } = {}): Promise<Tenant> {
   counter += 1;
   const { createCompany } = ok(
-    await app.operator<{ createCompany: { id: string } }>(
-      `mutation($input: CreateCompanyInput!) { createCompany(input: $input) { id } }`,
-      { input: { name: overrides.name ?? `Company ${counter}`, fromAddress: `team${counter}@example.com`, timezone: overrides.timezone ?? 'UTC' } },
-    ),
+    await app.operator<{ createCompany: { id: string } }>(`mutation($input: CreateCompanyInput!) { createCompany(input: $input) { id } }`, {
+      input: { name: overrides.name ?? `Company ${counter}`, fromAddress: `team${counter}@example.com`, timezone: overrides.timezone ?? 'UTC' },
+    }),
   );
   const { createApiKey } = ok(
     await app.operator<{ createApiKey: { secret: string; apiKey: { id: string } } }>(

@@ -36,14 +36,14 @@ export const SQL_INJECTION = [
   "' OR '1'='1",
   "' or 1=1 --",
   '"; select pg_sleep(10); --',
-  "1); delete from company; --",
+  '1); delete from company; --',
   "' union select secret_hash, null from api_key --",
-  "$$; drop table email_sequence; $$",
+  '$$; drop table email_sequence; $$',
   "'||(select string_agg(secret_hash, ',') from api_key)||'",
   "x' and (select count(*) from pg_catalog.pg_tables) > 0 --",
   "\\'; truncate activity; --",
   "%' --",
-  "1e999",
+  '1e999',
   '-- ',
   '/*',
 ] as const;
@@ -124,7 +124,7 @@ export const ODDITIES = [
   '`',
   '\\u0000',
   'a'.repeat(201),
-  'Robert\'); DROP TABLE Students;--',
+  "Robert'); DROP TABLE Students;--",
 ] as const;
 
 /** ASCII and C1 control characters, U+0000 included. */
@@ -161,7 +161,9 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
 );
 
 function stringWithNulArbitrary(): fc.Arbitrary<string> {
-  return fc.tuple(fc.string({ unit: 'grapheme-ascii', maxLength: 20 }), fc.string({ unit: 'grapheme-ascii', maxLength: 20 })).map(([a, b]) => `${a}x\u0000${b}`);
+  return fc
+    .tuple(fc.string({ unit: 'grapheme-ascii', maxLength: 20 }), fc.string({ unit: 'grapheme-ascii', maxLength: 20 }))
+    .map(([a, b]) => `${a}x\u0000${b}`);
 }
 
 function stringWithLoneSurrogateArbitrary(): fc.Arbitrary<string> {
@@ -313,7 +315,11 @@ export async function request(url: string, init: RequestInit & { sent?: unknown 
     json = undefined;
   }
   // The URL itself may be quoted back (a 404 or 414 names the path), decoded or half-decoded.
-  const strings = [...stringsOf(sent ?? (typeof rest.body === 'string' ? rest.body : '')), url, ...[decodeURI, decodeURIComponent].map((decode) => tryDecode(decode, url))];
+  const strings = [
+    ...stringsOf(sent ?? (typeof rest.body === 'string' ? rest.body : '')),
+    url,
+    ...[decodeURI, decodeURIComponent].map((decode) => tryDecode(decode, url)),
+  ];
   rememberSent(strings);
   return { status: response.status, headers: response.headers, text, json, sent: strings };
 }
@@ -405,7 +411,6 @@ const LEAKS: RegExp[] = [
   /\bviolates [a-z ]*constraint\b/i,
   /\b(?:DriverException|DatabaseError|QueryFailedError|UniqueConstraintViolationException)\b/i,
 ];
-
 
 /**
  * Every response of the sweep: never a 5xx, never INTERNAL_SERVER_ERROR, every error with a known code, and no

@@ -15,7 +15,14 @@ export interface SesEmulator {
 export function emulatorAccount(maxSendRate: number, max24HourSend = 50_000) {
   return {
     DedicatedIpAutoWarmupEnabled: false,
-    Details: { AdditionalContactEmailAddresses: [], ContactLanguage: 'EN', MailType: 'MARKETING', ReviewDetails: { CaseId: 'local', Status: 'GRANTED' }, UseCaseDescription: 'Local development', WebsiteURL: 'http://localhost' },
+    Details: {
+      AdditionalContactEmailAddresses: [],
+      ContactLanguage: 'EN',
+      MailType: 'MARKETING',
+      ReviewDetails: { CaseId: 'local', Status: 'GRANTED' },
+      UseCaseDescription: 'Local development',
+      WebsiteURL: 'http://localhost',
+    },
     EnforcementStatus: 'HEALTHY',
     ProductionAccessEnabled: true,
     SendingEnabled: true,
@@ -35,7 +42,9 @@ export async function startSesEmulator(port: number): Promise<SesEmulator> {
   try {
     server = await start({ host: '127.0.0.1', port });
   } catch (error) {
-    throw new Error(`The SES emulator could not listen on 127.0.0.1:${port} (${(error as Error).message}); set SES_EMULATOR_PORT or SES_ENDPOINT`, { cause: error });
+    throw new Error(`The SES emulator could not listen on 127.0.0.1:${port} (${(error as Error).message}); set SES_EMULATOR_PORT or SES_ENDPOINT`, {
+      cause: error,
+    });
   }
   const actualPort = (server.address() as AddressInfo).port;
   return {

@@ -78,9 +78,15 @@ function actionOf(eventType: string, event: Json): { action: SesAction; occurred
     case 'Delivery':
       return { action: { kind: 'delivery' }, occurredAt: date(obj(event.delivery).timestamp) };
     case 'Reject':
-      return { action: { kind: 'failed', reason: `Rejected by SES: ${str(obj(event.reject).reason) ?? 'no reason given'}` }, occurredAt: date(obj(event.mail).timestamp) };
+      return {
+        action: { kind: 'failed', reason: `Rejected by SES: ${str(obj(event.reject).reason) ?? 'no reason given'}` },
+        occurredAt: date(obj(event.mail).timestamp),
+      };
     case 'Rendering Failure':
-      return { action: { kind: 'failed', reason: `SES rendering failure: ${str(obj(event.failure).errorMessage) ?? 'no reason given'}` }, occurredAt: date(obj(event.mail).timestamp) };
+      return {
+        action: { kind: 'failed', reason: `SES rendering failure: ${str(obj(event.failure).errorMessage) ?? 'no reason given'}` },
+        occurredAt: date(obj(event.mail).timestamp),
+      };
     // Our own pixel and links track opens and clicks (with machine detection); the rest changes nothing here.
     case 'Send':
     case 'Open':

@@ -63,7 +63,14 @@ export async function applySesEvent(em: EntityManager, input: { dedupeKey: strin
 async function apply(tx: EntityManager, email: EmailRow, action: Acted, at: Date, now: Date): Promise<void> {
   const timeline = (type: ActivityType, reason: string, extra: Record<string, unknown> = {}) =>
     recordActivities(tx, [
-      { companyId: email.company_id, leadId: email.lead_id, type, reason, data: { emailId: email.id, sequenceId: email.sequence_id, enrollmentId: email.enrollment_id, ...extra }, occurredAt: at },
+      {
+        companyId: email.company_id,
+        leadId: email.lead_id,
+        type,
+        reason,
+        data: { emailId: email.id, sequenceId: email.sequence_id, enrollmentId: email.enrollment_id, ...extra },
+        occurredAt: at,
+      },
     ]);
   switch (action.kind) {
     case 'hard-bounce': {
@@ -71,12 +78,16 @@ async function apply(tx: EntityManager, email: EmailRow, action: Acted, at: Date
       const bounced = await moveEmail(tx, email, EmailMove.BOUNCE, action.detail, now);
       if (bounced) await publish(tx, bounced);
       const reason = `Email ${email.email_number} bounced: ${action.detail}`;
-      await suppress(tx, email, action.recipients, SuppressionReason.HARD_BOUNCE, reason, now, () => timeline(ActivityType.EMAIL_BOUNCED, reason, { bounce: 'Permanent' }));
+      await suppress(tx, email, action.recipients, SuppressionReason.HARD_BOUNCE, reason, now, () =>
+        timeline(ActivityType.EMAIL_BOUNCED, reason, { bounce: 'Permanent' }),
+      );
       return;
     }
     case 'soft-bounce':
       // The mailbox may accept mail again (full, out of office, throttled): recorded, nothing stops.
-      await timeline(ActivityType.EMAIL_BOUNCED, `Email ${email.email_number} bounced (not permanent; the address stays mailable): ${action.detail}`, { bounce: 'Transient' });
+      await timeline(ActivityType.EMAIL_BOUNCED, `Email ${email.email_number} bounced (not permanent; the address stays mailable): ${action.detail}`, {
+        bounce: 'Transient',
+      });
       return;
     case 'complaint': {
       const reason = `Email ${email.email_number} reported as spam: ${action.detail}`;

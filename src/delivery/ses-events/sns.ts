@@ -65,7 +65,8 @@ export function parseSnsMessage(value: unknown): SnsParseResult {
   }
   const missing = SIGNED_KEYS[type].filter((key) => key !== 'Subject' && typeof fields[key] !== 'string');
   if (missing.length > 0) return { ok: false, status: 400, reason: `missing ${missing.join(', ')}` };
-  if (fields.Subject !== undefined && fields.Subject !== null && typeof fields.Subject !== 'string') return { ok: false, status: 400, reason: 'Subject must be a string' };
+  if (fields.Subject !== undefined && fields.Subject !== null && typeof fields.Subject !== 'string')
+    return { ok: false, status: 400, reason: 'Subject must be a string' };
   const { Signature, SignatureVersion, SigningCertURL } = fields;
   if (typeof Signature !== 'string' || Signature === '' || typeof SigningCertURL !== 'string' || (SignatureVersion !== '1' && SignatureVersion !== '2')) {
     return { ok: false, status: 403, reason: 'unsigned' };

@@ -41,7 +41,8 @@ export class DeliveryResolver {
 
   @Authorized()
   @Query(() => StuckEmailConnection, {
-    description: 'Emails in status UNKNOWN: their hand-over to SES has an unknown outcome (SES may or may not have them). They are never re-sent automatically.',
+    description:
+      'Emails in status UNKNOWN: their hand-over to SES has an unknown outcome (SES may or may not have them). They are never re-sent automatically.',
     complexity: pageCost,
   })
   stuckEmails(@Args(() => PageArgs) page: PageArgs, @Ctx() context: Context) {
@@ -49,7 +50,9 @@ export class DeliveryResolver {
   }
 
   @Authorized()
-  @Mutation(() => SequenceEmail, { description: 'Re-queues a FAILED or UNKNOWN email on purpose: it is sent once more, now. For an UNKNOWN one, check first that it did not arrive.' })
+  @Mutation(() => SequenceEmail, {
+    description: 'Re-queues a FAILED or UNKNOWN email on purpose: it is sent once more, now. For an UNKNOWN one, check first that it did not arrive.',
+  })
   retryEmail(@Arg('id', () => ID) id: string, @Ctx() context: Context): Promise<SequenceEmail> {
     return retryEmail(companyScope(context), id);
   }

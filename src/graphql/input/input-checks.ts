@@ -29,7 +29,10 @@ export interface InputCheck {
 
 type Entry = [ClassType<object>, InputCheck];
 // validateInput hands each function a value of its own class (type-graphql builds the instances): the casts hold.
-const input = <T extends object>(type: ClassType<T>, problems: (value: T, path: string) => FieldProblem[]): Entry => [type, { kind: 'input', problems: problems as InputCheck['problems'] }];
+const input = <T extends object>(type: ClassType<T>, problems: (value: T, path: string) => FieldProblem[]): Entry => [
+  type,
+  { kind: 'input', problems: problems as InputCheck['problems'] },
+];
 const args = <T extends object>(type: ClassType<T>, problems: (value: T) => FieldProblem[], reason?: ErrorReason): Entry => [
   type,
   { kind: 'args', problems: problems as InputCheck['problems'], ...(reason ? { reason } : {}) },

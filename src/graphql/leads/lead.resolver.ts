@@ -26,7 +26,10 @@ export class LeadResolver {
     return getLead(companyScope(context), id);
   }
 
-  @FieldResolver(() => ActivityConnection, { description: 'The timeline: sends, opens, clicks, score and enrollment changes, newest first.', complexity: pageCost })
+  @FieldResolver(() => ActivityConnection, {
+    description: 'The timeline: sends, opens, clicks, score and enrollment changes, newest first.',
+    complexity: pageCost,
+  })
   activities(@Root() lead: Lead, @Args(() => PageArgs) page: PageArgs, @Ctx() context: Context) {
     return listActivities(companyScope(context), lead, page);
   }
@@ -59,7 +62,8 @@ export class LeadResolver {
 
   @Authorized()
   @Mutation(() => ScoreChangeResult, {
-    description: 'Changes a lead score by hand (e.g. after a sales call), capped at 0 and 100, with the reason on the timeline. Crossing a SCORE_THRESHOLD upward starts that sequence.',
+    description:
+      'Changes a lead score by hand (e.g. after a sales call), capped at 0 and 100, with the reason on the timeline. Crossing a SCORE_THRESHOLD upward starts that sequence.',
   })
   adjustLeadScore(@Args(() => AdjustLeadScoreArgs) args: AdjustLeadScoreArgs, @Ctx() context: Context): Promise<ScoreAdjustment> {
     return adjustLeadScore(companyScope(context), args);

@@ -48,9 +48,7 @@ export function depthLimit(maxDepth: number): ValidationRule {
     return {
       OperationDefinition(operation) {
         if (depthOf(operation.selectionSet, cap) > maxDepth) {
-          context.reportError(
-            new GraphQLError(`Operation is nested more than ${maxDepth} levels deep (the limit is ${maxDepth})`, { nodes: [operation] }),
-          );
+          context.reportError(new GraphQLError(`Operation is nested more than ${maxDepth} levels deep (the limit is ${maxDepth})`, { nodes: [operation] }));
         }
       },
     };

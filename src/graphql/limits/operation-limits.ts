@@ -1,5 +1,16 @@
 import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError, OperationTypeNode, getOperationAST, parse, validate, type DocumentNode, type ExecutionArgs, type GraphQLSchema, type OperationDefinitionNode, type ValidationRule } from 'graphql';
+import {
+  GraphQLError,
+  OperationTypeNode,
+  getOperationAST,
+  parse,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type ValidationRule,
+} from 'graphql';
 import type { Auth } from '../../auth/authenticate.js';
 import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../core/config.js';
@@ -67,11 +78,9 @@ export class OperationLimits {
     if (wait === 0) return undefined;
     const retryAfterSeconds = Math.ceil(wait);
     const who = auth.kind === 'operator' ? 'the operator token' : 'this API key';
-    return operationRefusal(
-      'RATE_LIMITED',
-      `Too many mutations with ${who} (${perSecond} per second, bursts of ${burst}): retry in ${retryAfterSeconds} s`,
-      { retryAfterSeconds },
-    );
+    return operationRefusal('RATE_LIMITED', `Too many mutations with ${who} (${perSecond} per second, bursts of ${burst}): retry in ${retryAfterSeconds} s`, {
+      retryAfterSeconds,
+    });
   }
 }
 
@@ -108,7 +117,10 @@ export interface WsOperationOptions {
  * operation meets what an HTTP one does. Refusals go back as the protocol's `error` message.
  */
 export function wsOperation({ schema, rules, maxTokens, limits }: WsOperationOptions) {
-  return (auth: Auth, payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }): ExecutionArgs | readonly GraphQLError[] => {
+  return (
+    auth: Auth,
+    payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null },
+  ): ExecutionArgs | readonly GraphQLError[] => {
     let document: DocumentNode;
     try {
       document = parse(payload.query, { maxTokens });

@@ -177,4 +177,3 @@ export async function startPubSub(options: { databaseUrl: string; log: Logger; q
 function routeKey(topic: string, companyId: string): string {
   return `${topic}\u0000${companyId}`;
 }
-

@@ -38,7 +38,10 @@ export class SubscriptionResolver {
     description: "A lead's score changed (opens, clicks, manual adjustments). Without arguments: every lead of the company.",
     topics: Topic.LeadScoreChanged,
     topicId: ({ args, context }: SubscribeData<LeadScoreChangedArgs>) =>
-      scope<LeadScoreChangedEvent>(context, (event) => matches(args.leadId, event.leadId) && (args.minScore === null || args.minScore === undefined || event.score >= args.minScore)),
+      scope<LeadScoreChangedEvent>(
+        context,
+        (event) => matches(args.leadId, event.leadId) && (args.minScore === null || args.minScore === undefined || event.score >= args.minScore),
+      ),
   })
   leadScoreChanged(@Root() event: LeadScoreChangedEvent, @Args(() => LeadScoreChangedArgs) _args: LeadScoreChangedArgs): LeadScoreChange {
     return LeadScoreChange.fromEvent(event);
@@ -46,7 +49,8 @@ export class SubscriptionResolver {
 
   @Authorized()
   @Subscription(() => SequenceEmail, {
-    description: "An email's status changed (sent, opened, clicked, bounced, canceled, …): the email as it is now. Without arguments: every email of the company.",
+    description:
+      "An email's status changed (sent, opened, clicked, bounced, canceled, …): the email as it is now. Without arguments: every email of the company.",
     topics: Topic.EmailStatusChanged,
     topicId: ({ args, context }: SubscribeData<EmailStatusChangedArgs>) =>
       scope<EmailStatusChangedEvent>(context, (event) => matches(args.leadId, event.leadId) && matches(args.sequenceId, event.sequenceId)),
@@ -63,7 +67,8 @@ export class SubscriptionResolver {
 
   @Authorized()
   @Subscription(() => Enrollment, {
-    description: 'An enrollment started, paused, resumed, completed or stopped: the enrollment as it is now, with its status and stop reason. Without arguments: every enrollment of the company.',
+    description:
+      'An enrollment started, paused, resumed, completed or stopped: the enrollment as it is now, with its status and stop reason. Without arguments: every enrollment of the company.',
     topics: Topic.EnrollmentChanged,
     topicId: ({ args, context }: SubscribeData<EnrollmentChangedArgs>) => scope<EnrollmentChangedEvent>(context, (event) => matches(args.leadId, event.leadId)),
   })

@@ -43,7 +43,9 @@ export class SequenceResolver {
   }
 
   @Authorized()
-  @Mutation(() => EmailSequence, { description: 'Creates a sequence. Templates are checked: a syntax error or unknown variable is BAD_USER_INPUT naming the step.' })
+  @Mutation(() => EmailSequence, {
+    description: 'Creates a sequence. Templates are checked: a syntax error or unknown variable is BAD_USER_INPUT naming the step.',
+  })
   createSequence(@Arg('input', () => CreateSequenceInput) input: CreateSequenceInput, @Ctx() context: Context): Promise<EmailSequence> {
     return createSequence(companyScope(context), input);
   }
@@ -73,7 +75,10 @@ export class SequenceResolver {
     return previewEmail(companyScope(context), sequenceId, step, leadId, context.config.publicUrl);
   }
 
-  @Query(() => [TemplateVariable], { description: 'Variables available in subject and body templates (Liquid).', complexity: listCost(TEMPLATE_VARIABLES.length) })
+  @Query(() => [TemplateVariable], {
+    description: 'Variables available in subject and body templates (Liquid).',
+    complexity: listCost(TEMPLATE_VARIABLES.length),
+  })
   templateVariables(): TemplateVariable[] {
     return [...TEMPLATE_VARIABLES];
   }

@@ -37,7 +37,7 @@ export class TrackingResolver {
   }
 
   @Authorized()
-  @Mutation(() => Lead, { description: "Unsubscribes a lead: its address is suppressed for the company, its enrollments stop, pending emails are canceled." })
+  @Mutation(() => Lead, { description: 'Unsubscribes a lead: its address is suppressed for the company, its enrollments stop, pending emails are canceled.' })
   unsubscribeLead(@Arg('leadId', () => ID) leadId: string, @Ctx() context: Context): Promise<Lead> {
     return unsubscribeLead(companyScope(context), leadId);
   }

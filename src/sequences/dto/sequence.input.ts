@@ -92,4 +92,3 @@ export class UpdateSequenceInput {
   @Field(() => Boolean, { nullable: true, description: "Make it the company's default sequence." })
   isDefault?: boolean | null;
 }
-
