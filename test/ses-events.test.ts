@@ -4,13 +4,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError, loadConfig } from '../src/core/config.js';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import type { EmailProvider } from '../src/delivery/email-provider.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
 import { ok, type Untyped } from './helpers/graphql.js';
-import { startMailbox, type SesMailbox } from './helpers/ses.js';
+import { revealsId, startMailbox, tokensOf, type SesMailbox } from './helpers/ses.js';
 import { connectWs, subscribe, subscriptionsOpen } from './helpers/ws.js';
 
 const DAY = 86_400_000;
@@ -18,6 +19,8 @@ const CERT_URL = 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-
 /** An AWS host whose certificate cannot be fetched (the injected fetcher fails as a network error would). */
 const UNREACHABLE_CERT_URL = 'https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-down.pem';
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:ses-events';
+/** A topic in the attacker's own AWS account: SNS signs its messages with the same regional certificate as ours. */
+const ATTACKER_TOPIC = 'arn:aws:sns:us-east-1:666666666666:innocent-looking';
 
 interface Sent {
   leadId: string;
@@ -56,7 +59,7 @@ describe('SES events over SNS', () => {
     [key, cert, otherKey] = ['key.pem', 'cert.pem', 'other.pem'].map((file) => readFileSync(join(dir, file), 'utf8')) as [string, string, string];
 
     mailbox = await startMailbox();
-    t = await startTestApp({ SES_MAX_SEND_RATE: '0' }, { sesWebhook: { fetchCertificate, confirmSubscription } });
+    t = await startTestApp({ SES_MAX_SEND_RATE: '0', SES_SNS_TOPIC_ARNS: TOPIC }, { sesWebhook: { fetchCertificate, confirmSubscription } });
     provider = createSesProvider(t.app.config, mailbox.url);
     dispatcher = new Dispatcher({ orm: t.app.orm, clock: t.clock, provider, config: t.app.config, logger: t.app.logger, workerId: 'ses-events-test' });
     tenant = await createTenant(t);
@@ -125,9 +128,9 @@ describe('SES events over SNS', () => {
     );
   }
 
-  async function post(body: unknown, contentType = 'text/plain; charset=UTF-8'): Promise<{ status: number; body: Untyped }> {
+  async function post(body: unknown, contentType = 'text/plain; charset=UTF-8', baseUrl = t.baseUrl): Promise<{ status: number; body: Untyped }> {
     const type = typeof body === 'object' && body !== null ? (body as Fields).Type : undefined;
-    const response = await fetch(`${t.baseUrl}/webhooks/ses`, {
+    const response = await fetch(`${baseUrl}/webhooks/ses`, {
       method: 'POST',
       headers: { 'content-type': contentType, ...(type ? { 'x-amz-sns-message-type': type } : {}) },
       body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -424,6 +427,9 @@ describe('SES events over SNS', () => {
     confirmSubscription.mockClear();
     expect((await post(sign(confirmation('https://evil.example/?Action=ConfirmSubscription')))).status).toBe(400);
     expect((await post(sign(confirmation('http://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription')))).status).toBe(400);
+    // An Amazon URL, but one that would confirm another topic's subscription, or do something else.
+    expect((await post(sign(confirmation(awsUrl.replace(encodeURIComponent(TOPIC), encodeURIComponent(ATTACKER_TOPIC)))))).status).toBe(400);
+    expect((await post(sign(confirmation(awsUrl.replace('ConfirmSubscription', 'Unsubscribe'))))).status).toBe(400);
     expect((await post(sign(confirmation(awsUrl), { key: otherKey }))).status).toBe(403);
     const { Signature: _s, ...unsigned } = sign(confirmation(awsUrl));
     expect((await post(unsigned)).status).toBe(403);
@@ -443,6 +449,166 @@ describe('SES events over SNS', () => {
     expect(form.status).toBe(415);
     const huge = await post(JSON.stringify({ Type: 'Notification', Message: 'x'.repeat(300 * 1024) }));
     expect(huge.status).toBe(413);
+  });
+
+  /**
+   * Issue 15, item 1, as an attacker would do it: subscribe our webhook to a topic in their own AWS account (SNS
+   * signs it with the same regional certificate as ours), then publish a permanent bounce for a real email of
+   * the company, listing addresses of their choice. The email id is the true one (the worst case: it leaked
+   * some other way than the tracking tokens, which no longer carry it).
+   */
+  async function forgedTopicAttack(baseUrl: string, target: Sent, victims: Sent[]) {
+    const subscribeUrl = `https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${encodeURIComponent(ATTACKER_TOPIC)}&Token=attacker-token`;
+    const subscription = await post(
+      sign({
+        Type: 'SubscriptionConfirmation',
+        MessageId: randomUUID(),
+        Token: 'attacker-token',
+        TopicArn: ATTACKER_TOPIC,
+        Message: `You have chosen to subscribe to the topic ${ATTACKER_TOPIC}.`,
+        SubscribeURL: subscribeUrl,
+        Timestamp: new Date().toISOString(),
+      }),
+      undefined,
+      baseUrl,
+    );
+    const now = new Date().toISOString();
+    const forgedBounce = {
+      eventType: 'Bounce',
+      bounce: {
+        bounceType: 'Permanent',
+        bounceSubType: 'General',
+        bouncedRecipients: victims.map((v) => ({ emailAddress: v.address, action: 'failed', status: '5.1.1', diagnosticCode: 'smtp; 550 5.1.1 user unknown' })),
+        timestamp: now,
+        feedbackId: randomUUID(),
+      },
+      mail: {
+        timestamp: now,
+        source: 'team@example.com',
+        messageId: `attacker-${randomUUID()}`,
+        destination: victims.map((v) => v.address),
+        headers: [{ name: 'X-LN-Email-Id', value: target.emailId }],
+        tags: { email_id: [target.emailId] },
+      },
+    };
+    const bounceResponse = await post(
+      sign({
+        Type: 'Notification',
+        MessageId: randomUUID(),
+        TopicArn: ATTACKER_TOPIC,
+        Subject: 'Amazon SES Email Event Notification',
+        Message: JSON.stringify(forgedBounce),
+        Timestamp: now,
+      }),
+      undefined,
+      baseUrl,
+    );
+    return { subscription, bounce: bounceResponse };
+  }
+
+  it('issue 15 attack: a topic of another AWS account can neither subscribe the webhook nor bounce a real email', async () => {
+    confirmSubscription.mockClear();
+    const victim = await sentEmail();
+    const bystander = await sentEmail();
+    // The attacker received the victim's email (or any other): its tokens do not give the email id away.
+    const received = (await mailbox.emails()).find((e) => e.destination.to.includes(victim.address));
+    const tokens = tokensOf(received!);
+    expect(tokens.length).toBeGreaterThanOrEqual(2); // the pixel and the unsubscribe link at least
+    for (const token of tokens) expect(revealsId(token, victim.emailId), `token ${token} shows the email id`).toBe(false);
+
+    const before = [await stateOf(victim), await stateOf(bystander)];
+    const suppressionsBefore = await rows(`select count(*)::int as n from suppression`);
+    expect(before[0]!.enrollments).toEqual([{ status: 'ACTIVE', stop_reason: null }]);
+
+    const attack = await forgedTopicAttack(t.baseUrl, victim, [victim, bystander]);
+    expect(attack.subscription).toEqual({ status: 403, body: { errors: [{ message: 'topic not accepted', extensions: { code: 'FORBIDDEN' } }] } });
+    expect(attack.bounce.status).toBe(403);
+    expect(confirmSubscription).not.toHaveBeenCalled(); // no request to the attacker's SubscribeURL
+    expect([await stateOf(victim), await stateOf(bystander)]).toEqual(before);
+    expect(await rows(`select count(*)::int as n from suppression`)).toEqual(suppressionsBefore);
+
+    // Our own topic is still heard.
+    expect((await post(notification(delivery(victim, new Date())))).status).toBe(200);
+  });
+
+  it('without SES_SNS_TOPIC_ARNS (the default) the webhook refuses every message: the attack, and our own topic too', async () => {
+    confirmSubscription.mockClear();
+    fetchCertificate.mockClear();
+    const unlisted = await startTestApp(
+      { DATABASE_URL: t.app.config.databaseUrl!, SES_MAX_SEND_RATE: '0' },
+      { sesWebhook: { fetchCertificate, confirmSubscription } },
+    );
+    try {
+      const victim = await sentEmail();
+      const bystander = await sentEmail();
+      const before = [await stateOf(victim), await stateOf(bystander)];
+      const suppressionsBefore = await rows(`select count(*)::int as n from suppression`);
+
+      const attack = await forgedTopicAttack(unlisted.baseUrl, victim, [victim, bystander]);
+      expect(attack.subscription.status).toBe(403);
+      expect(attack.bounce.status).toBe(403);
+
+      // Genuine messages of our own topic: nothing is accepted until the list names it.
+      const ownSubscribeUrl = `https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${encodeURIComponent(TOPIC)}&Token=t`;
+      const ownConfirmation = sign({
+        Type: 'SubscriptionConfirmation',
+        MessageId: randomUUID(),
+        Token: 't',
+        TopicArn: TOPIC,
+        Message: 'subscribe',
+        SubscribeURL: ownSubscribeUrl,
+        Timestamp: new Date().toISOString(),
+      });
+      for (const message of [notification(bounce(victim)), notification(delivery(victim, new Date())), ownConfirmation]) {
+        expect(await post(message, undefined, unlisted.baseUrl)).toEqual({
+          status: 403,
+          body: { errors: [{ message: 'topic not accepted', extensions: { code: 'FORBIDDEN' } }] },
+        });
+      }
+      // Anything else too, malformed or not.
+      for (const body of ['{"Type": "Notification", ', '[1, 2]', JSON.stringify({ Type: 'Surprise' })]) {
+        expect((await post(body, undefined, unlisted.baseUrl)).status).toBe(403);
+      }
+      expect(confirmSubscription).not.toHaveBeenCalled();
+      expect(fetchCertificate).not.toHaveBeenCalled(); // refused before any network call
+      expect([await stateOf(victim), await stateOf(bystander)]).toEqual(before);
+      expect(await rows(`select count(*)::int as n from suppression`)).toEqual(suppressionsBefore);
+    } finally {
+      await unlisted.dispose();
+    }
+  });
+
+  it('production refuses to start with the webhook enabled (SES_CONFIGURATION_SET) and no SES_SNS_TOPIC_ARNS, naming it', () => {
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://app:pw@db.internal:5432/app',
+      PUBLIC_URL: 'https://mail.example.com',
+      SES_FROM_ADDRESS: 'hello@example.com',
+      TRACKING_SECRET: 'a'.repeat(40),
+      OPERATOR_TOKEN: 'b'.repeat(40),
+    };
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems.filter((problem) => problem.includes('SES_SNS_TOPIC_ARNS'));
+        throw error;
+      }
+      return [];
+    };
+    expect(problems({ ...production, SES_CONFIGURATION_SET: 'lead-nurture' })).toEqual([expect.stringContaining('SES_SNS_TOPIC_ARNS is required')]);
+    expect(problems({ ...production, SES_CONFIGURATION_SET: 'lead-nurture', SES_SNS_TOPIC_ARNS: ' , ' })).toHaveLength(1);
+    expect(problems({ ...production, SES_CONFIGURATION_SET: 'lead-nurture', SES_SNS_TOPIC_ARNS: TOPIC })).toEqual([]);
+    expect(loadConfig({ ...production, SES_CONFIGURATION_SET: 'lead-nurture', SES_SNS_TOPIC_ARNS: `${TOPIC} , ${ATTACKER_TOPIC}` }).ses.snsTopicArns).toEqual([
+      TOPIC,
+      ATTACKER_TOPIC,
+    ]);
+    // No configuration set: SES publishes no events, so there is nothing to require (and the webhook refuses everything).
+    expect(problems(production)).toEqual([]);
+    // A malformed entry is refused in every environment: a wildcard or a typo must not pass for a topic.
+    for (const bad of ['*', 'ses-events', 'arn:aws:sns:us-east-1:123456789012:*', 'arn:aws:sqs:us-east-1:123456789012:queue', `${TOPIC},oops`]) {
+      expect(problems({ NODE_ENV: 'test', SES_SNS_TOPIC_ARNS: bad }), bad).toEqual([expect.stringContaining('SES_SNS_TOPIC_ARNS')]);
+    }
   });
 
   it('with SES_SNS_TOPIC_ARNS set, messages from other topics are refused before any fetch', async () => {

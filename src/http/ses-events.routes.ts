@@ -8,6 +8,7 @@ import { applySesEvent } from '../delivery/ses-events/ses-events.service.js';
 import {
   CertificateUnavailableError,
   isSnsUrl,
+  isSubscribeUrlFor,
   parseSnsMessage,
   SnsVerifier,
   visitSubscribeUrl,
@@ -26,11 +27,14 @@ export interface SesWebhookHooks {
 const BODY_LIMIT = 256 * 1024;
 
 /**
- * `POST /webhooks/ses`: SES events from an SNS topic's HTTPS subscription. Only messages signed by Amazon SNS are
- * acted on (403 otherwise, with no detail); 200 means processed or deliberately ignored, so SNS stops retrying;
- * 5xx (database down, certificate unreachable) makes SNS retry later.
+ * `POST /webhooks/ses`: SES events from an SNS topic's HTTPS subscription. Only messages from a topic listed in
+ * SES_SNS_TOPIC_ARNS and signed by Amazon SNS are acted on (403 otherwise, with no detail): SNS signs every
+ * account's topics with the same certificate, so a valid signature alone would let anyone's topic in. With no
+ * list, every message is refused. 200 means processed or deliberately ignored, so SNS stops retrying; 5xx
+ * (database down, certificate unreachable) makes SNS retry later.
  */
 export function registerSesWebhook(http: FastifyInstance, deps: SesWebhookDeps): void {
+  if (deps.config.ses.snsTopicArns.length === 0) http.log.warn('SES webhook: SES_SNS_TOPIC_ARNS is not set, so POST /webhooks/ses refuses every message');
   const handle = sesWebhookHandler(deps);
   http.register((scope, _options, registered) => {
     // SNS posts JSON as text/plain; parsing is the handler's, so a bad body gets this route's 400.
@@ -52,9 +56,11 @@ export interface SesWebhookDeps {
 function sesWebhookHandler(deps: SesWebhookDeps) {
   const verifier = new SnsVerifier({ clock: deps.clock, fetchCertificate: deps.hooks?.fetchCertificate });
   const confirm = deps.hooks?.confirmSubscription ?? visitSubscribeUrl;
-  const topics = deps.config.ses.snsTopicArns;
+  const topics = new Set(deps.config.ses.snsTopicArns);
 
   return async (request: FastifyRequest, reply: FastifyReply) => {
+    // No list, no webhook: nothing is read, fetched, confirmed or changed.
+    if (topics.size === 0) return refuse(reply, 403, 'FORBIDDEN', 'topic not accepted');
     let decoded: unknown;
     try {
       decoded = JSON.parse(typeof request.body === 'string' ? request.body : '');
@@ -72,8 +78,8 @@ function sesWebhookHandler(deps: SesWebhookDeps) {
     const log = request.log.child({ snsMessageId: message.MessageId, snsType: message.Type });
     const typeHeader = request.headers['x-amz-sns-message-type'];
     if (typeHeader !== undefined && typeHeader !== message.Type) return refuse(reply, 400, 'BAD_REQUEST', 'x-amz-sns-message-type does not match Type');
-    // Checked before the signature: an unexpected topic costs no certificate fetch.
-    if (topics && !topics.includes(message.TopicArn)) {
+    // Checked before the signature: an unexpected topic costs no certificate fetch, and its subscription is never confirmed.
+    if (!topics.has(message.TopicArn)) {
       log.warn({ topicArn: message.TopicArn }, 'SES webhook: message from a topic not in SES_SNS_TOPIC_ARNS');
       return refuse(reply, 403, 'FORBIDDEN', 'topic not accepted');
     }
@@ -119,6 +125,10 @@ async function handleSubscription(confirm: (subscribeUrl: string) => Promise<voi
   if (!isSnsUrl(url)) {
     log.warn('SES webhook: SubscribeURL is not an Amazon SNS URL; not confirmed');
     return refuse(reply, 400, 'BAD_REQUEST', 'SubscribeURL is not an Amazon SNS URL');
+  }
+  if (!isSubscribeUrlFor(url, message.TopicArn)) {
+    log.warn({ topicArn: message.TopicArn }, 'SES webhook: SubscribeURL does not confirm this topic; not confirmed');
+    return refuse(reply, 400, 'BAD_REQUEST', 'SubscribeURL does not confirm this topic');
   }
   try {
     await confirm(url);

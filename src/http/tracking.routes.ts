@@ -12,7 +12,8 @@ const NO_CACHE = { 'cache-control': 'no-store, no-cache, must-revalidate, privat
 
 /**
  * The public routes recipients' mail clients reach: the open pixel, click redirects and unsubscribe. Tokens are
- * HMAC-signed; a forged or altered one changes nothing (the pixel is served anyway, a click gets 404).
+ * encrypted and authenticated (src/tracking/tokens.ts); a forged or altered one changes nothing (the pixel is
+ * served anyway, a click gets 404).
  */
 export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: MikroORM; config: Config; clock: Clock; recorder: EngagementRecorder }): void {
   const verify = tokenVerifier(deps.config.trackingSecret.reveal());

@@ -9,9 +9,10 @@ export interface InstrumentedHtml {
 const ANCHOR_HREF = /(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2/gi;
 
 /**
- * Rewrites an email's links to signed click-tracking URLs and adds the open pixel. Unsubscribe, `mailto:` and
- * `tel:` links and in-page anchors stay as they are: a tracked unsubscribe link would be followed by scanners,
- * and the others are not web pages. Each link gets its own index, so a click can only lead where the email did.
+ * Rewrites an email's links to click-tracking URLs and adds the open pixel; their tokens are encrypted, so no
+ * internal id shows. Unsubscribe, `mailto:` and `tel:` links and in-page anchors stay as they are: a tracked
+ * unsubscribe link would be followed by scanners, and the others are not web pages. Each link gets its own
+ * index, so a click can only lead where the email did.
  */
 export function instrumentHtml(html: string, input: { emailId: string; publicUrl: string; secret: string; unsubscribeUrl: string }): InstrumentedHtml {
   const links: string[] = [];

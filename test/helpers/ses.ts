@@ -58,3 +58,28 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * Whether a token shows a UUID in any decoding an attacker would try: the token's text, and each of its
+ * `.`-separated parts (and the whole) decoded as base64url at every alignment, looked at as bytes (the UUID's 16
+ * bytes), as text (the UUID with or without dashes) and as hex.
+ */
+export function revealsId(token: string, id: string): boolean {
+  const hex = id.replace(/-/g, '').toLowerCase();
+  const raw = Buffer.from(hex, 'hex');
+  const shows = (text: string) => text.toLowerCase().includes(id.toLowerCase()) || text.toLowerCase().replace(/-/g, '').includes(hex);
+  if (shows(token)) return true;
+  for (const part of new Set([token, ...token.split('.')])) {
+    for (let offset = 0; offset < 4; offset++) {
+      const decoded = Buffer.from(part.slice(offset), 'base64url');
+      if (decoded.includes(raw) || shows(decoded.toString('latin1')) || shows(decoded.toString('utf8')) || shows(decoded.toString('hex'))) return true;
+    }
+  }
+  return false;
+}
+
+/** The tracking and unsubscribe tokens in a sent email: the pixel's, every click link's, the unsubscribe link's and the List-Unsubscribe header's. */
+export function tokensOf(email: StoredEmail): string[] {
+  const text = `${email.body.html ?? ''}\n${email.body.text ?? ''}\n${headerOf(email, 'List-Unsubscribe') ?? ''}`;
+  return [...new Set([...text.matchAll(/\/(?:t\/o|t\/c|u)\/([^"'<>\s?.]+(?:\.[^"'<>\s?.]+)?)/g)].map((m) => m[1]!.replace(/\.gif$/, '')))];
+}

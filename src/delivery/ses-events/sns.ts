@@ -55,6 +55,17 @@ export function isSnsUrl(value: string): boolean {
   return url.protocol === 'https:' && SNS_HOST.test(url.hostname) && url.port === '' && url.username === '' && url.password === '';
 }
 
+/**
+ * True when visiting `url` confirms a subscription to `topicArn` and does nothing else: an Amazon SNS URL whose
+ * Action is ConfirmSubscription for that very topic. (SNS signs what it sends, so a genuine message always
+ * passes; this keeps a confirmation from ever acting on a topic other than the one that was checked.)
+ */
+export function isSubscribeUrlFor(url: string, topicArn: string): boolean {
+  if (!isSnsUrl(url)) return false;
+  const query = new URL(url).searchParams;
+  return query.get('Action') === 'ConfirmSubscription' && query.getAll('TopicArn').length === 1 && query.get('TopicArn') === topicArn;
+}
+
 /** Checks the shape of a decoded SNS body; says nothing yet about its authenticity. */
 export function parseSnsMessage(value: unknown): SnsParseResult {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, status: 400, reason: 'the body is not an SNS message' };
