@@ -5,6 +5,7 @@ import { openOrm, pendingMigrations } from './db/orm.js';
 import { createSesProvider } from './delivery/ses-provider.js';
 import { startJobs } from './jobs/jobs.js';
 import { createLogger } from './core/logger.js';
+import { openRenderPool } from './templates/render.js';
 
 /**
  * `npm run worker`: dispatch and sweeping without the HTTP server, for running more senders than API processes.
@@ -24,6 +25,9 @@ async function main(): Promise<void> {
     await orm.close(true);
     process.exit(1);
   }
+  // Emails render in worker threads (templates/render-pool.ts), loaded before the first dispatch.
+  const renderPool = openRenderPool();
+  await renderPool.ready;
   const provider = createSesProvider(config, config.ses.endpoint);
   const jobs = await startJobs({
     config,
@@ -42,6 +46,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'worker draining');
     await jobs.dispose();
+    await renderPool.release();
     provider.dispose();
     await orm.close(true);
     process.exit(0);

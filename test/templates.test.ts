@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SEQUENCE } from '../src/companies/default-sequence.js';
 import { renderEmail } from '../src/templates/render.js';
+import { RenderBudget } from '../src/templates/render-budget.js';
 import type { TemplateData, TemplateLead } from '../src/templates/template-data.js';
 import { checkTemplate } from '../src/templates/template-check.js';
-import { MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, TemplateRenderError } from '../src/templates/template-engine.js';
+import { MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH, TemplateRenderError, TemplateTooSlowError } from '../src/templates/template-engine.js';
 import { TEMPLATE_VARIABLES } from '../src/templates/template-variables.js';
 
 const UNSUBSCRIBE_URL = 'https://mail.example.com/u/abc123?sig=x&lead=7';
@@ -60,12 +61,12 @@ describe('legacy placeholders', () => {
   });
 
   it('passes checkTemplate and leaves Liquid markup and raw blocks alone', async () => {
-    expect(checkTemplate('Welcome, {first_name} at {company_name}', 'subject')).toEqual([]);
+    expect(await checkTemplate('Welcome, {first_name} at {company_name}', 'subject')).toEqual([]);
     await expect(subjectOf('{{ "{first_name}" | size }} {% raw %}{first_name}{% endraw %}')).resolves.toBe('12 {first_name}');
   });
 
-  it('reports an unknown {word} placeholder by name', () => {
-    const problems = checkTemplate('Hi {nickname}!', 'subject');
+  it('reports an unknown {word} placeholder by name', async () => {
+    const problems = await checkTemplate('Hi {nickname}!', 'subject');
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ variable: 'nickname' });
     expect(problems[0]?.message).toContain('{nickname}');
@@ -85,7 +86,7 @@ describe('Liquid', () => {
     const subject =
       '{{ lead.last_name }}|{{ lead.email }}|{{ lead.company_name }}|{{ lead.timezone }}|{{ lead.score }}|' +
       '{{ lead.attributes.plan }}|{{ company.from_address }}|{{ company.from_name }}|{{ last_name }}|{{ company_name }}|{{ unsubscribe_url }}';
-    expect(checkTemplate(subject, 'subject')).toEqual([]);
+    expect(await checkTemplate(subject, 'subject')).toEqual([]);
     await expect(subjectOf(subject)).resolves.toBe(
       `Scully|dana@acme.test|Acme|Europe/Paris|72|pro|hello@northwind.test|Sam at Northwind|Scully|Acme|${UNSUBSCRIBE_URL}`,
     );
@@ -104,75 +105,75 @@ describe('Liquid', () => {
 });
 
 describe('checkTemplate', () => {
-  it('reports unknown variables by name, suggesting lead.attributes', () => {
-    const problems = checkTemplate('{{ lead.favorite_color }} {{ foo }} {{ foo }}', 'subject');
+  it('reports unknown variables by name, suggesting lead.attributes', async () => {
+    const problems = await checkTemplate('{{ lead.favorite_color }} {{ foo }} {{ foo }}', 'subject');
     expect(problems.map((problem) => problem.variable)).toEqual(['lead.favorite_color', 'foo']);
     expect(problems[0]?.message).toContain('lead.attributes.favorite_color');
     expect(problems[1]?.message).toContain('Unknown variable "foo"');
   });
 
-  it('suggests the right name for typos', () => {
-    const [typo] = checkTemplate('{{ frist_name }}', 'subject');
+  it('suggests the right name for typos', async () => {
+    const [typo] = await checkTemplate('{{ frist_name }}', 'subject');
     expect(typo?.message).toContain('"first_name"');
-    expect(checkTemplate('{{ company.nme }}', 'subject')[0]?.variable).toBe('company.nme');
+    expect((await checkTemplate('{{ company.nme }}', 'subject'))[0]?.variable).toBe('company.nme');
   });
 
-  it('does not report loop variables, assign or capture', () => {
+  it('does not report loop variables, assign or capture', async () => {
     const source =
       '{% assign greeting = "Hi" %}{% capture who %}{{ first_name }}{% endcapture %}' +
       '{% for tag in lead.attributes.tags %}{{ tag | upcase }}{{ forloop.index }}{% endfor %}{{ greeting }} {{ who }}';
-    expect(checkTemplate(source, 'subject')).toEqual([]);
+    expect(await checkTemplate(source, 'subject')).toEqual([]);
   });
 
-  it('accepts Liquid size/first/last on scalars but nothing else', () => {
-    expect(checkTemplate('{{ first_name.size }}', 'subject')).toEqual([]);
-    expect(checkTemplate('{{ first_name.bogus }}', 'subject')[0]?.variable).toBe('first_name.bogus');
+  it('accepts Liquid size/first/last on scalars but nothing else', async () => {
+    expect(await checkTemplate('{{ first_name.size }}', 'subject')).toEqual([]);
+    expect((await checkTemplate('{{ first_name.bogus }}', 'subject'))[0]?.variable).toBe('first_name.bogus');
   });
 
-  it('reports Liquid syntax errors with their position', () => {
-    const [problem, ...rest] = checkTemplate('Hi\n{% if lead.score > 50 %}hot', 'subject');
+  it('reports Liquid syntax errors with their position', async () => {
+    const [problem, ...rest] = await checkTemplate('Hi\n{% if lead.score > 50 %}hot', 'subject');
     expect(rest).toEqual([]);
     expect(problem?.message).toMatch(/not closed.*line:2/);
   });
 
-  it('reports misspelt filters', () => {
-    expect(checkTemplate('{{ first_name | defualt: "there" }}', 'subject')[0]?.message).toContain('defualt');
+  it('reports misspelt filters', async () => {
+    expect((await checkTemplate('{{ first_name | defualt: "there" }}', 'subject'))[0]?.message).toContain('defualt');
   });
 
   it.each(['{% include "secrets" %}', '{% render "partial" %}', '{% layout "base" %}'])('rejects %s', async (source) => {
-    const [problem] = checkTemplate(source, 'body');
+    const [problem] = await checkTemplate(source, 'body');
     expect(problem?.message).toContain('not allowed');
     await expect(bodyOf(source)).rejects.toThrow(TemplateRenderError);
   });
 
-  it('reports oversize subjects and bodies', () => {
-    expect(checkTemplate('x'.repeat(MAX_SUBJECT_LENGTH), 'subject')).toEqual([]);
-    expect(checkTemplate('x'.repeat(MAX_SUBJECT_LENGTH + 1), 'subject')[0]?.message).toContain(String(MAX_SUBJECT_LENGTH));
-    expect(checkTemplate('x'.repeat(MAX_BODY_LENGTH + 1), 'body')[0]?.message).toContain(String(MAX_BODY_LENGTH));
+  it('reports oversize subjects and bodies', async () => {
+    expect(await checkTemplate('x'.repeat(MAX_SUBJECT_LENGTH), 'subject')).toEqual([]);
+    expect((await checkTemplate('x'.repeat(MAX_SUBJECT_LENGTH + 1), 'subject'))[0]?.message).toContain(String(MAX_SUBJECT_LENGTH));
+    expect((await checkTemplate('x'.repeat(MAX_BODY_LENGTH + 1), 'body'))[0]?.message).toContain(String(MAX_BODY_LENGTH));
   });
 
-  it('reports empty templates', () => {
-    expect(checkTemplate('  ', 'subject')).toHaveLength(1);
+  it('reports empty templates', async () => {
+    expect(await checkTemplate('  ', 'subject')).toHaveLength(1);
   });
 
-  it('reports MJML that mjml cannot render', () => {
-    expect(checkTemplate('<mjml><mj-head></mj-head></mjml>', 'body')[0]?.message).toContain('mj-body');
-    expect(checkTemplate('<mjml><mj-body><mj-text>Hi</mj-text></mj-body></mjml>', 'body')[0]?.message).toContain('mj-text');
-    expect(checkTemplate('<mjml><mj-body><mj-sectoin></mj-sectoin></mj-body></mjml>', 'body')[0]?.message).toContain('mj-sectoin');
-    expect(checkTemplate(mjml('Hello {{ first_name }}'), 'body')).toEqual([]);
+  it('reports MJML that mjml cannot render', async () => {
+    expect((await checkTemplate('<mjml><mj-head></mj-head></mjml>', 'body'))[0]?.message).toContain('mj-body');
+    expect((await checkTemplate('<mjml><mj-body><mj-text>Hi</mj-text></mj-body></mjml>', 'body'))[0]?.message).toContain('mj-text');
+    expect((await checkTemplate('<mjml><mj-body><mj-sectoin></mj-sectoin></mj-body></mjml>', 'body'))[0]?.message).toContain('mj-sectoin');
+    expect(await checkTemplate(mjml('Hello {{ first_name }}'), 'body')).toEqual([]);
   });
 
-  it('accepts HTML and text fragments', () => {
-    expect(checkTemplate('<p>Hi {first_name},</p><p><a href="https://example.com">Read more</a></p>', 'body')).toEqual([]);
-    expect(checkTemplate('Hi {first_name},\n\nThanks!', 'body')).toEqual([]);
+  it('accepts HTML and text fragments', async () => {
+    expect(await checkTemplate('<p>Hi {first_name},</p><p><a href="https://example.com">Read more</a></p>', 'body')).toEqual([]);
+    expect(await checkTemplate('Hi {first_name},\n\nThanks!', 'body')).toEqual([]);
   });
 
-  it('reports templates that blow the render limits', () => {
-    expect(checkTemplate('{% for i in (1..100000000) %}{{ i }}{% endfor %}', 'body')[0]?.message).toContain('limit');
+  it('reports templates that blow the render limits', async () => {
+    expect((await checkTemplate('{% for i in (1..100000000) %}{{ i }}{% endfor %}', 'body'))[0]?.message).toContain('limit');
   });
 
-  it('never throws', () => {
-    expect(checkTemplate(undefined as unknown as string, 'subject')).toHaveLength(1);
+  it('never throws', async () => {
+    expect(await checkTemplate(undefined as unknown as string, 'subject')).toHaveLength(1);
   });
 });
 
@@ -233,7 +234,8 @@ describe('renderEmail', () => {
   it('fails fast on hostile loops', async () => {
     for (const body of ['{% for i in (1..100000000) %}{{ i }}{% endfor %}', '{% for i in (1..5000) %}{% for j in (1..5000) %}{% endfor %}{% endfor %}']) {
       const started = Date.now();
-      await expect(bodyOf(body)).rejects.toThrow(TemplateRenderError);
+      // Too costly is not a broken template: TEMPLATE_TOO_SLOW (issue 15).
+      await expect(bodyOf(body)).rejects.toThrow(TemplateTooSlowError);
       expect(Date.now() - started).toBeLessThan(3000);
     }
   });
@@ -260,8 +262,8 @@ describe('default sequence', () => {
 
   it.each(DEFAULT_SEQUENCE.steps.map((step, i) => [i + 1, step] as const))('step %i checks clean and renders with and without names', async (_n, step) => {
     expect(step.body.startsWith('<mjml>')).toBe(true);
-    expect(checkTemplate(step.subject, 'subject')).toEqual([]);
-    expect(checkTemplate(step.body, 'body')).toEqual([]);
+    expect(await checkTemplate(step.subject, 'subject')).toEqual([]);
+    expect(await checkTemplate(step.body, 'body')).toEqual([]);
 
     const named = await renderEmail(step, data());
     expect(named.text).toContain('Hi Dana,');
@@ -302,5 +304,42 @@ describe('precompiled bodies (MJML compiled once per template, Liquid per email)
     const rendered = await renderEmail({ subject: 'Parts', body }, data({ firstName: 'Cy' }));
     for (const part of [1, 2, 3]) expect(rendered.html).toContain(`Part ${part} for Cy`);
     expect(rendered.text).toContain('Part 3 for Cy');
+  });
+});
+
+describe('render workers (issue 15)', () => {
+  it('checks templates with a large lead too: a loop over attributes that is free with an empty sample is too slow', async () => {
+    const nested = '{% for a in lead.attributes.list %}{% for b in lead.attributes.list %}{{ b }}{% endfor %}{% endfor %}';
+    const [problem, ...rest] = await checkTemplate(nested, 'body');
+    expect(rest).toEqual([]);
+    expect(problem).toMatchObject({ slow: true });
+    expect(problem?.message).toContain('many attributes');
+    // An ordinary loop over a lead's attributes is fine.
+    await expect(checkTemplate('{% for pair in lead.attributes %}{{ pair[0] }}: {{ pair[1] }} {% endfor %}', 'body')).resolves.toEqual([]);
+    await expect(checkTemplate('{% for tag in lead.attributes.list %}{{ tag | upcase }}{% endfor %}', 'subject')).resolves.toEqual([]);
+  });
+
+  it('marks a template that is slow with any data as slow, not as broken', async () => {
+    const problems = await checkTemplate('{% for i in (1..3000) %}{% for j in (1..3000) %}{% endfor %}{% endfor %}', 'subject');
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ slow: true });
+  });
+
+  it('terminates a render Liquid cannot interrupt (MJML of a huge document), and the next render still works', async () => {
+    // Liquid builds 4,000 sections quickly; converting them is MJML's work, which only killing the worker stops.
+    const sections = '{% for i in (1..4000) %}<mj-section><mj-column><mj-text>{{ i }}</mj-text></mj-column></mj-section>{% endfor %}';
+    const started = Date.now();
+    await expect(bodyOf(`<mjml><mj-body>${sections}</mj-body></mjml>`)).rejects.toThrow(TemplateTooSlowError);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await expect(subjectOf('Still {{ first_name }}')).resolves.toBe('Still Dana');
+  });
+
+  it('stops a request at its render budget', async () => {
+    const budget = new RenderBudget('budget-test', 1500);
+    const slow = { subject: 'x', body: '{% for i in (1..3000) %}{% for j in (1..3000) %}{% endfor %}{% endfor %}' };
+    await expect(renderEmail(slow, data(), budget)).rejects.toThrow(TemplateTooSlowError);
+    await expect(renderEmail(slow, data(), budget)).rejects.toThrow(TemplateTooSlowError);
+    const refused = await renderEmail(slow, data(), budget).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ notRun: true, reason: 'TEMPLATE_TOO_SLOW' });
   });
 });

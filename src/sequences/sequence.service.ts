@@ -11,6 +11,8 @@ import { WindowTimeZone, type SendWindow, type SequenceStep } from '../model/seq
 import { thresholdProblems } from './sequence.validation.js';
 import type { CompanyScope, Scope } from '../model/scope.js';
 import { renderEmail, type RenderedEmail } from '../templates/render.js';
+import { requestRenderBudget } from '../templates/render-budget.js';
+import { TemplateRenderError } from '../templates/template-engine.js';
 import { templateData } from '../templates/template-data.js';
 
 /** One sequence of the company (`sequence`). */
@@ -117,7 +119,15 @@ export async function previewEmail(scope: CompanyScope, sequenceId: string, step
     throw InvalidInputError.field('step', `must be 1 to ${sequence.steps.length} for this sequence`);
   }
   const lead = await findLead(em, companyId, leadId);
-  return renderEmail(template, templateData(await scope.company(), lead, `${publicUrl}/u/preview`));
+  // Every preview of one request draws on the same render budget (a document of many aliases shares it).
+  const budget = requestRenderBudget(scope, companyId);
+  try {
+    return await renderEmail(template, templateData(await scope.company(), lead, `${publicUrl}/u/preview`), budget);
+  } catch (error) {
+    // A template that cannot be rendered is the caller's to fix, not a server fault (TEMPLATE_TOO_SLOW is already one).
+    if (error instanceof TemplateRenderError) throw InvalidInputError.field('step', error.message);
+    throw error;
+  }
 }
 
 export function totalDelayHours(step: SequenceStep): number {

@@ -1,7 +1,9 @@
-import type { FieldProblem } from '../core/errors.js';
+import { SequenceErrorReason } from '../core/error-reasons.js';
+import { InvalidInputError, type FieldProblem } from '../core/errors.js';
 import { SequenceTrigger } from '../model/sequence.enums.js';
 import { MAX_STEPS, type SendWindow, type SequenceStep } from '../model/sequence-step.js';
 import { sendWindowProblems } from './schedule.js';
+import type { RenderBudget } from '../templates/render-budget.js';
 import { checkTemplate } from '../templates/template-check.js';
 import { MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH } from '../templates/template-engine.js';
 import type { CreateSequenceInput, SendWindowInput, SequenceStepInput, UpdateSequenceInput } from './dto/sequence.input.js';
@@ -18,22 +20,31 @@ export interface SequenceShape {
   sendWindow: SendWindowInput | SendWindow | null;
 }
 
-/** Every problem of a sequence, each naming its field (`input.steps.2.subject`) and, for templates, the variable. */
-export function sequenceProblems(shape: SequenceShape, path = 'input'): FieldProblem[] {
+/** What a check of templates needs from the request it runs for: the render time it may spend. */
+export interface TemplateCheckRequest {
+  renderBudget?: RenderBudget;
+}
+
+/**
+ * Every problem of a sequence, each naming its field (`input.steps.2.subject`) and, for templates, the variable.
+ * A template too slow to render is not a problem to fix among others: the call fails with TEMPLATE_TOO_SLOW.
+ */
+export async function sequenceProblems(shape: SequenceShape, path = 'input', request: TemplateCheckRequest = {}): Promise<FieldProblem[]> {
   return [
     ...nameProblems(shape.name, path),
     ...descriptionProblems(shape.description, path),
     ...thresholdProblems(shape.trigger, shape.scoreThreshold, path),
-    ...stepProblems(shape.steps, `${path}.steps`),
+    ...(await stepProblems(shape.steps, `${path}.steps`, request)),
     ...(shape.sendWindow ? windowProblems(shape.sendWindow, path) : []),
   ];
 }
 
 /** `createSequence`'s input: a complete sequence. */
-export function createSequenceProblems(input: CreateSequenceInput, path: string): FieldProblem[] {
+export function createSequenceProblems(input: CreateSequenceInput, path: string, request: TemplateCheckRequest = {}): Promise<FieldProblem[]> {
   return sequenceProblems(
     { ...input, description: input.description ?? null, scoreThreshold: input.scoreThreshold ?? null, sendWindow: input.sendWindow ?? null },
     path,
+    request,
   );
 }
 
@@ -41,7 +52,7 @@ export function createSequenceProblems(input: CreateSequenceInput, path: string)
  * `updateSequence`'s input, field by field: what it gives must be valid whatever is stored. Whether a threshold
  * fits the trigger can need the stored trigger; the service checks that after merging (`thresholdProblems`).
  */
-export function updateSequenceProblems(input: UpdateSequenceInput, path: string): FieldProblem[] {
+export async function updateSequenceProblems(input: UpdateSequenceInput, path: string, request: TemplateCheckRequest = {}): Promise<FieldProblem[]> {
   const problems: FieldProblem[] = [];
   if (input.name !== undefined && input.name !== null) problems.push(...nameProblems(input.name, path));
   if (input.description) problems.push(...descriptionProblems(input.description.trim(), path));
@@ -50,7 +61,7 @@ export function updateSequenceProblems(input: UpdateSequenceInput, path: string)
     if (!isThreshold(threshold)) problems.push({ field: `${path}.scoreThreshold`, message: 'must be 1 to 100' });
     else if (input.trigger && input.trigger !== SequenceTrigger.SCORE_THRESHOLD) problems.push(...thresholdProblems(input.trigger, threshold, path));
   }
-  if (input.steps) problems.push(...stepProblems(input.steps, `${path}.steps`));
+  if (input.steps) problems.push(...(await stepProblems(input.steps, `${path}.steps`, request)));
   if (input.sendWindow) problems.push(...windowProblems(input.sendWindow, path));
   return problems;
 }
@@ -82,13 +93,14 @@ function windowProblems(window: SendWindowInput | SendWindow, path: string): Fie
   return sendWindowProblems(window).map((message) => ({ field: `${path}.sendWindow`, message }));
 }
 
-function stepProblems(steps: (SequenceStepInput | SequenceStep)[], path: string): FieldProblem[] {
+async function stepProblems(steps: (SequenceStepInput | SequenceStep)[], path: string, request: TemplateCheckRequest): Promise<FieldProblem[]> {
   if (steps.length < 1 || steps.length > MAX_STEPS) {
     return [{ field: path, message: `must have 1 to ${MAX_STEPS} steps (got ${steps.length})` }];
   }
   const problems: FieldProblem[] = [];
   let previousHours = 0;
-  steps.forEach((step, index) => {
+  // One template at a time: a request takes one render worker, and stops at the first that is too slow.
+  for (const [index, step] of steps.entries()) {
     const at = `${path}.${index}`;
     if (!Number.isInteger(step.delayDays) || step.delayDays < 0 || step.delayDays > MAX_DELAY_DAYS) {
       problems.push({ field: `${at}.delayDays`, message: `must be 0 to ${MAX_DELAY_DAYS}` });
@@ -101,17 +113,20 @@ function stepProblems(steps: (SequenceStepInput | SequenceStep)[], path: string)
       problems.push({ field: `${at}.delayDays`, message: `must not come before step ${index} (steps are in sending order)` });
     }
     previousHours = Math.max(previousHours, totalHours);
-    problems.push(...templateProblems(step.subject, 'subject', MAX_SUBJECT_LENGTH, `${at}.subject`));
-    problems.push(...templateProblems(step.body, 'body', MAX_BODY_LENGTH, `${at}.body`));
-  });
+    problems.push(...(await templateProblems(step.subject, 'subject', MAX_SUBJECT_LENGTH, `${at}.subject`, request)));
+    problems.push(...(await templateProblems(step.body, 'body', MAX_BODY_LENGTH, `${at}.body`, request)));
+  }
   return problems;
 }
 
-function templateProblems(source: string, part: 'subject' | 'body', max: number, field: string): FieldProblem[] {
+async function templateProblems(source: string, part: 'subject' | 'body', max: number, field: string, request: TemplateCheckRequest): Promise<FieldProblem[]> {
   // Checked before parsing so a huge template costs nothing.
   if (source.length > max) return [{ field, message: `must be at most ${max} characters (got ${source.length})` }];
   if (source.trim() === '') return [{ field, message: 'must not be empty' }];
-  return checkTemplate(source, part).map((problem) => ({
+  const problems = await checkTemplate(source, part, request.renderBudget);
+  const slow = problems.filter((problem) => problem.slow).map((problem) => ({ field, message: problem.message }));
+  if (slow.length > 0) throw new InvalidInputError(slow, SequenceErrorReason.TEMPLATE_TOO_SLOW);
+  return problems.map((problem) => ({
     field,
     message: problem.message,
     ...(problem.variable ? { variable: problem.variable } : {}),

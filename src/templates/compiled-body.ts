@@ -3,7 +3,7 @@ import { convertLegacyPlaceholders } from './legacy-placeholders.js';
 import { assembleMjml } from './layout.js';
 import { mjmlToHtml } from './mjml.js';
 import { htmlToText, withUnsubscribeLine } from './plain-text.js';
-import { bodyEngine, errorMessage, LIQUID_MARKUP, subjectEngine, TemplateRenderError } from './template-engine.js';
+import { bodyEngine, errorMessage, LIQUID_MARKUP, remainingMs, subjectEngine, TemplateRenderError } from './template-engine.js';
 
 // MJML and html-to-text cost ~2 ms per email, Liquid ~0.05 ms, and only Liquid depends on the lead. So a body is
 // compiled once: its Liquid segments are swapped for inert tokens, the result goes through MJML (and the text
@@ -65,11 +65,14 @@ export function renderCompiled(
   subject: string,
   scope: Record<string, unknown>,
   unsubscribeUrl: string,
+  deadline: number,
 ): { html: string; text: string } {
   const withSubject = { ...scope, __subject: subject };
   try {
-    const html = String(bodyEngine.renderSync(compiled.html, withSubject));
-    const text = compiled.text ? String(subjectEngine.renderSync(compiled.text, withSubject)).trim() : htmlToText(html).trim();
+    const html = String(bodyEngine.renderSync(compiled.html, withSubject, { renderLimit: remainingMs(deadline) }));
+    const text = compiled.text
+      ? String(subjectEngine.renderSync(compiled.text, withSubject, { renderLimit: remainingMs(deadline) })).trim()
+      : htmlToText(html).trim();
     return { html, text: withUnsubscribeLine(text, unsubscribeUrl) };
   } catch (error) {
     throw new TemplateRenderError(`Could not render the body: ${errorMessage(error)}`, { cause: error });

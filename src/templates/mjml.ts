@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import mjml2html from 'mjml';
 import { errorMessage, TemplateRenderError, type TemplateProblem } from './template-engine.js';
 
-// mjml 5's mjml2html is async, but checkTemplate must stay synchronous, so checks
-// call mjml's own (synchronous) XML parser and validator directly. They are
+// mjml 5's mjml2html converts the whole document; a check only needs to know whether it is valid MJML, so
+// checks call mjml's own (synchronous) XML parser and validator directly. They are
 // resolved through mjml itself so they are the very instances mjml2html uses,
 // with mjml's preset components already registered by the import above.
 

@@ -1,66 +1,57 @@
-import type { Template } from 'liquidjs';
-import { compiledBody, renderCompiled } from './compiled-body.js';
-import { convertLegacyPlaceholders } from './legacy-placeholders.js';
-import { assembleMjml, escapeHtml } from './layout.js';
-import { mjmlToHtml } from './mjml.js';
-import { htmlToText, withUnsubscribeLine } from './plain-text.js';
+import { availableParallelism } from 'node:os';
+import type { RenderedEmail } from './render-inline.js';
+import type { RenderBudget } from './render-budget.js';
+import { RenderPool, type RenderTask } from './render-pool.js';
 import type { TemplateData } from './template-data.js';
-import { engineFor, errorMessage, MAX_BODY_LENGTH, maxLength, TemplateRenderError, type TemplatePart } from './template-engine.js';
-import { buildScope } from './template-variables.js';
 
-/** A rendered email: one-line subject, HTML part and plain-text part. */
-export interface RenderedEmail {
-  subject: string;
-  html: string;
-  text: string;
+export type { RenderedEmail } from './render-inline.js';
+
+/** How long one email may take to render, in ms (Liquid's limit; the worker is killed shortly after). */
+export const SEND_RENDER_LIMIT_MS = 1000;
+/** Render threads: the machine has 2 cores, one for the server and one for templates, with a second for fairness. */
+const POOL_SIZE = Math.min(2, Math.max(1, availableParallelism()));
+/** Whose queue tasks without an owner wait in (tests and scripts). */
+const NO_OWNER = '';
+
+let pool: RenderPool | undefined;
+let holders = 0;
+
+/** The shared render pool, started on first use. */
+function renderPool(): RenderPool {
+  return (pool ??= new RenderPool(POOL_SIZE));
 }
 
-const PARSED_CACHE_SIZE = 256;
-const parsedCache = new Map<string, Template[]>();
-
-/** A template parsed once per source: a sequence's subject is rendered for every lead. Parse errors are not kept. */
-function parsed(part: TemplatePart, source: string): Template[] {
-  const key = `${part}\u0000${source}`;
-  let templates = parsedCache.get(key);
-  if (!templates) {
-    templates = engineFor(part).parse(convertLegacyPlaceholders(source).source);
-    parsedCache.set(key, templates);
-    if (parsedCache.size > PARSED_CACHE_SIZE) parsedCache.delete(parsedCache.keys().next().value!);
-  }
-  return templates;
+/**
+ * Starts the render workers now (they take a moment to load) and holds them until `release` is called: startApp
+ * waits for `ready` before serving and disposes of `release`. The pool is shared by everything in the process,
+ * and closed with the last holder.
+ */
+export function openRenderPool(): { ready: Promise<void>; release: () => Promise<void> } {
+  const ready = renderPool().ready();
+  holders++;
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    holders--;
+    if (holders > 0 || !pool) return;
+    const closing = pool;
+    pool = undefined;
+    await closing.close();
+  };
+  return { ready, release };
 }
 
-// Rendering is synchronous (no template can reach a file or anything else that waits), which spares the
-// promise per tag that liquidjs's async render costs on every email.
-function renderLiquid(part: TemplatePart, source: string, scope: Record<string, unknown>): string {
-  const max = maxLength(part);
-  if (source.length > max) throw new TemplateRenderError(`The ${part} template is longer than ${max} characters.`);
-  try {
-    return String(engineFor(part).renderSync(parsed(part, source), scope));
-  } catch (error) {
-    throw new TemplateRenderError(`Could not render the ${part}: ${errorMessage(error)}`, { cause: error });
-  }
+/** Runs a task in the render pool (render-pool.ts) for `budget`'s owner, within `limitMs`. */
+export function runInPool(task: RenderTask, limitMs: number, budget?: RenderBudget): Promise<unknown> {
+  return renderPool().run(task, { owner: budget?.owner ?? NO_OWNER, limitMs, ...(budget ? { budget } : {}) });
 }
 
-/** A subject is a single header line: control characters and line breaks become single spaces. */
-function normalizeSubject(subject: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is this expression's purpose
-  return subject.replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim();
-}
-
-/** Renders a step for one lead. Throws TemplateRenderError with a clear message on failure. */
-export async function renderEmail(template: { subject: string; body: string }, data: TemplateData): Promise<RenderedEmail> {
-  if (!data.unsubscribeUrl) throw new TemplateRenderError('An unsubscribe URL is required to render an email.');
-  const scope = buildScope(data);
-  const subject = normalizeSubject(renderLiquid('subject', template.subject, scope));
-  const compiled = template.body.length <= MAX_BODY_LENGTH ? await compiledBody(template.body) : null;
-  if (compiled) return { subject, ...renderCompiled(compiled, subject, scope, data.unsubscribeUrl) };
-
-  // The full pipeline, per email: the body could not be compiled (see compiled-body.ts for when).
-  const body = renderLiquid('body', template.body, scope);
-  const html = await mjmlToHtml(assembleMjml(body, subject, data.unsubscribeUrl));
-  if (!html.includes(escapeHtml(data.unsubscribeUrl)) && !html.includes(data.unsubscribeUrl)) {
-    throw new TemplateRenderError('The rendered body lost its unsubscribe link; check the MJML around {{ unsubscribe_url }}.');
-  }
-  return { subject, html, text: withUnsubscribeLine(htmlToText(html).trim(), data.unsubscribeUrl) };
+/**
+ * Renders a step for one lead, in a render worker. Throws TemplateRenderError with a clear message on failure,
+ * and TemplateTooSlowError (TEMPLATE_TOO_SLOW) when it takes longer than SEND_RENDER_LIMIT_MS or `budget` is spent.
+ */
+export async function renderEmail(template: { subject: string; body: string }, data: TemplateData, budget?: RenderBudget): Promise<RenderedEmail> {
+  const task: RenderTask = { kind: 'render', template: { subject: template.subject, body: template.body }, data };
+  return (await runInPool(task, SEND_RENDER_LIMIT_MS, budget)) as RenderedEmail;
 }

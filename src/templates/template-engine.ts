@@ -1,4 +1,6 @@
 import { Liquid, Tag, type Emitter, type FS } from 'liquidjs';
+import { SequenceErrorReason } from '../core/error-reasons.js';
+import { DomainError } from '../core/errors.js';
 
 /** Longest subject template accepted, in characters. */
 export const MAX_SUBJECT_LENGTH: number = 500;
@@ -12,6 +14,8 @@ export type TemplatePart = 'subject' | 'body';
 export interface TemplateProblem {
   message: string;
   variable?: string;
+  /** The template is too costly to render (time, memory, or the request's render budget): TEMPLATE_TOO_SLOW. */
+  slow?: boolean;
 }
 
 /** Liquid markup in a template: raw blocks first (kept whole), then outputs and tags. */
@@ -22,6 +26,34 @@ export class TemplateRenderError extends Error {
   override name = 'TemplateRenderError';
 }
 
+/**
+ * A render (or a save-time check) that is too costly: over its time limit, its memory limit, or the render budget
+ * of the request or batch it belongs to. BAD_USER_INPUT with reason TEMPLATE_TOO_SLOW.
+ */
+export class TemplateTooSlowError extends DomainError {
+  constructor(
+    message: string,
+    /** Refused before running (the budget was spent, or too many renders were waiting): the template may be fine. */
+    readonly notRun = false,
+  ) {
+    super('invalid', SequenceErrorReason.TEMPLATE_TOO_SLOW, message);
+    this.name = 'TemplateTooSlowError';
+  }
+}
+
+/** True for liquidjs's own DoS limits (time, memory) and a blown stack: the template is too costly, not wrong. */
+export function isLimitError(error: unknown): boolean {
+  if (error instanceof RangeError) return true;
+  const text = error instanceof Error ? `${error.message} ${error.cause instanceof Error ? error.cause.message : ''}` : String(error);
+  return /limit exceeded|Maximum call stack/i.test(text);
+}
+
+/** Liquid's renderLimit for a render that must end by `deadline` (at least 1 ms: 0 would mean no limit). */
+export function remainingMs(deadline: number): number {
+  return Math.max(1, Math.floor(deadline - Date.now()));
+}
+
+// The engine's own default; renders pass the time left before their deadline (render-inline.ts).
 const RENDER_LIMIT_MS = 1000;
 // liquidjs counts allocations (ranges, string concatenation…) against this; 10M covers any sane email.
 const MEMORY_LIMIT = 10_000_000;

@@ -11,8 +11,14 @@ import { AdjustLeadScoreArgs, ImportLeadsArgs, LeadFilter, LeadInput, UpdateLead
 import { adjustScoreProblems, importProblems, leadFilterProblems, leadProblems } from '../../leads/lead.validation.js';
 import { CreateSequenceInput, UpdateSequenceInput } from '../../sequences/dto/sequence.input.js';
 import { createSequenceProblems, updateSequenceProblems } from '../../sequences/sequence.validation.js';
+import type { RenderBudget } from '../../templates/render-budget.js';
 import { PageArgs } from '../connection.js';
 import { EmailStatusChangedArgs, EnrollmentChangedArgs, LeadScoreChangedArgs } from '../realtime/subscription.args.js';
+
+/** What a check may need of the request it runs for: the render time its template checks may spend. */
+export interface CheckRequest {
+  renderBudget: RenderBudget;
+}
 
 /**
  * Every input and args class of the API, with the pure function that lists its problems. An input class is
@@ -22,17 +28,18 @@ import { EmailStatusChangedArgs, EnrollmentChangedArgs, LeadScoreChangedArgs } f
  */
 export interface InputCheck {
   kind: 'input' | 'args';
-  problems: (value: unknown, path: string) => FieldProblem[];
+  /** Template checks render in a worker, so a check may answer with a promise; validateInput awaits it. */
+  problems: (value: unknown, path: string, request: CheckRequest) => FieldProblem[] | Promise<FieldProblem[]>;
   /** The error's reason when not INVALID_INPUT. */
   reason?: ErrorReason;
 }
 
 type Entry = [ClassType<object>, InputCheck];
 // validateInput hands each function a value of its own class (type-graphql builds the instances): the casts hold.
-const input = <T extends object>(type: ClassType<T>, problems: (value: T, path: string) => FieldProblem[]): Entry => [
-  type,
-  { kind: 'input', problems: problems as InputCheck['problems'] },
-];
+const input = <T extends object>(
+  type: ClassType<T>,
+  problems: (value: T, path: string, request: CheckRequest) => FieldProblem[] | Promise<FieldProblem[]>,
+): Entry => [type, { kind: 'input', problems: problems as InputCheck['problems'] }];
 const args = <T extends object>(type: ClassType<T>, problems: (value: T) => FieldProblem[], reason?: ErrorReason): Entry => [
   type,
   { kind: 'args', problems: problems as InputCheck['problems'], ...(reason ? { reason } : {}) },

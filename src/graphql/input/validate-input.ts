@@ -1,7 +1,9 @@
 import { getNamedType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import type { ValidatorFn } from 'type-graphql';
 import { InvalidInputError, type FieldProblem } from '../../core/errors.js';
-import { INPUT_CHECKS, type InputCheck } from './input-checks.js';
+import { RenderBudget, requestRenderBudget } from '../../templates/render-budget.js';
+import type { Context } from '../context.js';
+import { INPUT_CHECKS, type CheckRequest, type InputCheck } from './input-checks.js';
 import { unstorableProblems } from './storable-input.js';
 
 /*
@@ -17,7 +19,7 @@ const storableChecked = new WeakSet<object>();
 /** Scalars and enums carry no rules of their own; a class is an input or args type and must have a check. */
 const PLAIN = new Set<unknown>([String, Number, Boolean, Date]);
 
-export const validateInput: ValidatorFn = (value, type, { args, info }) => {
+export const validateInput: ValidatorFn = async (value, type, { args, info, context }) => {
   if (!storableChecked.has(args)) {
     storableChecked.add(args);
     const problems = unstorableProblems(args);
@@ -27,13 +29,26 @@ export const validateInput: ValidatorFn = (value, type, { args, info }) => {
   const check = INPUT_CHECKS.get(type);
   if (!check) throw new Error(`No input check for ${type.name}: add it to INPUT_CHECKS (graphql/input/input-checks.ts)`);
   if (value === null || value === undefined) return;
-  const problems = problemsOf(check, value, check.kind === 'args' ? '' : argumentName(info, type.name));
+  // Template checks render in the render workers, within the request's render budget (templates/render-budget.ts).
+  const request: CheckRequest = { renderBudget: renderBudgetOf(context) };
+  const problems = await problemsOf(check, value, check.kind === 'args' ? '' : argumentName(info, type.name), request);
   if (problems.length > 0) throw new InvalidInputError(problems, check.reason);
 };
 
-function problemsOf(check: InputCheck, value: unknown, path: string): FieldProblem[] {
-  if (!Array.isArray(value)) return check.problems(value, path);
-  return value.flatMap((item, index) => (item === null || item === undefined ? [] : check.problems(item, `${path}.${index}`)));
+async function problemsOf(check: InputCheck, value: unknown, path: string, request: CheckRequest): Promise<FieldProblem[]> {
+  if (!Array.isArray(value)) return check.problems(value, path, request);
+  const problems: FieldProblem[] = [];
+  for (const [index, item] of value.entries()) {
+    if (item !== null && item !== undefined) problems.push(...(await check.problems(item, `${path}.${index}`, request)));
+  }
+  return problems;
+}
+
+/** The request's render budget; its templates wait in its company's render queue (one for the operator, one for the rest). */
+function renderBudgetOf(context: unknown): RenderBudget {
+  if (typeof context !== 'object' || context === null) return new RenderBudget('anonymous');
+  const auth = (context as Partial<Context>).auth;
+  return requestRenderBudget(context, auth?.kind === 'company' ? auth.companyId : (auth?.kind ?? 'anonymous'));
 }
 
 /** The name of the field's argument of the input type `typeName` (problems are named from it: `input.email`). */

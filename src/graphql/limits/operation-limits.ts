@@ -1,12 +1,15 @@
 import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import {
   GraphQLError,
+  Kind,
   OperationTypeNode,
   getOperationAST,
   parse,
   validate,
   type DocumentNode,
   type ExecutionArgs,
+  type FragmentDefinitionNode,
+  type SelectionNode,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type ValidationRule,
@@ -22,6 +25,10 @@ import { TokenBuckets } from './token-buckets.js';
 
 /** Keys whose mutation buckets one process remembers (about 100 bytes each). */
 const MAX_RATE_LIMITED_KEYS = 10_000;
+/** The query field that renders templates; its calls count against the caller's mutation budget. */
+const PREVIEW_FIELD = 'previewEmail';
+/** `previewEmail` calls one operation may make (each may render for up to a second, within the request's budget). */
+const MAX_PREVIEWS_PER_OPERATION = 10;
 
 export interface OperationRequest {
   readonly document: DocumentNode;
@@ -35,7 +42,9 @@ export interface OperationRequest {
  * its estimated cost (MAX_QUERY_COMPLEXITY), and for a mutation the caller's rate (MUTATION_RATE_LIMIT,
  * MUTATION_RATE_BURST). Each root field of a mutation is one write and takes one token from the bucket of the
  * caller's API key, or of the operator token (one bucket): `importLeads` is one, whatever its number of rows.
- * Queries, subscriptions and calls without a valid credential (refused by their resolvers) take none.
+ * A query's `previewEmail` fields render templates, so each takes a token too, and one query may hold at most
+ * MAX_PREVIEWS_PER_OPERATION. Other queries, subscriptions and calls without a valid credential (refused by their
+ * resolvers) take none.
  */
 export class OperationLimits {
   readonly #estimate: ReturnType<typeof operationEstimator>;
@@ -63,10 +72,20 @@ export class OperationLimits {
         { cost: estimate.cost, limit },
       );
     }
-    return request.operation.operation === OperationTypeNode.MUTATION ? this.takeMutations(request.auth, estimate) : undefined;
+    if (request.operation.operation === OperationTypeNode.MUTATION) return this.takeMutations(request.auth, estimate);
+    if (request.operation.operation !== OperationTypeNode.QUERY) return undefined;
+    // A preview renders a template in the render workers: it counts as a write, and few go in one document.
+    const previews = countPreviews(request.document, request.operation);
+    if (previews > MAX_PREVIEWS_PER_OPERATION) {
+      return operationRefusal(
+        'BAD_REQUEST',
+        `The operation renders ${previews} previews; one operation may render at most ${MAX_PREVIEWS_PER_OPERATION}: split it`,
+      );
+    }
+    return this.takeMutations(request.auth, { ...estimate, rootFields: previews }, 'previews and mutations');
   }
 
-  private takeMutations(auth: Auth, { rootFields }: OperationEstimate): GraphQLError | undefined {
+  private takeMutations(auth: Auth, { rootFields }: OperationEstimate, what = 'mutations'): GraphQLError | undefined {
     if (!this.#buckets || rootFields === 0) return undefined;
     const key = auth.kind === 'company' ? `key:${auth.apiKeyId}` : auth.kind === 'operator' ? 'operator' : undefined;
     if (!key) return undefined;
@@ -78,10 +97,36 @@ export class OperationLimits {
     if (wait === 0) return undefined;
     const retryAfterSeconds = Math.ceil(wait);
     const who = auth.kind === 'operator' ? 'the operator token' : 'this API key';
-    return operationRefusal('RATE_LIMITED', `Too many mutations with ${who} (${perSecond} per second, bursts of ${burst}): retry in ${retryAfterSeconds} s`, {
+    return operationRefusal('RATE_LIMITED', `Too many ${what} with ${who} (${perSecond} per second, bursts of ${burst}): retry in ${retryAfterSeconds} s`, {
       retryAfterSeconds,
     });
   }
+}
+
+/**
+ * `previewEmail` fields at the root of a query, each alias and each fragment spread counted (skipped ones
+ * too: counting them is cheaper than evaluating directives, and no honest document skips previews by the dozen).
+ */
+function countPreviews(document: DocumentNode, operation: OperationDefinitionNode): number {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const seen = new Set<string>();
+  const count = (selections: readonly SelectionNode[]): number => {
+    let total = 0;
+    for (const selection of selections) {
+      if (selection.kind === Kind.FIELD) total += selection.name.value === PREVIEW_FIELD ? 1 : 0;
+      else if (selection.kind === Kind.INLINE_FRAGMENT) total += count(selection.selectionSet.selections);
+      else if (!seen.has(selection.name.value)) {
+        // A fragment spread twice runs its fields once (graphql-js merges them), so it counts once.
+        seen.add(selection.name.value);
+        total += count(fragments.get(selection.name.value)?.selectionSet.selections ?? []);
+      }
+    }
+    return total;
+  };
+  return count(operation.selectionSet.selections);
 }
 
 /** Apollo (HTTP): a refused operation answers with its status (400, 429) and, when rate limited, `Retry-After`. */
