@@ -7,6 +7,7 @@ import type { Clock } from '../core/clock.js';
 import type { Config } from '../core/config.js';
 import { startGraphqlOverHttp } from '../graphql/over-http.js';
 import { startGraphqlOverWebSocket } from '../graphql/over-websocket.js';
+import type { AccessNotices } from '../graphql/realtime/pubsub.js';
 import { operationGuards } from '../graphql/transport.js';
 import { registerHealthRoutes } from '../http/health.routes.js';
 import { createHttpApp, registerForBrowsers } from '../http/http-app.js';
@@ -21,6 +22,8 @@ export interface ServerOptions {
   logger: Logger;
   clock: Clock;
   recorder: EngagementRecorder;
+  /** Keys revoked or deleted on any process (the PubSub's LISTEN): their open WebSockets are closed. */
+  notices: AccessNotices;
   /** Sandbox presets for development: the demo key's header and a first query. */
   sandboxHeaders?: Record<string, string>;
   /** Tests replace the SES webhook's calls to AWS (certificate fetch, subscription confirmation). */
@@ -54,7 +57,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     throw error;
   }
   const port = (http.server.address() as AddressInfo).port;
-  const overWebSocket = startGraphqlOverWebSocket({ ...graphql, server: http.server, log: http.log });
+  const overWebSocket = startGraphqlOverWebSocket({ ...graphql, server: http.server, log: http.log, notices: options.notices });
 
   const hostForUrl = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   return {

@@ -9,6 +9,8 @@ export interface ListenerOptions {
   channel: string;
   /** Called for every notification on the channel, with its payload ('' when it has none). */
   onPayload: (payload: string) => void;
+  /** Called when a lost connection is back: notifications sent while it was down were missed. */
+  onReconnect?: () => void;
   /** How the connection shows in pg_stat_activity; LISTENER_APPLICATION_NAME by default. */
   applicationName?: string;
   log: Logger;
@@ -78,7 +80,9 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     timer = setTimeout(() => {
       connect().then(
         () => {
-          if (!stopped) log.info({ channel }, 'LISTEN connection restored');
+          if (stopped) return;
+          log.info({ channel }, 'LISTEN connection restored');
+          options.onReconnect?.();
         },
         (error: unknown) => {
           if (stopped) return;

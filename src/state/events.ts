@@ -51,6 +51,22 @@ export interface EnrollmentChangedEvent {
 
 export type RealtimeEvent = LeadScoreChangedEvent | EmailStatusChangedEvent | EnrollmentChangedEvent;
 
+/** Notices on the same channel that no subscription hears: they tell every process about access that ended. */
+export enum AccessTopic {
+  /** An API key stopped authenticating: revoked, or deleted (with its company, say). */
+  ApiKeyRevoked = 'API_KEY_REVOKED',
+}
+
+/**
+ * Sent by a database trigger on `api_key` (migration api_key_revocation_notify), whatever revoked or deleted the key,
+ * and delivered on commit only: processes close the key's open WebSockets.
+ */
+export interface ApiKeyRevokedEvent {
+  topic: AccessTopic.ApiKeyRevoked;
+  companyId: string;
+  apiKeyId: string;
+}
+
 /** The one NOTIFY channel of the app. NOTIFY is per database, so apps on other databases never hear it. */
 export const CHANNEL = 'lead_nurture_realtime';
 
@@ -114,13 +130,25 @@ export function publishWritten(events: Array<{ key: string; event: RealtimeEvent
 
 /** The events of one NOTIFY payload; anything that is not a well-formed event is left out. */
 export function decodeEvents(payload: string): RealtimeEvent[] {
+  return decodeNotification(payload).events;
+}
+
+/** One NOTIFY payload, parsed once: its events for subscribers and its access notices. Malformed entries are left out. */
+export function decodeNotification(payload: string): { events: RealtimeEvent[]; revoked: ApiKeyRevokedEvent[] } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(payload);
   } catch {
-    return [];
+    return { events: [], revoked: [] };
   }
-  return Array.isArray(parsed) ? parsed.filter(isEvent) : [];
+  if (!Array.isArray(parsed)) return { events: [], revoked: [] };
+  return { events: parsed.filter(isEvent), revoked: parsed.filter(isApiKeyRevoked) };
+}
+
+function isApiKeyRevoked(value: unknown): value is ApiKeyRevokedEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const { topic, companyId, apiKeyId } = value as Record<string, unknown>;
+  return topic === AccessTopic.ApiKeyRevoked && typeof companyId === 'string' && typeof apiKeyId === 'string';
 }
 
 const TOPICS = new Set<string>(Object.values(Topic));

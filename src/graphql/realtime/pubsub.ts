@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { PubSub } from 'type-graphql';
 import { BoundedQueue } from './bounded-queue.js';
-import { CHANNEL, decodeEvents, encodeEvents, type RealtimeEvent } from '../../state/events.js';
+import { CHANNEL, decodeNotification, encodeEvents, type ApiKeyRevokedEvent, type RealtimeEvent } from '../../state/events.js';
 import { startListener, type Listener } from '../../db/pg-listener.js';
 
 /**
@@ -26,6 +26,14 @@ export interface SubscriptionScope {
   accept?: (event: RealtimeEvent) => boolean;
 }
 
+/** What the WebSocket server hears about API keys that stopped authenticating, from any process. */
+export interface AccessNotices {
+  /** Calls `listener` with every key revoked or deleted (after commit); returns what stops it. */
+  onApiKeyRevoked(listener: (event: ApiKeyRevokedEvent) => void): () => void;
+  /** Calls `listener` when notices may have been missed (the LISTEN connection was down); returns what stops it. */
+  onNoticesMissed(listener: () => void): () => void;
+}
+
 export interface RealtimePubSubOptions {
   queueLimit?: number;
   log?: Logger;
@@ -36,8 +44,10 @@ export interface RealtimePubSubOptions {
  * Routing is by topic and company: a subscription only ever sees its own company's events, whatever its
  * arguments. Delivery is synchronous and never waits for a subscriber.
  */
-export class RealtimePubSub implements PubSub {
+export class RealtimePubSub implements PubSub, AccessNotices {
   readonly #routes = new Map<string, Map<BoundedQueue<RealtimeEvent>, SubscriptionScope['accept']>>();
+  readonly #revokedListeners = new Set<(event: ApiKeyRevokedEvent) => void>();
+  readonly #missedListeners = new Set<() => void>();
   readonly #queueLimit: number;
   #droppedByClosed = 0;
 
@@ -99,6 +109,30 @@ export class RealtimePubSub implements PubSub {
     }
   }
 
+  onApiKeyRevoked(listener: (event: ApiKeyRevokedEvent) => void): () => void {
+    this.#revokedListeners.add(listener);
+    return () => this.#revokedListeners.delete(listener);
+  }
+
+  onNoticesMissed(listener: () => void): () => void {
+    this.#missedListeners.add(listener);
+    return () => this.#missedListeners.delete(listener);
+  }
+
+  /** Hands access notices to their listeners; one that throws does not keep the others from hearing. */
+  protected deliverAccess(revoked: ApiKeyRevokedEvent[], missed = false): void {
+    for (const event of revoked) for (const listener of this.#revokedListeners) this.#safely(() => listener(event));
+    if (missed) for (const listener of this.#missedListeners) this.#safely(listener);
+  }
+
+  #safely(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.log?.error({ err: error }, 'access notice listener failed');
+    }
+  }
+
   /** A predicate that throws must not stop the fan-out to everyone else: that subscriber just misses the event. */
   #accepts(accept: SubscriptionScope['accept'], event: RealtimeEvent): boolean {
     try {
@@ -148,10 +182,12 @@ export class PgPubSub extends RealtimePubSub {
       channel: CHANNEL,
       log,
       onPayload: (payload) => {
-        const events = decodeEvents(payload);
-        if (events.length === 0) log.warn({ channel: CHANNEL, bytes: payload.length }, 'ignored a malformed realtime notification');
+        const { events, revoked } = decodeNotification(payload);
+        if (events.length === 0 && revoked.length === 0) log.warn({ channel: CHANNEL, bytes: payload.length }, 'ignored a malformed realtime notification');
+        this.deliverAccess(revoked);
         this.deliver(events);
       },
+      onReconnect: () => this.deliverAccess([], true),
     });
   }
 
