@@ -15,8 +15,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { pino } from 'pino';
 import type { App } from '../src/app/app.js';
+import { createLogger } from '../src/core/logger.js';
 import { DEFAULT_SCORING_RULES } from '../src/model/scoring-rules.js';
 import { query, sql } from '../src/db/sql.js';
 import { EMAIL_ID_HEADER } from '../src/delivery/message.js';
@@ -492,7 +492,8 @@ class LogTally {
   readonly messages = new Tally();
 
   logger(level: string) {
-    return pino({ level }, { write: (line: string) => this.#count(line) });
+    // The product's logger (redaction included), so the soak pays what `npm start` pays per log line.
+    return createLogger({ logLevel: level }, { write: (line: string) => this.#count(line) });
   }
 
   #count(line: string): void {

@@ -5,6 +5,10 @@ import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+// `npm start` is the development command: it chooses the development defaults (embedded database, emulator, demo
+// company, dev secrets) itself, because the server treats an unset NODE_ENV as production. An explicit value wins.
+if (!process.env.NODE_ENV?.trim()) process.env.NODE_ENV = 'development';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'dist', 'main.js');
 

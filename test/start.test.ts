@@ -20,7 +20,9 @@ describe('npm start on embedded defaults', () => {
   });
 
   async function start(env: Record<string, string>) {
-    const child = spawn(process.execPath, ['scripts/start.mjs'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Without NODE_ENV (vitest sets it to test), as in a developer's shell: `npm start` itself chooses development.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_ENV'));
+    const child = spawn(process.execPath, ['scripts/start.mjs'], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -37,9 +39,10 @@ describe('npm start on embedded defaults', () => {
   it('serves Sandbox and the demo key, stops cleanly, and restarts on the same data', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'lead-nurture-start-'));
     const ports = { PORT: String(await freePort()), EMBEDDED_POSTGRES_PORT: String(await freePort()), SES_EMULATOR_PORT: String(await freePort()) };
-    const env = { NODE_ENV: 'development', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...ports };
+    const env = { DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...ports };
 
     const first = await start(env);
+    expect(first.output).toContain('Lead nurture API (development)');
     expect(first.url).toBe(`http://localhost:${ports.PORT}/graphql`);
     expect(first.header).toMatch(/^Authorization: Bearer lnk_/);
 

@@ -28,7 +28,11 @@ export function getCompany(scope: CompanyScope): Promise<Company> {
   return scope.company();
 }
 
-/** Sets how engagement raises the company's lead scores, for events from now on. */
+/**
+ * Sets how engagement raises the company's lead scores, for events from now on. A lowered `maxScore` rewrites no
+ * existing score (no one's history changes behind their back): it stops engagement raising scores past it, and an
+ * open or click never lowers a score (`stepScore`, src/leads/score.service.ts).
+ */
 export async function updateScoringRules(scope: CompanyScope, input: ScoringRulesInput): Promise<Company> {
   const company = await scope.company();
   company.scoringRules = { openPoints: input.openPoints, clickPoints: input.clickPoints, maxScore: input.maxScore };

@@ -5,6 +5,8 @@ import { resolve } from 'node:path';
  *
  * Development gets working defaults for everything (embedded PostgreSQL, the SES emulator, fixed dev
  * secrets). Production refuses to start without real secrets and a database, naming each variable.
+ * Only an explicit NODE_ENV=development or test enables those defaults: a process started without NODE_ENV
+ * follows production's rules, so a forgotten variable fails closed (`npm start` sets development itself).
  */
 
 export type NodeEnv = 'development' | 'test' | 'production';
@@ -30,8 +32,12 @@ export interface Config {
     readonly configurationSet: string | undefined;
     /** Emails per second for the whole account, shared by every worker; unset: SES GetAccount's MaxSendRate; 0: unlimited. */
     readonly maxSendRate: number | undefined;
-    /** SNS topics whose SES events `POST /webhooks/ses` accepts; unset: any topic (signatures are verified either way). */
-    readonly snsTopicArns: readonly string[] | undefined;
+    /**
+     * The only SNS topics whose messages `POST /webhooks/ses` accepts (signatures are verified as well: SNS signs
+     * every account's topics with the same certificate, so the signature alone says nothing about whose topic it
+     * is). Empty: every message is refused. Required in production when `configurationSet` is set.
+     */
+    readonly snsTopicArns: readonly string[];
   };
   readonly delivery: {
     /** Run Agenda jobs (dispatch, sweeper) in this process. API-only processes may turn it off. */
@@ -76,6 +82,8 @@ export interface Config {
     readonly maxOperationsPerSocket: number;
     /** WebSocket connections one API key may hold open at once, in each process. */
     readonly maxSocketsPerKey: number;
+    /** Operations one API key may hold open at once across all its WebSocket connections, in each process. */
+    readonly maxOperationsPerKey: number;
   };
 }
 
@@ -112,7 +120,7 @@ const MIN_SECRET_LENGTH = 32;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
-  const nodeEnv = parseEnum(env.NODE_ENV, ['development', 'test', 'production'] as const, 'development', 'NODE_ENV', problems);
+  const nodeEnv = parseEnum(env.NODE_ENV, ['development', 'test', 'production'] as const, 'production', 'NODE_ENV', problems);
   const production = nodeEnv === 'production';
 
   const host = env.HOST?.trim() || (production ? '0.0.0.0' : 'localhost');
@@ -134,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!fromAddress) problems.push('SES_FROM_ADDRESS is required in production');
     requireSecret(trackingSecret, 'TRACKING_SECRET', problems);
     requireSecret(operatorToken, 'OPERATOR_TOKEN', problems);
+    requireWebhookTopics(env, problems);
   }
 
   const config: Config = {
@@ -152,10 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       fromAddress: fromAddress ?? 'hello@example.com',
       configurationSet: optional(env.SES_CONFIGURATION_SET),
       maxSendRate: env.SES_MAX_SEND_RATE?.trim() ? parseInteger(env.SES_MAX_SEND_RATE, 0, 'SES_MAX_SEND_RATE', problems, 0, 100_000) : undefined,
-      snsTopicArns: optional(env.SES_SNS_TOPIC_ARNS)
-        ?.split(',')
-        .map((arn) => arn.trim())
-        .filter(Boolean),
+      snsTopicArns: parseTopicArns(env.SES_SNS_TOPIC_ARNS, problems),
     },
     delivery: {
       runJobs: parseBoolean(env.RUN_JOBS, true, 'RUN_JOBS', problems),
@@ -183,16 +189,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       queueLimit: parseInteger(env.REALTIME_QUEUE_LIMIT, 1_000, 'REALTIME_QUEUE_LIMIT', problems, 1, 100_000),
       maxOperationsPerSocket: parseInteger(env.MAX_SUBSCRIPTIONS_PER_SOCKET, 100, 'MAX_SUBSCRIPTIONS_PER_SOCKET', problems, 1, 10_000),
       maxSocketsPerKey: parseInteger(env.MAX_SOCKETS_PER_KEY, 200, 'MAX_SOCKETS_PER_KEY', problems, 1, 100_000),
+      // ~21 KiB per open operation (its queue, context and graphql-ws state): 1,000 bound a key to ~21 MB per process.
+      maxOperationsPerKey: parseInteger(env.MAX_OPERATIONS_PER_KEY, 1_000, 'MAX_OPERATIONS_PER_KEY', problems, 1, 1_000_000),
     },
   };
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw configError(problems, env);
   return Object.freeze(config);
+}
+
+/** The problems, and when NODE_ENV is unset, why production's rules applied: the usual cause is a forgotten NODE_ENV. */
+function configError(problems: string[], env: NodeJS.ProcessEnv): ConfigError {
+  if (env.NODE_ENV?.trim()) return new ConfigError(problems);
+  return new ConfigError([
+    ...problems,
+    'NODE_ENV is not set, so production rules apply; set NODE_ENV=development for the development defaults (`npm start` does)',
+  ]);
 }
 
 function optional(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
   return trimmed ? trimmed : undefined;
+}
+
+// arn:<partition>:sns:<region>:<account>:<topic name>; no wildcards.
+const SNS_TOPIC_ARN = /^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+
+/**
+ * The SES webhook counts as enabled when SES publishes events (a configuration set is used): without a topic
+ * list it would refuse them all, so production does not start that way.
+ */
+function requireWebhookTopics(env: NodeJS.ProcessEnv, problems: string[]): void {
+  if (optional(env.SES_CONFIGURATION_SET) && !optional(env.SES_SNS_TOPIC_ARNS)?.replace(/[\s,]/g, ''))
+    problems.push('SES_SNS_TOPIC_ARNS is required in production when SES_CONFIGURATION_SET is set (the SNS topics POST /webhooks/ses accepts)');
+}
+
+function parseTopicArns(raw: string | undefined, problems: string[]): string[] {
+  const arns = (raw ?? '')
+    .split(',')
+    .map((arn) => arn.trim())
+    .filter(Boolean);
+  const bad = arns.filter((arn) => !SNS_TOPIC_ARN.test(arn));
+  if (bad.length > 0) problems.push(`SES_SNS_TOPIC_ARNS must be comma-separated SNS topic ARNs (got "${bad.join('", "')}")`);
+  return arns;
 }
 
 function requireSecret(value: string | undefined, name: string, problems: string[]): void {

@@ -1,13 +1,68 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 
-/** JSON logs. Credentials are redacted wherever they could appear. */
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({
+/**
+ * Paths whose next segment is a bearer credential: whoever has the URL of a tracking pixel, a click redirect or an
+ * unsubscribe page acts for the recipient (src/http/tracking.routes.ts). A new route that carries a token in its
+ * path must be listed here; test/log-redaction.test.ts checks every registered route with a parameter.
+ */
+export const TOKEN_PATH_PREFIXES = ['/t/o/', '/t/c/', '/u/'] as const;
+
+// A prefix, each character also as its percent-escape (the router decodes `/t/%6F/…` to the pixel route), then the
+// segment after it, up to the next `/`, query, fragment, double quote, backslash or whitespace: what ends a path
+// segment, a JSON string or a line. A JSON escape (`\"`) is consumed whole, so a hostile URL cannot end the match
+// early and leave part of its token behind (nor can `'`, `<` or `>`, which a URL may carry unescaped).
+const spelled = (prefix: string) => [...prefix].map((c) => `(?:${c}|%${c.charCodeAt(0).toString(16)})`).join('');
+const TOKEN_SEGMENT = new RegExp(`(${TOKEN_PATH_PREFIXES.map(spelled).join('|')})(?:\\\\.|[^\\s"?#/\\\\])+`, 'gi');
+
+/** `text` with the token of every tracking or unsubscribe path in it replaced by `[redacted]`. */
+export function redactTokens(text: string): string {
+  return text.replace(TOKEN_SEGMENT, '$1[redacted]');
+}
+
+/** The parts of a Fastify request its log lines need (structural: core does not depend on Fastify). */
+interface LoggedRequest {
+  method: string;
+  url: string;
+  host?: string;
+  ip?: string;
+  headers?: Record<string, string | string[] | undefined>;
+  socket?: { remotePort?: number };
+  routeOptions?: { url?: string };
+}
+
+/**
+ * Fastify's request serializer with the token taken out of the URL. A token route logs its pattern (`/t/o/[redacted]`),
+ * which also covers a path spelled with percent-escapes (`/t/%6F/…`) that the text filter would not recognise.
+ */
+function serializeRequest(request: LoggedRequest) {
+  const route = request.routeOptions?.url;
+  const tokenRoute = route !== undefined && TOKEN_PATH_PREFIXES.some((prefix) => route.startsWith(prefix));
+  return {
+    method: request.method,
+    url: tokenRoute ? route.replace(/:\w+/g, '[redacted]') : redactTokens(request.url),
+    version: request.headers?.['accept-version'],
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  };
+}
+
+/**
+ * JSON logs. Credentials are redacted wherever they could appear: by field (authorization headers, connection
+ * params, secrets), and tracking and unsubscribe tokens in any text of the finished line (request URLs, error
+ * messages and stacks that quote a URL, rendered HTML), so no log reader can act for a recipient.
+ * `destination` is for tests and benchmarks that read the lines; stdout otherwise.
+ */
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
+  const options = {
     level: config.logLevel,
     redact: {
       paths: ['req.headers.authorization', 'headers.authorization', 'connectionParams', '*.secret', '*.apiKey', '*.password'],
       censor: '[redacted]',
     },
-  });
+    serializers: { req: serializeRequest },
+    hooks: { streamWrite: redactTokens },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

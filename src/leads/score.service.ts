@@ -21,7 +21,7 @@ export interface ScoreChange {
   leadId: string;
   previous: number;
   score: number;
-  /** The change actually applied (smaller than asked when the score hits 0 or 100). */
+  /** The change actually applied: smaller than asked, or none, when the score meets 0 or the company's cap. */
   delta: number;
   /** Sequences the change enrolled the lead in (SCORE_THRESHOLD crossed upward). */
   enrolledSequenceIds: string[];
@@ -37,72 +37,74 @@ export interface ScoreStep {
 }
 
 /**
- * The one way scores change. All steps in one UPDATE (leads locked in id order; concurrent changes never lose an
- * increment), clamped to 0..the company's maximum (at most 100); each step that moved the score becomes a
- * SCORE_CHANGED timeline row and a live event with its running score; a score that rose starts every active
- * SCORE_THRESHOLD sequence whose threshold it crossed (once per lead and sequence: the (lead, sequence) key).
- * Deleted leads are skipped. Runs in the caller's transaction.
+ * Where one step takes a score. A step only ever moves the score in its own direction, and at most as far as it
+ * asks: a rise stops at the cap, and a score already above it (the company lowered `maxScore`) stays where it is
+ * rather than being pulled down by an open or a click; a fall stops at 0. Lowering the cap does not rewrite
+ * existing scores: it bounds how far engagement raises them from then on.
+ */
+export function stepScore(score: number, delta: number, cap: number): number {
+  return delta >= 0 ? Math.max(score, Math.min(cap, score + delta)) : Math.max(0, score + delta);
+}
+
+interface LockedLead {
+  id: string;
+  score: number;
+  email: string | null;
+  timezone: string | null;
+  unsubscribed_at: Date | null;
+}
+
+/**
+ * The one way scores change. The leads are locked in id order (concurrent changes wait, never lose an increment;
+ * NO KEY UPDATE, so rows that only reference a lead, such as an unsubscribe's, do not wait for it),
+ * each step is applied in order with `stepScore` and the final scores written in one UPDATE; each step that moved
+ * the score becomes a SCORE_CHANGED timeline row and a live event with its running score; a score that rose starts
+ * every active SCORE_THRESHOLD sequence whose threshold it crossed (once per lead and sequence: the (lead, sequence)
+ * key). Deleted leads are skipped. Runs in the caller's transaction (the lock lasts until it commits).
  */
 export async function applyScoreSteps(em: EntityManager, steps: ScoreStep[], companies: Map<string, Company>, now: Date): Promise<ScoreChange[]> {
   if (steps.length === 0) return [];
   const byLead = Map.groupBy(steps, (s) => s.leadId);
-  const capOf = new Map([...byLead].map(([leadId, list]) => [leadId, Math.min(MAX_SCORE, companies.get(list[0]!.companyId)!.scoringRules.maxScore)]));
-  const input = [...byLead].map(([leadId, list]) => ({
-    lead_id: leadId,
-    company_id: list[0]!.companyId,
-    delta: list.reduce((sum, s) => sum + s.delta, 0),
-    cap: capOf.get(leadId)!,
-  }));
-  const changed = await query<{ id: string; previous: number; score: number; email: string | null; timezone: string | null; unsubscribed_at: Date | null }>(
+  const capOf = (leadId: string) => Math.min(MAX_SCORE, companies.get(byLead.get(leadId)![0]!.companyId)!.scoringRules.maxScore);
+  const input = [...byLead].map(([leadId, list]) => ({ lead_id: leadId, company_id: list[0]!.companyId }));
+  const locked = await query<LockedLead>(
     em,
-    sql`with input as (select * from jsonb_to_recordset(${json(input)}) as t(lead_id uuid, company_id uuid, delta int, cap int)),
-             previous as (select l.id, l.score from lead l join input on input.lead_id = l.id and input.company_id = l.company_id
-                          where l.deleted_at is null order by l.id for update of l)
-        update lead set score = least(input.cap, greatest(0, previous.score + input.delta)), updated_at = ${now}
-        from previous join input on input.lead_id = previous.id
-        where lead.id = previous.id
-        returning lead.id, previous.score as previous, lead.score as score, lead.email, lead.timezone, lead.unsubscribed_at`,
+    sql`with input as (select * from jsonb_to_recordset(${json(input)}) as t(lead_id uuid, company_id uuid))
+        select l.id, l.score, l.email, l.timezone, l.unsubscribed_at from lead l join input on input.lead_id = l.id and input.company_id = l.company_id
+        where l.deleted_at is null order by l.id for no key update of l`,
   );
   const activities: ActivityRecord[] = [];
   const events: RealtimeEvent[] = [];
-  const results: ScoreChange[] = [];
-  for (const lead of changed) {
-    let running = lead.previous;
+  const finals = locked.map((lead) => {
+    let running = lead.score;
     for (const step of byLead.get(lead.id)!) {
-      const next = Math.min(capOf.get(lead.id)!, Math.max(0, running + step.delta));
+      const next = stepScore(running, step.delta, capOf(lead.id));
       if (next !== running) {
-        activities.push({
-          companyId: step.companyId,
-          leadId: lead.id,
-          type: ActivityType.SCORE_CHANGED,
-          reason: step.reason,
-          scoreDelta: next - running,
-          scoreAfter: next,
-          data: step.data ?? {},
-          occurredAt: now,
-        });
-        events.push({
-          topic: Topic.LeadScoreChanged,
-          companyId: step.companyId,
-          leadId: lead.id,
-          previousScore: running,
-          score: next,
-          delta: next - running,
-          reason: step.reason,
-          at: now.toISOString(),
-        });
+        activities.push(scoreActivity(step, running, next, now));
+        events.push(scoreEvent(step, running, next, now));
       }
       running = next;
     }
-    const result: ScoreChange = { leadId: lead.id, previous: lead.previous, score: lead.score, delta: lead.score - lead.previous, enrolledSequenceIds: [] };
-    if (lead.score > lead.previous && lead.email && !lead.unsubscribed_at) {
+    return { lead, score: running };
+  });
+  const moved = finals.filter((f) => f.score !== f.lead.score).map((f) => ({ id: f.lead.id, score: f.score }));
+  if (moved.length > 0) {
+    await query(
+      em,
+      sql`update lead set score = t.score, updated_at = ${now} from jsonb_to_recordset(${json(moved)}) as t(id uuid, score int) where lead.id = t.id`,
+    );
+  }
+  const results: ScoreChange[] = [];
+  for (const { lead, score } of finals) {
+    const result: ScoreChange = { leadId: lead.id, previous: lead.score, score, delta: score - lead.score, enrolledSequenceIds: [] };
+    if (score > lead.score && lead.email && !lead.unsubscribed_at) {
       const company = companies.get(byLead.get(lead.id)![0]!.companyId)!;
       result.enrolledSequenceIds = await startThresholdSequences(
         em,
         company,
         { id: lead.id, email: lead.email, timezone: lead.timezone },
-        lead.previous,
         lead.score,
+        score,
         now,
       );
     }
@@ -111,6 +113,32 @@ export async function applyScoreSteps(em: EntityManager, steps: ScoreStep[], com
   await recordActivities(em, activities);
   await publish(em, events);
   return results;
+}
+
+function scoreActivity(step: ScoreStep, previous: number, score: number, now: Date): ActivityRecord {
+  return {
+    companyId: step.companyId,
+    leadId: step.leadId,
+    type: ActivityType.SCORE_CHANGED,
+    reason: step.reason,
+    scoreDelta: score - previous,
+    scoreAfter: score,
+    data: step.data ?? {},
+    occurredAt: now,
+  };
+}
+
+function scoreEvent(step: ScoreStep, previous: number, score: number, now: Date): RealtimeEvent {
+  return {
+    topic: Topic.LeadScoreChanged,
+    companyId: step.companyId,
+    leadId: step.leadId,
+    previousScore: previous,
+    score,
+    delta: score - previous,
+    reason: step.reason,
+    at: now.toISOString(),
+  };
 }
 
 /** A manual change of a lead's score, as `adjustLeadScore` answers it. */

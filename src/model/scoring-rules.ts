@@ -9,7 +9,9 @@ export class ScoringRules {
   @Field(() => Int, { description: 'Points for the first human click of each email (default 10).' })
   clickPoints!: number;
 
-  @Field(() => Int, { description: 'Highest score a lead can reach (default 100).' })
+  @Field(() => Int, {
+    description: 'Highest score engagement raises a lead to (default 100). Lowering it leaves higher scores as they are; opens and clicks add nothing to them.',
+  })
   maxScore!: number;
 }
 

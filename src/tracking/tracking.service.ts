@@ -175,11 +175,13 @@ async function applyBatch(em: EntityManager, events: EngagementEvent[]): Promise
 
 async function loadBatch(em: EntityManager, events: EngagementEvent[]): Promise<Batch> {
   const ids = [...new Set(events.map((e) => e.emailId))].sort();
-  // Locked in id order: concurrent batches (other processes) wait for each other instead of deadlocking.
+  // Locked in id order: concurrent batches (other processes) wait for each other instead of deadlocking. NO KEY
+  // UPDATE, not UPDATE: rows that only reference the email (an unsubscribe's event, which has locked the lead this
+  // batch scores next) must not wait for it, or the two deadlock.
   const rows = await query<EmailState>(
     em,
     sql`select id, company_id, lead_id, sequence_id, enrollment_id, email_number, status, sent_at, links, opened_at, clicked_at
-        from sequence_email where id = any(${ids}::uuid[]) order by id for update`,
+        from sequence_email where id = any(${ids}::uuid[]) order by id for no key update`,
   );
   const since = new Date(Math.min(...events.map((e) => e.at.getTime())) - BURST_SECONDS * 1000);
   const recentClicks = await query<{ email_id: string; link_index: number; occurred_at: Date }>(

@@ -1,3 +1,4 @@
+import type { DestinationStream } from 'pino';
 import { startApp, type App, type AppOptions } from '../../src/app/app.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { loadConfig } from '../../src/core/config.js';
@@ -22,8 +23,13 @@ export interface TestApp {
   dispose(): Promise<void>;
 }
 
+export interface TestAppOptions extends Pick<AppOptions, 'sesWebhook'> {
+  /** Where log lines go (stdout otherwise), for tests that read them. */
+  logDestination?: DestinationStream;
+}
+
 /** Boots the real app on port 0 against a fresh database built by the committed migrations. */
-export async function startTestApp(env: Record<string, string> = {}, options: Pick<AppOptions, 'sesWebhook'> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, { logDestination, ...options }: TestAppOptions = {}): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
@@ -40,7 +46,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Pi
     ...env,
   });
   const clock = new ManualClock();
-  const app = await startApp(config, { ...options, logger: createLogger(config), clock });
+  const app = await startApp(config, { ...options, logger: createLogger(config, logDestination), clock });
   const url = app.server.url;
   return {
     app,

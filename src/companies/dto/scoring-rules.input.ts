@@ -9,6 +9,6 @@ export class ScoringRulesInput {
   @Field(() => Int, { description: 'Points for the first human click in an email, 0 to 100.' })
   clickPoints!: number;
 
-  @Field(() => Int, { defaultValue: 100, description: 'Cap on lead scores, 1 to 100.' })
+  @Field(() => Int, { defaultValue: 100, description: 'Cap on the scores engagement raises leads to, 1 to 100. Lowering it does not lower existing scores.' })
   maxScore: number = 100;
 }
