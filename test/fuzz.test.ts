@@ -118,7 +118,8 @@ describe('bad input sweep (property-based)', () => {
     // The SES webhook's calls to AWS are replaced: nothing here may reach the network. A "certificate" that is
     // not one makes every message that gets as far as the signature check a 403.
     t = await startTestApp(
-      {},
+      // A listed topic, so hostile messages get past the topic check to the parsing and signature checks.
+      { SES_SNS_TOPIC_ARNS: 'arn:aws:sns:us-east-1:123456789012:ses-events' },
       {
         sesWebhook: {
           fetchCertificate: () => Promise.resolve('not a certificate'),
@@ -218,6 +219,16 @@ describe('bad input sweep (property-based)', () => {
       'x@example..com',
       `${'x'.repeat(64)}@example.com`,
       `x@${'d'.repeat(320)}.com`,
+      // What SES cannot send or must get in punycode: UTF-8 local parts (refused), IDN domains (accepted), broken ones.
+      'müller@example.de',
+      'info@bücher.example',
+      'kontakt@例え.テスト',
+      'a..b@example.com',
+      '.a@example.com',
+      'a,b@example.com',
+      'a@exa<mple.com',
+      'a@xn--.com',
+      'a@\u202eevil.com',
     ),
   );
   const timezoneish = fc.oneof(
@@ -706,7 +717,9 @@ describe('bad input sweep (property-based)', () => {
   it('createLead with hostile but valid strings round-trips exactly, and later queries still answer', async () => {
     const c = await createTenant(t, { name: 'Round trip' });
     const auth = `Bearer ${c.apiKey}`;
-    const local = fc.constantFrom("o'brien", 'x%_\\', '{{x}}', '<b>', "'--", 'a+b', 'ünï', '😀', 'select*from', '{%raw%}', 'drop;table', '$1');
+    // Hostile but sendable: SES takes only ASCII dot-atom local parts, so `<b>`, `drop;table` or `ünï` are refused at
+    // intake (test/addresses.test.ts); injection-looking atext is still valid and must round-trip.
+    const local = fc.constantFrom("o'brien", 'x%_', '{{x}}', "'--", 'a+b', 'select*from', '{%raw%}', '$1', '#!/bin/sh', '=?utf-8?q?x?=', '|rm');
     const key = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,20}$/);
     const value = fc.oneof(validNameString, fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }));
     const expectedText = (text: string) => (text.trim() === '' ? null : text.trim());
@@ -809,6 +822,19 @@ describe('bad input sweep (property-based)', () => {
       fc
         .tuple(fc.uuid(), fc.constantFrom('open', 'click', 'unsubscribe' as const), fc.nat(5))
         .map(([emailId, kind, link]) => signToken('some-other-secret-0123456789abcdefghij', { emailId, kind, ...(kind === 'click' ? { link } : {}) })),
+      // The encrypted format's shape (64 base64url characters), random or a genuine token with one character changed.
+      fc.stringMatching(/^[A-Za-z0-9_-]{64}$/),
+      fc.tuple(fc.uuid(), fc.nat(63), fc.constantFrom('A', 'z', '-', '_')).map(([emailId, at, c]) => {
+        const token = signToken(t.app.config.trackingSecret.reveal(), { emailId, kind: 'open' });
+        return token.slice(0, at) + (token[at] === c ? 'B' : c) + token.slice(at + 1);
+      }),
+      // The legacy HMAC format (emails sent before tokens were encrypted): a real-looking body, a made-up MAC.
+      fc
+        .tuple(fc.constantFrom('o', 'c', 'u'), fc.uuid(), fc.base64String({ minLength: 20, maxLength: 24 }))
+        .map(
+          ([code, emailId, mac]) =>
+            `${Buffer.from(`${code}.${emailId}`).toString('base64url')}.${mac.replace(/=/g, '').replace(/\+/g, '-').replace(/\//g, '_')}`,
+        ),
     );
     const secret = () => t.app.config.trackingSecret.reveal();
 
@@ -945,7 +971,22 @@ describe('bad input sweep (property-based)', () => {
         {
           Type: fc.oneof(fc.constantFrom('Notification', 'SubscriptionConfirmation', 'UnsubscribeConfirmation', 'Surprise'), fc.jsonValue()),
           MessageId: fc.oneof(fc.uuid(), hostileString, fc.jsonValue()),
-          TopicArn: fc.oneof(fc.constant('arn:aws:sns:us-east-1:123456789012:ses-events'), hostileString),
+          TopicArn: fc.oneof(
+            fc.constant('arn:aws:sns:us-east-1:123456789012:ses-events'),
+            // Someone else's topics, and near misses of ours: never accepted.
+            fc.constantFrom(
+              'arn:aws:sns:us-east-1:666666666666:ses-events',
+              'arn:aws:sns:us-east-1:123456789012:ses-events ',
+              ' arn:aws:sns:us-east-1:123456789012:ses-events',
+              'ARN:AWS:SNS:US-EAST-1:123456789012:SES-EVENTS',
+              'arn:aws:sns:us-east-1:123456789012:ses-events,arn:aws:sns:us-east-1:666666666666:x',
+              'arn:aws:sns:us-east-1:123456789012:*',
+              'arn:aws:sns:us-east-1:123456789012:ses-events.fifo',
+              '*',
+              '',
+            ),
+            hostileString,
+          ),
           Message: fc.oneof(
             sesEvent.map((e) => JSON.stringify(e)),
             hostileString,

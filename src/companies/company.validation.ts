@@ -1,4 +1,5 @@
 import type { FieldProblem } from '../core/errors.js';
+import { sesAddressProblem } from '../core/mailbox.js';
 import type { ScoringRules } from '../model/scoring-rules.js';
 import type { CreateCompanyInput } from './dto/create-company.input.js';
 
@@ -7,6 +8,13 @@ export function companyProblems(input: CreateCompanyInput, path: string): FieldP
   const problems: FieldProblem[] = [];
   if (input.name.trim().length < 1 || input.name.length > 200) problems.push({ field: `${path}.name`, message: 'must be 1 to 200 characters' });
   if (input.fromAddress.length > 320) problems.push({ field: `${path}.fromAddress`, message: 'must be at most 320 characters' });
+  // The scalar's format lets through what SES still refuses (a leading dot, `a..b`); every email would fail.
+  const sendable = (name: 'fromAddress' | 'replyTo', address: string) => {
+    const problem = sesAddressProblem(address.trim());
+    if (problem) problems.push({ field: `${path}.${name}`, message: problem });
+  };
+  sendable('fromAddress', input.fromAddress);
+  if (input.replyTo) sendable('replyTo', input.replyTo);
   if (input.fromName && input.fromName.length > 200) problems.push({ field: `${path}.fromName`, message: 'must be at most 200 characters' });
   if (input.replyTo && input.replyTo.length > 320) problems.push({ field: `${path}.replyTo`, message: 'must be at most 320 characters' });
   return problems;

@@ -7,6 +7,8 @@ import { statusIn } from '../state/transitions.js';
 
 export interface ClaimedEmail extends EmailKeys {
   attempts: number;
+  /** The lead's address when claimed, recorded with the email: the only address this claim may send to. */
+  to_address: string | null;
 }
 
 const PAUSED_ENROLLMENT = statusIn('en.status', [EnrollmentStatus.PAUSED]);

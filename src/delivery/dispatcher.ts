@@ -15,6 +15,8 @@ import { EmailSequence } from '../model/email-sequence.entity.js';
 import { claimDueEmails, interleaveByCompany, type ClaimedEmail } from './claim.js';
 import { SendError, type EmailProvider, type OutgoingEmail, type SendFailure } from './email-provider.js';
 import { buildEmail } from './message.js';
+import { RenderBudget } from '../templates/render-budget.js';
+import { TemplateTooSlowError } from '../templates/template-engine.js';
 import { SlotQueue } from './send-budget.js';
 import { markAccountPaused, refreshAccountState, type AccountState } from './account.js';
 
@@ -46,6 +48,11 @@ interface Prepared {
   email: OutgoingEmail;
   links: string[];
 }
+
+/** Emails of a batch being rendered at once: enough to keep the render workers busy while replies travel. */
+const RENDER_CONCURRENCY = 8;
+/** Render time each company's emails may take per batch, far below the claim lease (CLAIM_LEASE_SECONDS). */
+const BATCH_RENDER_BUDGET_MS = 5000;
 
 const emptyStats = (): DispatchStats => ({ claimed: 0, sent: 0, failed: 0, canceled: 0, requeued: 0 });
 
@@ -152,8 +159,14 @@ export class Dispatcher {
 
     const prepared: Prepared[] = [];
     const outcomes: Outcome[] = [];
+    const toRender: ClaimedEmail[] = [];
     for (const claim of claimed) {
       const lead = leads.get(claim.lead_id);
+      if (lead && lead.email !== claim.to_address) {
+        // updateLead changed the address since the claim recorded it: requeued, the next claim records the new one.
+        outcomes.push({ id: claim.id, status: EmailStatus.PENDING, refund: 1 });
+        continue;
+      }
       const sendable =
         lead &&
         lead.email &&
@@ -165,19 +178,23 @@ export class Dispatcher {
         outcomes.push({ id: claim.id, status: EmailStatus.CANCELED });
         continue;
       }
-      try {
-        const built = await buildEmail(this.deps.config, {
-          id: claim.id,
-          emailNumber: claim.email_number,
-          company: companies.get(claim.company_id)!,
-          lead,
-          sequence: sequences.get(claim.sequence_id)!,
-        });
-        prepared.push({ claim, ...built });
-      } catch (error) {
-        outcomes.push({ id: claim.id, status: EmailStatus.FAILED, reason: `Rendering failed: ${(error as Error).message}`.slice(0, 1000) });
-      }
+      toRender.push(claim);
     }
+    // Rendered in the render workers, a few at a time; each company's emails share a render budget per batch, so a
+    // company with slow templates cannot hold the batch (and its claim lease) for long.
+    const budgets = new Map<string, RenderBudget>();
+    const built = await mapConcurrently(toRender, RENDER_CONCURRENCY, async (claim) => {
+      const budget = budgets.get(claim.company_id) ?? new RenderBudget(claim.company_id, BATCH_RENDER_BUDGET_MS);
+      budgets.set(claim.company_id, budget);
+      const email = { id: claim.id, emailNumber: claim.email_number, company: companies.get(claim.company_id)!, lead: leads.get(claim.lead_id)! };
+      try {
+        return { claim, ...(await buildEmail(this.deps.config, { ...email, sequence: sequences.get(claim.sequence_id)! }, budget)) };
+      } catch (error) {
+        outcomes.push(this.renderFailure(claim, error));
+        return undefined;
+      }
+    });
+    for (const item of built) if (item) prepared.push(item);
     // The links are stored before sending: a click that beats the SENT outcome (mail scanners follow links within
     // seconds of delivery) then finds where it leads instead of a 404.
     const linked = prepared.filter((p) => p.links.length > 0).map((p) => ({ id: p.claim.id, links: p.links }));
@@ -189,6 +206,15 @@ export class Dispatcher {
       );
     }
     return { prepared, outcomes };
+  }
+
+  /** A slow template fails its email (TEMPLATE_TOO_SLOW); one left unrendered (budget spent, queue full) waits a minute. */
+  private renderFailure(claim: ClaimedEmail, error: unknown): Outcome {
+    if (error instanceof TemplateTooSlowError && error.notRun) {
+      return { id: claim.id, status: EmailStatus.PENDING, retryAt: new Date(this.deps.clock.now().getTime() + 60_000).toISOString(), refund: 1 };
+    }
+    const reason = error instanceof TemplateTooSlowError ? `${error.reason}: ${error.message}` : `Rendering failed: ${(error as Error).message}`;
+    return { id: claim.id, status: EmailStatus.FAILED, reason: reason.slice(0, 1000) };
   }
 
   /**
@@ -350,4 +376,15 @@ class Semaphore {
 
 function unique<T>(values: T[]): T[] {
   return [...new Set(values)];
+}
+
+/** `fn` over `items`, at most `limit` at a time; the results in the items' order. */
+async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const run = async () => {
+    for (let index = next++; index < items.length; index = next++) results[index] = await fn(items[index]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  return results;
 }

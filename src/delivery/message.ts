@@ -4,8 +4,10 @@ import type { Lead } from '../model/lead.entity.js';
 import type { EmailSequence } from '../model/email-sequence.entity.js';
 import { templateData } from '../templates/template-data.js';
 import { renderEmail } from '../templates/render.js';
+import type { RenderBudget } from '../templates/render-budget.js';
 import { instrumentHtml } from '../tracking/links.js';
 import { signToken } from '../tracking/tokens.js';
+import { sesAddress, sesMailbox } from '../core/mailbox.js';
 import type { OutgoingEmail } from './email-provider.js';
 
 export interface EmailToRender {
@@ -26,12 +28,13 @@ export function unsubscribeUrl(config: Config, emailId: string): string {
 /**
  * Renders a due email for its lead from the sequence's current templates, with tracked links, the open pixel,
  * the unsubscribe headers and correlation tags. `links` are the original URLs the click tokens point to.
+ * Rendering runs in a render worker, booked against `budget` (the company's share of the batch).
  */
-export async function buildEmail(config: Config, email: EmailToRender): Promise<{ email: OutgoingEmail; links: string[] }> {
+export async function buildEmail(config: Config, email: EmailToRender, budget?: RenderBudget): Promise<{ email: OutgoingEmail; links: string[] }> {
   const step = email.sequence.steps[email.emailNumber - 1];
   if (!step) throw new Error(`the sequence no longer has a step ${email.emailNumber}`);
   const unsubscribe = unsubscribeUrl(config, email.id);
-  const rendered = await renderEmail(step, templateData(email.company, email.lead, unsubscribe));
+  const rendered = await renderEmail(step, templateData(email.company, email.lead, unsubscribe), budget);
   const tracked = instrumentHtml(rendered.html, {
     emailId: email.id,
     publicUrl: config.publicUrl,
@@ -40,9 +43,11 @@ export async function buildEmail(config: Config, email: EmailToRender): Promise<
   });
   const { company } = email;
   const outgoing: OutgoingEmail = {
-    from: company.fromName ? `${quoteDisplayName(company.fromName)} <${company.fromAddress}>` : company.fromAddress,
-    to: email.lead.email!,
-    replyTo: company.replyTo,
+    // As SES takes them (core/mailbox.ts): encoded-words for names beyond ASCII, punycode domains. An address SES
+    // cannot send (a UTF-8 local part stored before intake refused them) throws: that one email fails with the reason.
+    from: sesMailbox(company.fromName, company.fromAddress),
+    to: sesAddress(email.lead.email!),
+    replyTo: company.replyTo ? sesAddress(company.replyTo) : null,
     subject: rendered.subject,
     html: tracked.html,
     text: rendered.text,
@@ -55,9 +60,4 @@ export async function buildEmail(config: Config, email: EmailToRender): Promise<
     tags: { company_id: company.id, lead_id: email.lead.id, email_id: email.id },
   };
   return { email: outgoing, links: tracked.links };
-}
-
-/** RFC 5322 quoted display name: quotes and backslashes escaped, line breaks removed. */
-function quoteDisplayName(name: string): string {
-  return `"${name.replace(/[\r\n]+/g, ' ').replace(/(["\\])/g, '\\$1')}"`;
 }

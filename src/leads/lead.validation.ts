@@ -1,4 +1,5 @@
 import type { FieldProblem } from '../core/errors.js';
+import { sesAddressProblem } from '../core/mailbox.js';
 import { isValidTimeZone } from '../sequences/schedule.js';
 import type { AdjustLeadScoreArgs, ImportLeadsArgs, LeadFilter, LeadInput } from './dto/lead.input.js';
 
@@ -37,7 +38,8 @@ export function emailProblem(email: string): string | undefined {
       .some((label) => label === '')
   )
     return 'is not a valid email address';
-  return undefined;
+  // Refused at intake rather than stored and never sent: SES cannot send to it, and whoever enters the lead can fix it now.
+  return sesAddressProblem(email);
 }
 
 /**

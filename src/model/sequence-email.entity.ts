@@ -63,6 +63,7 @@ export class SequenceEmail {
     | 'links'
     | 'claimedAt'
     | 'claimedBy'
+    | 'toAddress'
     | 'paused'
     | 'createdAt'
     | 'updatedAt';
@@ -156,6 +157,15 @@ export class SequenceEmail {
 
   @Property({ type: 'string', length: 100, nullable: true })
   claimedBy: string | null = null;
+
+  /** Written by the claim (state/email-state.ts); a retry's claim writes the lead's address of that moment. */
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The address it was sent (or is being sent) to, recorded when a dispatcher claimed it. An unsubscribe, bounce or complaint of this email suppresses this address, even if the lead's address changed since. Null until claimed (and for emails claimed before this was recorded).",
+  })
+  @Property({ type: 'string', length: 320, nullable: true })
+  toAddress: string | null = null;
 
   /**
    * True while its enrollment is paused: set by pause on the emails that may still go out, cleared by resume,

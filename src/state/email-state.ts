@@ -40,13 +40,15 @@ export function claimable(alias: string): RawBuilder<unknown> {
 
 /**
  * PENDING → SENDING for the rows of the CTE `due` (selected with `claimable` and `FOR UPDATE SKIP LOCKED`), for
- * this worker: the statement's final part, returning the claimed emails with their attempt number.
+ * this worker: the statement's final part, returning the claimed emails with their attempt number and the
+ * lead's address it records as the email's `to_address` (what unsubscribes and SES events act on later).
  */
 export function markClaimed(input: { now: Date; workerId: string }): RawBuilder<unknown> {
   return sql`update sequence_email s
-             set status = ${statusLiteral(EMAIL_MOVES[EmailMove.CLAIM].to)}, attempts = s.attempts + 1, claimed_at = ${input.now}, claimed_by = ${input.workerId}, updated_at = ${input.now}
+             set status = ${statusLiteral(EMAIL_MOVES[EmailMove.CLAIM].to)}, attempts = s.attempts + 1, claimed_at = ${input.now}, claimed_by = ${input.workerId}, updated_at = ${input.now},
+                 to_address = (select l.email from lead l where l.id = s.lead_id)
              from due where s.id = due.id
-             returning s.id, s.company_id, s.lead_id, s.sequence_id, s.enrollment_id, s.email_number, s.attempts`;
+             returning s.id, s.company_id, s.lead_id, s.sequence_id, s.enrollment_id, s.email_number, s.attempts, s.to_address`;
 }
 
 /** Where a claimed email can go when its dispatcher settles it, and by which move. */

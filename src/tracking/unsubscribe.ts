@@ -5,14 +5,16 @@ import { SuppressionReason } from '../model/suppression.entity.js';
 import { suppressAddress } from '../suppression/suppression.service.js';
 
 /**
- * Unsubscribes the recipient of an email from its company: the address is suppressed, every enrollment of its
- * leads stops and their pending emails are canceled. Idempotent. Returns false for an unknown email.
+ * Unsubscribes the recipient of an email from its company: the address the email went to (its `to_address`, not
+ * the lead's address of the moment, which updateLead may have changed) is suppressed, every enrollment of the
+ * leads at that address stops and their pending emails are canceled. Idempotent. Returns false for an unknown email.
  */
 export async function unsubscribeByEmail(em: EntityManager, emailId: string, now: Date, source: string): Promise<boolean> {
   return em.transactional(async (tx) => {
     const [email] = await query<{ id: string; company_id: string; address: string | null }>(
       tx,
-      sql`select s.id, s.company_id, l.email as address from sequence_email s join lead l on l.id = s.lead_id where s.id = ${emailId}::uuid`,
+      // An email claimed before addresses were recorded falls back to its lead's address, the only record there is.
+      sql`select s.id, s.company_id, coalesce(s.to_address, l.email) as address from sequence_email s join lead l on l.id = s.lead_id where s.id = ${emailId}::uuid`,
     );
     if (!email) return false;
     if (!email.address) return true;

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 export interface ProxiedCall {
   path: string;
   body: string;
+  /** The request's headers as they arrived (lower-cased names). */
+  headers: IncomingHttpHeaders;
 }
 
 export interface Fault {
@@ -26,7 +28,7 @@ export async function startFaultProxy(target: string, decide: (call: ProxiedCall
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const call = { path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8') };
+      const call = { path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8'), headers: req.headers };
       const index = calls.push(call) - 1;
       const fault = decide(call, index);
       if (fault) {

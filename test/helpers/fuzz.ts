@@ -60,6 +60,8 @@ export const TEMPLATE_INJECTION = [
   '{{ lead.constructor.name }}',
   '{% for i in (1..100000000) %}x{% endfor %}',
   "{% assign s = 'x' %}{% for i in (1..30) %}{% assign s = s | append: s %}{% endfor %}{{ s }}",
+  // Free with an empty sample lead, a second per email with a large one (issue 15): TEMPLATE_TOO_SLOW at save.
+  '{% for a in lead.attributes.list %}{% for b in lead.attributes.list %}{{ b }}{% endfor %}{% endfor %}',
   '{{ lead.first_name | nosuchfilter }}',
   '{% if %}x{% endif %}',
   '{{',

@@ -9,6 +9,8 @@ import { Migration20261124060306_lead_emails } from './Migration20261124060306_l
 import { Migration20261124060325_paused_emails } from './Migration20261124060325_paused_emails.js';
 import { Migration20261124062128_drop_redundant_foreign_keys } from './Migration20261124062128_drop_redundant_foreign_keys.js';
 import { Migration20261202060300_unknown_email_status } from './Migration20261202060300_unknown_email_status.js';
+import { Migration20261202063000_email_to_address } from './Migration20261202063000_email_to_address.js';
+import { Migration20261202063100_api_key_revocation_notify } from './Migration20261202063100_api_key_revocation_notify.js';
 
 export const migrations = [
   { name: 'Migration20261124031012', class: Migration20261124031012 },
@@ -21,4 +23,6 @@ export const migrations = [
   { name: 'Migration20261124060325_paused_emails', class: Migration20261124060325_paused_emails },
   { name: 'Migration20261124062128_drop_redundant_foreign_keys', class: Migration20261124062128_drop_redundant_foreign_keys },
   { name: 'Migration20261202060300_unknown_email_status', class: Migration20261202060300_unknown_email_status },
+  { name: 'Migration20261202063000_email_to_address', class: Migration20261202063000_email_to_address },
+  { name: 'Migration20261202063100_api_key_revocation_notify', class: Migration20261202063100_api_key_revocation_notify },
 ];

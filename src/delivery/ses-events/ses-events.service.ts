@@ -21,7 +21,8 @@ export interface SesEventOutcome {
 }
 
 interface EmailRow extends EmailKeys {
-  lead_email: string | null;
+  /** The address the email was sent to (its lead's, for emails claimed before addresses were recorded). */
+  to_address: string | null;
 }
 
 type Acted = Exclude<SesAction, { kind: 'ignored' }>;
@@ -78,9 +79,7 @@ async function apply(tx: EntityManager, email: EmailRow, action: Acted, at: Date
       const bounced = await moveEmail(tx, email, EmailMove.BOUNCE, action.detail, now);
       if (bounced) await publish(tx, bounced);
       const reason = `Email ${email.email_number} bounced: ${action.detail}`;
-      await suppress(tx, email, action.recipients, SuppressionReason.HARD_BOUNCE, reason, now, () =>
-        timeline(ActivityType.EMAIL_BOUNCED, reason, { bounce: 'Permanent' }),
-      );
+      await suppress(tx, email, SuppressionReason.HARD_BOUNCE, reason, now, () => timeline(ActivityType.EMAIL_BOUNCED, reason, { bounce: 'Permanent' }));
       return;
     }
     case 'soft-bounce':
@@ -91,7 +90,7 @@ async function apply(tx: EntityManager, email: EmailRow, action: Acted, at: Date
       return;
     case 'complaint': {
       const reason = `Email ${email.email_number} reported as spam: ${action.detail}`;
-      await suppress(tx, email, action.recipients, SuppressionReason.COMPLAINT, reason, now, () => timeline(ActivityType.EMAIL_COMPLAINED, reason));
+      await suppress(tx, email, SuppressionReason.COMPLAINT, reason, now, () => timeline(ActivityType.EMAIL_COMPLAINED, reason));
       return;
     }
     case 'delivery': {
@@ -119,7 +118,7 @@ async function apply(tx: EntityManager, email: EmailRow, action: Acted, at: Date
 
 /** Finds the email by SES message id, else by the email id it was sent with. */
 async function findEmail(tx: EntityManager, event: SesEvent): Promise<EmailRow | undefined> {
-  const select = sql`select e.id, e.company_id, e.lead_id, e.sequence_id, e.enrollment_id, e.email_number, l.email as lead_email
+  const select = sql`select e.id, e.company_id, e.lead_id, e.sequence_id, e.enrollment_id, e.email_number, coalesce(e.to_address, l.email) as to_address
                      from sequence_email e join lead l on l.id = e.lead_id`;
   if (event.messageId) {
     const [byMessageId] = await query<EmailRow>(tx, sql`${select} where e.provider_message_id = ${event.messageId} limit 1`);
@@ -131,24 +130,17 @@ async function findEmail(tx: EntityManager, event: SesEvent): Promise<EmailRow |
 }
 
 /**
- * Suppresses each reported recipient (the lead's address when SES names none) in the email's company, stopping
- * their enrollments. suppressAddress writes the timeline when it newly suppresses; otherwise `note` writes it
- * for this email's lead, so every bounce or complaint shows on the timeline once.
+ * Suppresses the address the email was sent to in the email's company, stopping the enrollments of the leads at
+ * it. The event's own recipient list is not used: our emails have one recipient, the stored one, and an event
+ * must not reach an address its email never went to (nor the lead's new one, after updateLead). suppressAddress
+ * writes the timeline when it newly suppresses this email's lead; otherwise `note` writes it, so every bounce or
+ * complaint shows on the lead's timeline once.
  */
-async function suppress(
-  tx: EntityManager,
-  email: EmailRow,
-  recipients: string[],
-  reason: SuppressionReason,
-  detail: string,
-  now: Date,
-  note: () => Promise<void>,
-): Promise<void> {
-  const addresses = recipients.length > 0 ? recipients : email.lead_email ? [email.lead_email] : [];
+async function suppress(tx: EntityManager, email: EmailRow, reason: SuppressionReason, detail: string, now: Date, note: () => Promise<void>): Promise<void> {
   let leadNoted = false;
-  for (const address of addresses) {
-    const result = await suppressAddress(tx, { companyId: email.company_id, email: address, reason, now, detail });
-    if (result.newlySuppressed && result.leadIds.includes(email.lead_id)) leadNoted = true;
+  if (email.to_address) {
+    const result = await suppressAddress(tx, { companyId: email.company_id, email: email.to_address, reason, now, detail });
+    leadNoted = result.newlySuppressed && result.leadIds.includes(email.lead_id);
   }
   if (!leadNoted) await note();
 }
