@@ -14,6 +14,7 @@ import { startPubSub, type PgPubSub } from '../graphql/realtime/pubsub.js';
 import { createSchema } from '../graphql/schema.js';
 import type { SesWebhookHooks } from '../http/ses-events.routes.js';
 import { startServer, type Server } from './server.js';
+import { openRenderPool } from '../templates/render.js';
 
 export interface App {
   readonly config: Config;
@@ -55,6 +56,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const dispose = disposeInReverse(disposers, logger);
 
   try {
+    // Templates render in worker threads (templates/render-pool.ts): they load while the database starts, and are
+    // ready before jobs or requests render; stopped last, after the server and the jobs.
+    const renderPool = openRenderPool();
+    disposers.push({ name: 'render-pool', dispose: renderPool.release });
     const databaseUrl = config.databaseUrl || (await startEmbeddedDatabase(config, logger, disposers));
     const orm = await openOrm(databaseUrl);
     disposers.push({ name: 'orm', dispose: () => orm.close(true) });
@@ -68,6 +73,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
     const { sesEmulatorUrl, demo } = await startDevServices(config, orm, disposers);
 
+    await renderPool.ready;
     let jobs: Jobs | undefined;
     if (config.delivery.runJobs) {
       const provider = createSesProvider(config, config.ses.endpoint ?? sesEmulatorUrl);
@@ -84,6 +90,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     const schema = await createSchema(pubSub);
     const server = await startServer({
       recorder,
+      notices: pubSub,
       config,
       orm,
       schema,

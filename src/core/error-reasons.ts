@@ -25,6 +25,8 @@ export enum SequenceErrorReason {
   /** No sequence id was given and the company has no default sequence. */
   DEFAULT_SEQUENCE_NOT_FOUND = 'DEFAULT_SEQUENCE_NOT_FOUND',
   SEQUENCE_INACTIVE = 'SEQUENCE_INACTIVE',
+  /** A template took longer (or more memory) to render than allowed, at save, in a preview or when sending. */
+  TEMPLATE_TOO_SLOW = 'TEMPLATE_TOO_SLOW',
 }
 
 export enum EnrollmentErrorReason {
