@@ -2,12 +2,10 @@ import * as fc from 'fast-check';
 import type { DestinationStream } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, redactTokens, TOKEN_PATH_PREFIXES } from '../src/core/logger.js';
-import { Dispatcher } from '../src/delivery/dispatcher.js';
-import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant } from './helpers/factories.js';
 import { ok } from './helpers/graphql.js';
-import { headerOf, startMailbox, type SesMailbox } from './helpers/ses.js';
+import { headerOf, sesDispatcher, startMailbox, type SesMailbox } from './helpers/ses.js';
 
 const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
 
@@ -35,15 +33,7 @@ describe('tokens never reach the log', () => {
     const tenant = await createTenant(t);
     const gql = t.as(tenant.apiKey);
     ok(await gql(`mutation { createLead(input: { email: "logged@example.com" }) { id } }`));
-    const dispatcher = new Dispatcher({
-      orm: t.app.orm,
-      clock: t.clock,
-      provider: createSesProvider(t.app.config, mailbox.url),
-      config: t.app.config,
-      logger: createLogger({ logLevel: 'silent' }),
-      workerId: 'log-redaction-test',
-    });
-    await dispatcher.dispatchDue();
+    await sesDispatcher(t, mailbox, 'log-redaction-test', createLogger({ logLevel: 'silent' })).dispatchDue();
     const stored = (await mailbox.emails()).find((e) => e.destination.to.some((to) => to.includes('logged@example.com')))!;
     const emailId = headerOf(stored, 'X-LN-Email-Id')!;
     const html = stored.body.html!;

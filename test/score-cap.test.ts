@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dispatcher } from '../src/delivery/dispatcher.js';
-import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
 import { ok, type GraphQLClient } from './helpers/graphql.js';
-import { startMailbox, type SesMailbox } from './helpers/ses.js';
+import { sesDispatcher, startMailbox, type SesMailbox } from './helpers/ses.js';
 import { connectWs, subscribe, subscriptionsOpen, type WsConnection } from './helpers/ws.js';
 
 const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
@@ -51,15 +49,7 @@ describe('lowering maxScore', () => {
 
   it('score 80, cap lowered to 50: an open and a click record no negative delta anywhere, and the score stays 80', async () => {
     const leadId = ok(await gql(`mutation { createLead(input: { email: "above-cap@example.com" }) { id } }`)).createLead.id as string;
-    const dispatcher = new Dispatcher({
-      orm: t.app.orm,
-      clock: t.clock,
-      provider: createSesProvider(t.app.config, mailbox.url),
-      config: t.app.config,
-      logger: t.app.logger,
-      workerId: 'score-cap-test',
-    });
-    await dispatcher.dispatchDue();
+    await sesDispatcher(t, mailbox, 'score-cap-test').dispatchDue();
     const stored = (await mailbox.emails()).find((e) => e.destination.to.some((to) => to.includes('above-cap')))!;
     const html = stored.body.html!;
     const pixel = new URL(/<img src="([^"]+\/t\/o\/[^"]+)"/.exec(html)![1]!).pathname;
@@ -107,14 +97,7 @@ describe('lowering maxScore', () => {
     await adjust(leadId, 45);
     const email = ok(await gql(`query($id: ID!) { leadSequenceStatus(leadId: $id) { enrollments { emails { id } } } }`, { id: leadId })).leadSequenceStatus
       .enrollments[0].emails[0].id as string;
-    await new Dispatcher({
-      orm: t.app.orm,
-      clock: t.clock,
-      provider: createSesProvider(t.app.config, mailbox.url),
-      config: t.app.config,
-      logger: t.app.logger,
-      workerId: 'score-cap-test-2',
-    }).dispatchDue();
+    await sesDispatcher(t, mailbox, 'score-cap-test-2').dispatchDue();
     t.clock.advance(5 * 60_000);
     ok(await gql(`mutation($id: ID!) { trackOpen(emailId: $id) { status } }`, { id: email }));
     const after = await lead(leadId);

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Dispatcher } from '../src/delivery/dispatcher.js';
+import type { Dispatcher } from '../src/delivery/dispatcher.js';
 import { applySesEvent } from '../src/delivery/ses-events/ses-events.service.js';
 import { readSesEvent } from '../src/delivery/ses-events/ses-event.js';
-import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
 import { ok, type GraphQLClient, type Untyped } from './helpers/graphql.js';
-import { headerOf, startMailbox, type SesMailbox } from './helpers/ses.js';
+import { headerOf, sesDispatcher, startMailbox, type SesMailbox } from './helpers/ses.js';
 
 const DAY = 86_400_000;
 
@@ -26,14 +25,7 @@ describe('the address an email went to', () => {
   beforeAll(async () => {
     mailbox = await startMailbox();
     t = await startTestApp({ SES_MAX_SEND_RATE: '0' });
-    dispatcher = new Dispatcher({
-      orm: t.app.orm,
-      clock: t.clock,
-      provider: createSesProvider(t.app.config, mailbox.url),
-      config: t.app.config,
-      logger: t.app.logger,
-      workerId: 'sent-address-test',
-    });
+    dispatcher = sesDispatcher(t, mailbox, 'sent-address-test');
   });
   beforeEach(async () => {
     t.clock.set(new Date());

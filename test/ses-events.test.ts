@@ -128,6 +128,26 @@ describe('SES events over SNS', () => {
     );
   }
 
+  /**
+   * What SNS sends when `topic` is subscribed to the webhook (unsigned): the app confirms by fetching `subscribeUrl`,
+   * by default the genuine Amazon URL for that topic and token.
+   */
+  function subscriptionConfirmation(
+    topic: string,
+    token: string,
+    subscribeUrl = `https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${encodeURIComponent(topic)}&Token=${token}`,
+  ): Fields {
+    return {
+      Type: 'SubscriptionConfirmation',
+      MessageId: randomUUID(),
+      Token: token,
+      TopicArn: topic,
+      Message: `You have chosen to subscribe to the topic ${topic}.`,
+      SubscribeURL: subscribeUrl,
+      Timestamp: new Date().toISOString(),
+    };
+  }
+
   async function post(body: unknown, contentType = 'text/plain; charset=UTF-8', baseUrl = t.baseUrl): Promise<{ status: number; body: Untyped }> {
     const type = typeof body === 'object' && body !== null ? (body as Fields).Type : undefined;
     const response = await fetch(`${baseUrl}/webhooks/ses`, {
@@ -410,15 +430,7 @@ describe('SES events over SNS', () => {
   });
 
   it('a subscription is confirmed only when signed and only for an Amazon SNS SubscribeURL', async () => {
-    const confirmation = (subscribeUrl: string) => ({
-      Type: 'SubscriptionConfirmation',
-      MessageId: randomUUID(),
-      Token: 'token-123',
-      TopicArn: TOPIC,
-      Message: `You have chosen to subscribe to the topic ${TOPIC}.`,
-      SubscribeURL: subscribeUrl,
-      Timestamp: new Date().toISOString(),
-    });
+    const confirmation = (subscribeUrl: string) => subscriptionConfirmation(TOPIC, 'token-123', subscribeUrl);
     const awsUrl = `https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${encodeURIComponent(TOPIC)}&Token=token-123`;
 
     expect(await post(sign(confirmation(awsUrl)))).toEqual({ status: 200, body: { status: 'confirmed' } });
@@ -458,20 +470,7 @@ describe('SES events over SNS', () => {
    * some other way than the tracking tokens, which no longer carry it).
    */
   async function forgedTopicAttack(baseUrl: string, target: Sent, victims: Sent[]) {
-    const subscribeUrl = `https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${encodeURIComponent(ATTACKER_TOPIC)}&Token=attacker-token`;
-    const subscription = await post(
-      sign({
-        Type: 'SubscriptionConfirmation',
-        MessageId: randomUUID(),
-        Token: 'attacker-token',
-        TopicArn: ATTACKER_TOPIC,
-        Message: `You have chosen to subscribe to the topic ${ATTACKER_TOPIC}.`,
-        SubscribeURL: subscribeUrl,
-        Timestamp: new Date().toISOString(),
-      }),
-      undefined,
-      baseUrl,
-    );
+    const subscription = await post(sign(subscriptionConfirmation(ATTACKER_TOPIC, 'attacker-token')), undefined, baseUrl);
     const now = new Date().toISOString();
     const forgedBounce = {
       eventType: 'Bounce',
@@ -549,16 +548,7 @@ describe('SES events over SNS', () => {
       expect(attack.bounce.status).toBe(403);
 
       // Genuine messages of our own topic: nothing is accepted until the list names it.
-      const ownSubscribeUrl = `https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=${encodeURIComponent(TOPIC)}&Token=t`;
-      const ownConfirmation = sign({
-        Type: 'SubscriptionConfirmation',
-        MessageId: randomUUID(),
-        Token: 't',
-        TopicArn: TOPIC,
-        Message: 'subscribe',
-        SubscribeURL: ownSubscribeUrl,
-        Timestamp: new Date().toISOString(),
-      });
+      const ownConfirmation = sign(subscriptionConfirmation(TOPIC, 't'));
       for (const message of [notification(bounce(victim)), notification(delivery(victim, new Date())), ownConfirmation]) {
         expect(await post(message, undefined, unlisted.baseUrl)).toEqual({
           status: 403,

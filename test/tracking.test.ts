@@ -5,7 +5,7 @@ import { signToken } from '../src/tracking/tokens.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
 import { errorOf, ok, type GraphQLClient } from './helpers/graphql.js';
-import { headerOf, startMailbox, type SesMailbox, type StoredEmail } from './helpers/ses.js';
+import { headerOf, sesDispatcher, startMailbox, type SesMailbox, type StoredEmail } from './helpers/ses.js';
 
 const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
 const MINUTE = 60_000;
@@ -21,14 +21,7 @@ describe('opens, clicks and unsubscribes over real HTTP', () => {
   beforeAll(async () => {
     mailbox = await startMailbox();
     t = await startTestApp({ SES_MAX_SEND_RATE: '0', PUBLIC_URL: 'https://mail.example.com' });
-    dispatcher = new Dispatcher({
-      orm: t.app.orm,
-      clock: t.clock,
-      provider: createSesProvider(t.app.config, mailbox.url),
-      config: t.app.config,
-      logger: t.app.logger,
-      workerId: 'tracking-test',
-    });
+    dispatcher = sesDispatcher(t, mailbox, 'tracking-test');
   });
   beforeEach(async () => {
     t.clock.set(new Date());

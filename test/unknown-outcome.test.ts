@@ -1,10 +1,9 @@
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
+import { LOSE_ANSWER, startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { ok, type Untyped } from './helpers/graphql.js';
 import { startMailbox, type SesMailbox } from './helpers/ses.js';
 
@@ -15,14 +14,15 @@ import { startMailbox, type SesMailbox } from './helpers/ses.js';
  */
 describe('an unknown outcome is UNKNOWN', () => {
   let mailbox: SesMailbox;
-  let lossy: { url: string; dispose(): Promise<void> };
+  let lossy: FaultProxy;
   let t: TestApp;
   let tenant: Tenant;
   const disposers: (() => unknown)[] = [];
 
   beforeAll(async () => {
     mailbox = await startMailbox();
-    lossy = await startAnswerLosingProxy(mailbox.url);
+    // SendEmail's answer is lost once SES has taken the email; every other call goes through.
+    lossy = await startFaultProxy(mailbox.url, (call) => (call.path.includes('outbound-emails') ? LOSE_ANSWER : undefined));
     t = await startTestApp({ SES_MAX_SEND_RATE: '0' });
     tenant = await createTenant(t);
   });
@@ -83,41 +83,3 @@ describe('an unknown outcome is UNKNOWN', () => {
     expect(ok(await t.as(tenant.apiKey)(`{ deliveryStatus { stuckEmails } }`)).deliveryStatus.stuckEmails).toBe(0);
   });
 });
-
-/**
- * Forwards every call to SES, but for SendEmail drops the connection once SES has answered: the email was
- * accepted, and the sender never hears so (a lost answer).
- */
-async function startAnswerLosingProxy(target: string): Promise<{ url: string; dispose(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const upstream = request(new URL(req.url ?? '/', target), { method: req.method, headers: withoutHop(req.headers) }, (answer) => {
-        if ((req.url ?? '').includes('outbound-emails')) {
-          answer.resume();
-          answer.on('end', () => res.socket?.destroy());
-          return;
-        }
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      upstream.on('error', () => res.writeHead(502).end());
-      upstream.end(Buffer.concat(chunks));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    dispose: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-function withoutHop(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const { host: _host, connection: _connection, ...rest } = headers;
-  return rest;
-}

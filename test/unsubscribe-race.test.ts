@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/core/logger.js';
-import { Dispatcher } from '../src/delivery/dispatcher.js';
-import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant } from './helpers/factories.js';
 import { ok } from './helpers/graphql.js';
-import { headerOf, startMailbox, type SesMailbox } from './helpers/ses.js';
+import { headerOf, sesDispatcher, startMailbox, type SesMailbox } from './helpers/ses.js';
 
 const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
 
@@ -33,15 +31,7 @@ describe('a click and an unsubscribe of the same email at the same time', () => 
     const gql = t.as(tenant.apiKey);
     const count = 40;
     for (let i = 0; i < count; i++) ok(await gql(`mutation($e: String!) { createLead(input: { email: $e }) { id } }`, { e: `race${i}@example.com` }));
-    const dispatcher = new Dispatcher({
-      orm: t.app.orm,
-      clock: t.clock,
-      provider: createSesProvider(t.app.config, mailbox.url),
-      config: t.app.config,
-      logger: createLogger({ logLevel: 'silent' }),
-      workerId: 'unsubscribe-race-test',
-    });
-    await dispatcher.dispatchDue();
+    await sesDispatcher(t, mailbox, 'unsubscribe-race-test', createLogger({ logLevel: 'silent' })).dispatchDue();
     const sent = (await mailbox.emails()).filter((e) => e.destination.to.some((to) => to.includes('race')));
     expect(sent).toHaveLength(count);
     t.clock.advance(5 * 60_000);

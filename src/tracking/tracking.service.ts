@@ -212,14 +212,7 @@ function applyOpen(batch: Batch, email: BatchEmail, event: EngagementEvent, judg
   const verdict = classifyOpen(judged);
   email.openDelta++;
   if (verdict.human) {
-    if (email.opened_at === null)
-      batch.scores.push({
-        leadId: email.lead_id,
-        companyId: email.company_id,
-        delta: rules.openPoints,
-        reason: `First open of email ${email.email_number}`,
-        data: { emailId: email.id },
-      });
+    if (email.opened_at === null) batch.scores.push(scoreStep(email, rules.openPoints, `First open of email ${email.email_number}`));
     email.opened_at ??= event.at;
     email.current = engagedStatus(email.current, 'OPEN');
   }
@@ -244,23 +237,11 @@ function applyClick(batch: Batch, email: BatchEmail, event: EngagementEvent, jud
     if (email.opened_at === null) {
       email.openDelta++;
       email.opened_at = event.at;
-      batch.scores.push({
-        leadId: email.lead_id,
-        companyId: email.company_id,
-        delta: rules.openPoints,
-        reason: `First open of email ${email.email_number} (seen through a click)`,
-        data: { emailId: email.id },
-      });
+      batch.scores.push(scoreStep(email, rules.openPoints, `First open of email ${email.email_number} (seen through a click)`));
     }
     if (email.clicked_at === null) {
       email.clicked_at = event.at;
-      batch.scores.push({
-        leadId: email.lead_id,
-        companyId: email.company_id,
-        delta: rules.clickPoints,
-        reason: `First click in email ${email.email_number}`,
-        data: { emailId: email.id },
-      });
+      batch.scores.push(scoreStep(email, rules.clickPoints, `First click in email ${email.email_number}`));
     }
     email.current = engagedStatus(email.current, 'CLICK');
   }
@@ -318,6 +299,11 @@ function eventRow(email: EmailState, event: EngagementEvent, kind: 'OPEN' | 'CLI
     user_agent: event.userAgent?.slice(0, 512) ?? null,
     occurred_at: event.at.toISOString(),
   };
+}
+
+/** A score step for the email's lead, its SCORE_CHANGED activity naming the email that earned it. */
+function scoreStep(email: EmailState, delta: number, reason: string): ScoreStep {
+  return { leadId: email.lead_id, companyId: email.company_id, delta, reason, data: { emailId: email.id } };
 }
 
 function activity(email: EmailState, type: ActivityType, reason: string, at: Date, machine: boolean, data: Record<string, unknown>): ActivityRecord {

@@ -15,14 +15,26 @@ export interface Fault {
   message: string;
 }
 
-/** An HTTP proxy in front of the SES emulator that can answer some calls with an error instead of forwarding. */
+/**
+ * What `decide` returns to lose SES's answer to a call: the call is forwarded, and the connection dropped once SES
+ * has answered. SES acted on it (took the email, say) and the sender never hears so.
+ */
+export const LOSE_ANSWER = 'lose-answer';
+
+/**
+ * An HTTP proxy in front of the SES emulator that can answer some calls with an error instead of forwarding, or
+ * lose SES's answer to them.
+ */
 export interface FaultProxy {
   url: string;
   calls: ProxiedCall[];
   dispose(): Promise<void>;
 }
 
-export async function startFaultProxy(target: string, decide: (call: ProxiedCall, index: number) => Fault | undefined): Promise<FaultProxy> {
+export async function startFaultProxy(
+  target: string,
+  decide: (call: ProxiedCall, index: number) => Fault | typeof LOSE_ANSWER | undefined,
+): Promise<FaultProxy> {
   const calls: ProxiedCall[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -30,14 +42,19 @@ export async function startFaultProxy(target: string, decide: (call: ProxiedCall
     req.on('end', () => {
       const call = { path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8'), headers: req.headers };
       const index = calls.push(call) - 1;
-      const fault = decide(call, index);
-      if (fault) {
-        res.writeHead(fault.status, { 'content-type': 'application/json', 'x-amzn-errortype': fault.errorType });
-        res.end(JSON.stringify({ message: fault.message }));
+      const decision = decide(call, index);
+      if (decision && decision !== LOSE_ANSWER) {
+        res.writeHead(decision.status, { 'content-type': 'application/json', 'x-amzn-errortype': decision.errorType });
+        res.end(JSON.stringify({ message: decision.message }));
         return;
       }
       const url = new URL(req.url ?? '/', target);
       const upstream = request(url, { method: req.method, headers: withoutHop(req.headers) }, (answer) => {
+        if (decision === LOSE_ANSWER) {
+          answer.resume();
+          answer.on('end', () => res.socket?.destroy());
+          return;
+        }
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       });

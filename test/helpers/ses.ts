@@ -1,5 +1,9 @@
+import type { Logger } from 'pino';
 import { startSesEmulator } from '../../src/app/dev/ses-emulator.js';
+import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import { EMAIL_ID_HEADER } from '../../src/delivery/message.js';
+import { createSesProvider } from '../../src/delivery/ses-provider.js';
+import type { TestApp } from './app.js';
 
 export interface StoredEmail {
   messageId: string;
@@ -42,6 +46,14 @@ export async function startMailbox(): Promise<SesMailbox> {
     },
     dispose: () => emulator.dispose(),
   };
+}
+
+/**
+ * A dispatcher handing the app's due emails to `mailbox` through the real SES client. Tests run it by hand
+ * (`dispatchDue()`): the test app starts with RUN_JOBS off, so nothing else sends.
+ */
+export function sesDispatcher(t: TestApp, mailbox: SesMailbox, workerId: string, logger: Logger = t.app.logger): Dispatcher {
+  return new Dispatcher({ orm: t.app.orm, clock: t.clock, provider: createSesProvider(t.app.config, mailbox.url), config: t.app.config, logger, workerId });
 }
 
 export function headerOf(email: StoredEmail, name: string): string | undefined {
