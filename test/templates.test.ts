@@ -334,6 +334,19 @@ describe('render workers (issue 15)', () => {
     await expect(subjectOf('Still {{ first_name }}')).resolves.toBe('Still Dana');
   });
 
+  it('refuses at save a body whose MJML is too slow to convert, even without Liquid', { timeout: 20_000 }, async () => {
+    // Validating this MJML is quick; converting it (what every send does) takes over a second and would get the
+    // render worker killed on every send. The save check converts it too.
+    const section = '<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section>';
+    const body = `<mjml><mj-body>${section.repeat(Math.floor((85_000 - 40) / section.length))}</mj-body></mjml>`;
+    expect(body.length).toBeLessThanOrEqual(MAX_BODY_LENGTH);
+    const problems = await checkTemplate(body, 'body');
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ slow: true });
+    // A body of ordinary size still passes, and the pool still works.
+    await expect(checkTemplate(`<mjml><mj-body>${section.repeat(20)}</mj-body></mjml>`, 'body')).resolves.toEqual([]);
+  });
+
   it('stops a request at its render budget', async () => {
     const budget = new RenderBudget('budget-test', 1500);
     const slow = { subject: 'x', body: '{% for i in (1..3000) %}{% for j in (1..3000) %}{% endfor %}{% endfor %}' };

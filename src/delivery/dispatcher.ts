@@ -16,6 +16,7 @@ import { claimDueEmails, interleaveByCompany, type ClaimedEmail } from './claim.
 import { SendError, type EmailProvider, type OutgoingEmail, type SendFailure } from './email-provider.js';
 import { buildEmail } from './message.js';
 import { RenderBudget } from '../templates/render-budget.js';
+import { RenderUnavailableError } from '../templates/render.js';
 import { TemplateTooSlowError } from '../templates/template-engine.js';
 import { SlotQueue } from './send-budget.js';
 import { markAccountPaused, refreshAccountState, type AccountState } from './account.js';
@@ -41,6 +42,8 @@ interface Outcome {
   retryAt?: string;
   /** 1 when this attempt must not count (throttling, paused account). */
   refund?: number;
+  /** The account stopped accepting mail (`reason` says why): the rest of the batch goes back untouched. */
+  accountRefusal?: true;
 }
 
 interface Prepared {
@@ -208,9 +211,12 @@ export class Dispatcher {
     return { prepared, outcomes };
   }
 
-  /** A slow template fails its email (TEMPLATE_TOO_SLOW); one left unrendered (budget spent, queue full) waits a minute. */
+  /**
+   * A slow template fails its email (TEMPLATE_TOO_SLOW); one left unrendered (budget spent, queue full, no render
+   * worker able to run it) waits a minute: a fault of ours is never the email's failure.
+   */
   private renderFailure(claim: ClaimedEmail, error: unknown): Outcome {
-    if (error instanceof TemplateTooSlowError && error.notRun) {
+    if ((error instanceof TemplateTooSlowError && error.notRun) || error instanceof RenderUnavailableError) {
       return { id: claim.id, status: EmailStatus.PENDING, retryAt: new Date(this.deps.clock.now().getTime() + 60_000).toISOString(), refund: 1 };
     }
     const reason = error instanceof TemplateTooSlowError ? `${error.reason}: ${error.message}` : `Rendering failed: ${(error as Error).message}`;
@@ -247,14 +253,14 @@ export class Dispatcher {
           release();
         }
         buffer.push(outcome);
-        if (outcome.status === EmailStatus.PENDING && outcome.reason?.startsWith('account')) refusal = outcome;
+        if (outcome.accountRefusal) refusal = outcome;
         if (buffer.length >= 64) void flush();
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.deps.config.delivery.concurrency, queue.length) }, worker));
     if (refusal) {
       // The account stopped accepting mail: say so to every process, and hand the rest of the batch back untouched.
-      await markAccountPaused(this.deps.orm.em.fork(), refusal.reason!.slice('account: '.length));
+      await markAccountPaused(this.deps.orm.em.fork(), refusal.reason!);
       buffer.push(...queue.splice(0).map((p): Outcome => ({ id: p.claim.id, status: EmailStatus.PENDING, refund: 1 })));
     }
     await flush();
@@ -287,7 +293,7 @@ export class Dispatcher {
         return { id: claim.id, status: EmailStatus.PENDING, retryAt: backoff(claim.attempts), refund: 1 };
       case 'account':
         this.#account = { ...this.#account!, pausedReason: failure.message };
-        return { id: claim.id, status: EmailStatus.PENDING, refund: 1, reason: `account: ${failure.message}` };
+        return { id: claim.id, status: EmailStatus.PENDING, refund: 1, reason: failure.message, accountRefusal: true };
       case 'transient':
         return claim.attempts >= this.deps.config.delivery.maxAttempts
           ? { id: claim.id, status: EmailStatus.FAILED, reason: `Gave up after ${claim.attempts} attempts: ${failure.message}` }

@@ -1,7 +1,7 @@
 import type { Liquid, Template } from 'liquidjs';
 import { convertLegacyPlaceholders, legacyProblem } from './legacy-placeholders.js';
 import { assembleMjml } from './layout.js';
-import { mjmlProblems } from './mjml.js';
+import { mjmlProblems, mjmlToHtml } from './mjml.js';
 import { renderLiquid } from './render-inline.js';
 import type { TemplateData } from './template-data.js';
 import { engineFor, errorMessage, isLimitError, maxLength, remainingMs, type TemplatePart, type TemplateProblem } from './template-engine.js';
@@ -65,17 +65,21 @@ function tooSlow(part: TemplatePart, error: unknown, what: string): TemplateProb
   return { message: `The ${part} is too slow to render ${what}: ${errorMessage(error)}`, slow: true };
 }
 
-/** Renders with sample data, which also catches templates that blow the time or memory limits. */
-function sampleRenderProblems(part: TemplatePart, templates: Template[], deadline: number): TemplateProblem[] {
+/**
+ * Renders with sample data, which also catches templates that blow the time or memory limits. For a body, also
+ * gives the assembled MJML document, whose conversion to HTML is timed last (mjmlConversionProblems).
+ */
+function sampleRenderProblems(part: TemplatePart, templates: Template[], deadline: number): { problems: TemplateProblem[]; mjml?: string } {
   let rendered: unknown;
   try {
     rendered = engineFor(part).renderSync(templates, buildScope(SAMPLE_DATA), { renderLimit: remainingMs(deadline) });
   } catch (error) {
-    if (isLimitError(error)) return [tooSlow(part, error, 'with sample data')];
-    return [{ message: `The ${part} fails to render: ${errorMessage(error)}` }];
+    if (isLimitError(error)) return { problems: [tooSlow(part, error, 'with sample data')] };
+    return { problems: [{ message: `The ${part} fails to render: ${errorMessage(error)}` }] };
   }
-  if (part === 'subject') return [];
-  return mjmlProblems(assembleMjml(String(rendered), 'Sample subject', SAMPLE_DATA.unsubscribeUrl));
+  if (part === 'subject') return { problems: [] };
+  const mjml = assembleMjml(String(rendered), 'Sample subject', SAMPLE_DATA.unsubscribeUrl);
+  return { problems: mjmlProblems(mjml), mjml };
 }
 
 /**
@@ -92,7 +96,23 @@ function hostileRenderProblems(part: TemplatePart, source: string, deadline: num
   return Date.now() > deadline ? [tooSlow(part, 'over the time limit', 'for a lead with many attributes and long values')] : [];
 }
 
-function checkUnsafe(source: string, part: TemplatePart, deadline: number): TemplateProblem[] {
+/**
+ * Converts the assembled body to HTML, as every send does (once per worker for a compiled body, per email
+ * otherwise), within what is left of the check's time. Validating MJML is cheap but converting it is not: a large
+ * body (thousands of sections, no Liquid at all) validates in a blink and takes seconds to convert, which at send
+ * is over the hard limit every time. MJML cannot be interrupted: past the check's limit the pool kills this
+ * worker, and the check is refused as too slow all the same.
+ */
+async function mjmlConversionProblems(mjml: string, deadline: number): Promise<TemplateProblem[]> {
+  try {
+    await mjmlToHtml(mjml);
+  } catch (error) {
+    return [{ message: `The body fails to convert to HTML: ${errorMessage(error)}` }];
+  }
+  return Date.now() > deadline ? [tooSlow('body', 'over the time limit', 'as HTML (its MJML is too large)')] : [];
+}
+
+async function checkUnsafe(source: string, part: TemplatePart, deadline: number): Promise<TemplateProblem[]> {
   const tooLong = lengthProblem(source, part);
   // Oversized input is not analysed further: that is exactly the input that could be slow.
   if (tooLong) return [tooLong];
@@ -107,19 +127,22 @@ function checkUnsafe(source: string, part: TemplatePart, deadline: number): Temp
   const { templates, problem } = parseForCheck(engine, legacy.source);
   if (!templates) return [...problems, problem ?? { message: 'Liquid syntax error.' }];
   problems.push(...variableProblems(engine, templates));
-  problems.push(...sampleRenderProblems(part, templates, deadline));
+  const sample = sampleRenderProblems(part, templates, deadline);
+  problems.push(...sample.problems);
   if (problems.length > 0) return problems;
-  return hostileRenderProblems(part, source, deadline);
+  const hostile = hostileRenderProblems(part, source, deadline);
+  if (hostile.length > 0 || sample.mjml === undefined) return hostile;
+  return mjmlConversionProblems(sample.mjml, deadline);
 }
 
 /**
  * Problems found when saving a template, checked in this thread by `deadline` (epoch ms); [] when fine. Never
  * throws. The server calls `checkTemplate` (template-check.ts), which runs this in a render worker.
  */
-export function checkInThread(source: string, part: TemplatePart, deadline: number): TemplateProblem[] {
+export async function checkInThread(source: string, part: TemplatePart, deadline: number): Promise<TemplateProblem[]> {
   if (typeof source !== 'string') return [{ message: `The ${String(part)} must be a string.` }];
   try {
-    return checkUnsafe(source, part, deadline);
+    return await checkUnsafe(source, part, deadline);
   } catch (error) {
     if (isLimitError(error)) return [tooSlow(part, error, 'with sample data')];
     return [{ message: `The ${part} could not be checked: ${errorMessage(error)}` }];

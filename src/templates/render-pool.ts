@@ -13,7 +13,12 @@ import type { RenderBudget } from './render-budget.js';
  * replaced. Memory is capped per worker (resourceLimits); a worker that runs out dies and is replaced the same way.
  *
  * Tasks wait in one queue per owner (a company), served in turn, and one owner holds at most OWNER_SHARE
- * workers at once: a tenant saving slow templates in a loop keeps the other worker free for everyone else.
+ * workers at once: a tenant saving slow templates in a loop keeps the other worker free for everyone else. An
+ * owner whose task got its worker killed keeps that share until the replacement is ready (about a second).
+ *
+ * A worker that dies while starting is started again after a capped backoff; the pool closes only when told to.
+ * When no worker can run a task, it is refused with RenderUnavailableError (retry later), never as the template's
+ * fault.
  */
 
 export type RenderTask =
@@ -41,6 +46,19 @@ const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 192, maxYoungGenerationSizeMb:
 /** Tasks one owner may have waiting: past that, its requests are refused rather than queued without end. */
 const MAX_WAITING_PER_OWNER = 64;
 
+/** Backoff before starting a worker again after one died while starting: doubled per failure in a row, capped. */
+const RESTART_BACKOFF_MIN_MS = 100;
+const RESTART_BACKOFF_MAX_MS = 10_000;
+
+/**
+ * No worker could run the task: the pool is closed, a worker crashed (for a reason other than the template's own
+ * time or memory limits), or none can start right now. Infrastructure, not the template: the task may be retried
+ * later (the dispatcher requeues the email rather than failing it).
+ */
+export class RenderUnavailableError extends Error {
+  override name = 'RenderUnavailableError';
+}
+
 interface Job {
   id: number;
   owner: string;
@@ -52,11 +70,21 @@ interface Job {
 }
 
 interface Slot {
-  worker: Worker;
+  /** Undefined while waiting to be started again (after a worker died while starting). */
+  worker: Worker | undefined;
   ready: boolean;
+  /** Replaced (or closed): its events are ignored from then on. */
+  retired: boolean;
   job?: Job;
   startedAt?: number;
   timer?: NodeJS.Timeout;
+  /** The pending restart of a slot whose worker died while starting. */
+  restart?: NodeJS.Timeout;
+  /**
+   * Owners whose share stays counted until this worker is ready: the owner of a task whose worker was killed is
+   * held to it while the replacement loads, so it cannot take the only other worker in the meantime.
+   */
+  held: string[];
 }
 
 /**
@@ -81,13 +109,18 @@ export class RenderPool {
   readonly #queues = new Map<string, Job[]>();
   readonly #running = new Map<string, number>();
   readonly #ownerShare: number;
+  readonly size: number;
   #nextId = 1;
   #closed = false;
+  /** Workers in a row that died while starting (0 once one is ready): the restart backoff. */
+  #startFailures = 0;
   readonly #started: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } = Promise.withResolvers<void>();
 
-  constructor(readonly size: number) {
-    this.#ownerShare = Math.max(1, size - 1);
-    for (let i = 0; i < size; i++) this.#slots.push(this.#spawn());
+  /** `size` workers, at least 2: with one, a single tenant's slow templates would hold every render. */
+  constructor(size: number) {
+    this.size = Math.max(2, size);
+    this.#ownerShare = this.size - 1;
+    for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn([]));
     this.#started.promise.catch(() => undefined); // also reported by every task
   }
 
@@ -96,9 +129,18 @@ export class RenderPool {
     return this.#started.promise;
   }
 
-  /** Runs a task in a worker; rejects with TemplateTooSlowError when it is over its limits or budget. */
+  /** True once closed: every task is refused with RenderUnavailableError. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Runs a task in a worker; rejects with TemplateTooSlowError when it is over its limits or budget, and with
+   * RenderUnavailableError when no worker can run it (closed pool, crashed worker, none able to start).
+   */
   run(task: RenderTask, { owner, limitMs, budget }: RunOptions): Promise<unknown> {
-    if (this.#closed) return Promise.reject(new Error('the render pool is closed'));
+    if (this.#closed) return Promise.reject(new RenderUnavailableError('the render pool is closed'));
+    if (this.#unavailable()) return Promise.reject(new RenderUnavailableError('no render worker can start at the moment'));
     if (budget && budget.remainingMs <= 0) return Promise.reject(budget.spentError());
     const queue = this.#queues.get(owner) ?? [];
     if (queue.length >= MAX_WAITING_PER_OWNER) {
@@ -111,31 +153,45 @@ export class RenderPool {
     });
   }
 
-  /** Terminates the workers; what is queued or running is refused. */
+  /** Terminates the workers; what is queued or running is refused (RenderUnavailableError). */
   async close(): Promise<void> {
     this.#closed = true;
-    const closed = new Error('the render pool is closed');
-    for (const queue of this.#queues.values()) for (const job of queue) job.reject(closed);
-    this.#queues.clear();
+    const closed = new RenderUnavailableError('the render pool is closed');
+    this.#rejectQueued(closed);
     await Promise.all(
       this.#slots.map((slot) => {
+        slot.retired = true;
         clearTimeout(slot.timer);
+        clearTimeout(slot.restart);
         slot.job?.reject(closed);
         slot.job = undefined;
-        return slot.worker.terminate();
+        return slot.worker ? slot.worker.terminate() : Promise.resolve(0);
       }),
     );
   }
 
-  #spawn(): Slot {
+  /** Workers have been failing to start and none is ready: a task would only wait for nothing. */
+  #unavailable(): boolean {
+    return this.#startFailures > 0 && !this.#slots.some((slot) => slot.ready);
+  }
+
+  #rejectQueued(error: Error): void {
+    for (const queue of this.#queues.values()) for (const job of queue) job.reject(error);
+    this.#queues.clear();
+  }
+
+  #spawn(held: string[]): Slot {
     const { source, eval: isCode } = workerSource();
     const worker = new Worker(source, { eval: isCode, resourceLimits: RESOURCE_LIMITS });
     // An idle pool does not keep the process alive (a pending task's timer does).
     worker.unref();
-    const slot: Slot = { worker, ready: false };
+    const slot: Slot = { worker, ready: false, retired: false, held };
     worker.on('message', (message: RenderReply | { ready: true }) => {
+      if (slot.retired) return;
       if ('ready' in message) {
         slot.ready = true;
+        this.#startFailures = 0;
+        for (const owner of slot.held.splice(0)) this.#release(owner);
         if (this.#slots.every((each) => each.ready)) this.#started.resolve();
         this.#pump();
       } else {
@@ -147,38 +203,67 @@ export class RenderPool {
     return slot;
   }
 
-  /** A worker that died or was killed: its task fails as too costly (or as an internal error), a new one takes its place. */
-  #replace(slot: Slot, cause: Error): void {
-    const index = this.#slots.indexOf(slot);
-    if (index < 0) return; // already replaced (error, then exit)
+  /**
+   * Puts a new worker in `slot`'s place (after a backoff if `slot`'s died while starting): the owners it held, and
+   * `killedOwner` (whose task's worker was just killed), stay counted until the new one is ready.
+   */
+  #renew(slot: Slot, killedOwner?: string): void {
+    slot.retired = true;
     clearTimeout(slot.timer);
-    const job = slot.job;
-    slot.job = undefined;
-    if (job) {
-      this.#finish(job, slot);
-      const memory = (cause as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
-      job.reject(
-        memory ? new TemplateTooSlowError('The template needs too much memory to render.') : new Error(`The render worker failed: ${cause.message}`, { cause }),
-      );
-    }
-    if (this.#closed) return;
-    void slot.worker.terminate();
-    if (!slot.ready) {
-      // It died while starting (its module failed to load): starting more would fail the same way, in a loop.
-      this.#slots.splice(index, 1);
-      this.#failAll(new Error(`A render worker could not start: ${cause.message}`, { cause }));
+    if (slot.worker) void slot.worker.terminate();
+    const held = killedOwner === undefined ? slot.held : [...slot.held, killedOwner];
+    slot.held = [];
+    if (this.#closed) {
+      for (const owner of held) this.#release(owner);
       return;
     }
-    this.#slots[index] = this.#spawn();
+    const index = this.#slots.indexOf(slot);
+    if (index < 0) return;
+    if (slot.ready) {
+      this.#slots[index] = this.#spawn(held);
+      this.#pump();
+      return;
+    }
+    // It died while starting: start another after a backoff (a module that cannot load would otherwise loop).
+    const delay = Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MIN_MS * 2 ** this.#startFailures);
+    this.#startFailures++;
+    const waiting: Slot = { worker: undefined, ready: false, retired: false, held };
+    waiting.restart = setTimeout(() => {
+      if (waiting.retired || this.#closed) return;
+      const at = this.#slots.indexOf(waiting);
+      if (at < 0) return;
+      waiting.retired = true;
+      this.#slots[at] = this.#spawn(waiting.held);
+    }, delay);
+    waiting.restart.unref();
+    this.#slots[index] = waiting;
     this.#pump();
   }
 
-  #failAll(error: Error): void {
-    this.#started.reject(error);
-    if (this.#slots.length > 0) return;
-    this.#closed = true;
-    for (const queue of this.#queues.values()) for (const job of queue) job.reject(error);
-    this.#queues.clear();
+  /** A worker that died on its own (not killed by the pool): its task fails (too costly if out of memory), a new one takes its place. */
+  #replace(slot: Slot, cause: Error): void {
+    if (slot.retired) return; // already replaced (error, then exit; or killed by the pool)
+    const wasReady = slot.ready;
+    const job = slot.job;
+    slot.job = undefined;
+    // Out of memory is the template's doing, like a timeout: its owner's share stays taken until the replacement is ready.
+    const memory = (cause as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+    if (job) {
+      this.#finish(job, slot, memory && !this.#closed);
+      job.reject(
+        memory
+          ? new TemplateTooSlowError('The template needs too much memory to render.')
+          : new RenderUnavailableError(`The render worker failed: ${cause.message}`, { cause }),
+      );
+    }
+    if (this.#closed) return;
+    this.#renew(slot, job && memory ? job.owner : undefined);
+    if (!wasReady) {
+      const error = new RenderUnavailableError(`A render worker could not start: ${cause.message}`, { cause });
+      this.#started.reject(error);
+      // Nothing can run what waits until a worker starts: it is refused now, to be retried by its caller.
+      if (this.#unavailable()) this.#rejectQueued(error);
+    }
   }
 
   #pump(): void {
@@ -191,8 +276,8 @@ export class RenderPool {
     // Workers keep the process alive only while there is work for them.
     const busy = this.#queues.size > 0 || this.#slots.some((slot) => slot.job);
     for (const slot of this.#slots) {
-      if (busy) slot.worker.ref();
-      else slot.worker.unref();
+      if (busy) slot.worker?.ref();
+      else slot.worker?.unref();
     }
   }
 
@@ -220,16 +305,14 @@ export class RenderPool {
     this.#running.set(job.owner, (this.#running.get(job.owner) ?? 0) + 1);
     slot.timer = setTimeout(() => {
       slot.job = undefined;
-      this.#finish(job, slot);
+      // The owner's share stays taken until the replacement is ready (#renew).
+      this.#finish(job, slot, true);
       job.reject(new TemplateTooSlowError(`The template took longer than ${limitMs} ms to render and was stopped.`));
       // The worker may be stuck in code nothing can interrupt from inside: it is replaced.
-      const index = this.#slots.indexOf(slot);
-      void slot.worker.terminate();
-      if (index >= 0 && !this.#closed) this.#slots[index] = this.#spawn();
-      this.#pump();
+      this.#renew(slot, job.owner);
     }, limitMs + HARD_MARGIN_MS);
     const request: RenderRequest = { id: job.id, limitMs, task: job.task };
-    slot.worker.postMessage(request);
+    slot.worker!.postMessage(request);
   }
 
   #settle(slot: Slot, reply: RenderReply): void {
@@ -243,11 +326,15 @@ export class RenderPool {
     this.#pump();
   }
 
-  /** Books the task's time against its budget and frees its owner's share. */
-  #finish(job: Job, slot: Slot): void {
+  /** Books the task's time against its budget and frees its owner's share (unless `keepShare`: see #renew). */
+  #finish(job: Job, slot: Slot, keepShare = false): void {
     job.budget?.spend(performance.now() - (slot.startedAt ?? performance.now()));
-    const running = (this.#running.get(job.owner) ?? 1) - 1;
-    if (running > 0) this.#running.set(job.owner, running);
-    else this.#running.delete(job.owner);
+    if (!keepShare) this.#release(job.owner);
+  }
+
+  #release(owner: string): void {
+    const running = (this.#running.get(owner) ?? 1) - 1;
+    if (running > 0) this.#running.set(owner, running);
+    else this.#running.delete(owner);
   }
 }

@@ -13,7 +13,7 @@ const RENDER_NICENESS = 10;
 function run({ task, limitMs }: RenderRequest): Promise<unknown> {
   const deadline = Date.now() + limitMs;
   if (task.kind === 'render') return renderInThread(task.template, task.data, deadline);
-  return Promise.resolve(checkInThread(task.source, task.part, deadline));
+  return checkInThread(task.source, task.part, deadline);
 }
 
 // On Linux the nice value is per thread: this worker, not the process, yields the CPU to the event loop (and to

@@ -1,15 +1,18 @@
-import { availableParallelism } from 'node:os';
 import type { RenderedEmail } from './render-inline.js';
 import type { RenderBudget } from './render-budget.js';
 import { RenderPool, type RenderTask } from './render-pool.js';
 import type { TemplateData } from './template-data.js';
 
 export type { RenderedEmail } from './render-inline.js';
+export { RenderUnavailableError } from './render-pool.js';
 
 /** How long one email may take to render, in ms (Liquid's limit; the worker is killed shortly after). */
 export const SEND_RENDER_LIMIT_MS = 1000;
-/** Render threads: the machine has 2 cores, one for the server and one for templates, with a second for fairness. */
-const POOL_SIZE = Math.min(2, Math.max(1, availableParallelism()));
+/**
+ * Render threads: the machine has 2 cores, one for the server and one for templates, with a second for fairness.
+ * Never fewer than 2, whatever the CPU count: with one, a single tenant's slow templates would hold every render.
+ */
+const POOL_SIZE = 2;
 /** Whose queue tasks without an owner wait in (tests and scripts). */
 const NO_OWNER = '';
 
@@ -18,7 +21,9 @@ let holders = 0;
 
 /** The shared render pool, started on first use. */
 function renderPool(): RenderPool {
-  return (pool ??= new RenderPool(POOL_SIZE));
+  // A pool closes only when its last holder releases it; one closed anyway is not kept.
+  if (!pool || pool.closed) pool = new RenderPool(POOL_SIZE);
+  return pool;
 }
 
 /**
@@ -49,7 +54,8 @@ export function runInPool(task: RenderTask, limitMs: number, budget?: RenderBudg
 
 /**
  * Renders a step for one lead, in a render worker. Throws TemplateRenderError with a clear message on failure,
- * and TemplateTooSlowError (TEMPLATE_TOO_SLOW) when it takes longer than SEND_RENDER_LIMIT_MS or `budget` is spent.
+ * and TemplateTooSlowError (TEMPLATE_TOO_SLOW) when it takes longer than SEND_RENDER_LIMIT_MS or `budget` is spent;
+ * RenderUnavailableError when no render worker could run it (not the template's fault: retry later).
  */
 export async function renderEmail(template: { subject: string; body: string }, data: TemplateData, budget?: RenderBudget): Promise<RenderedEmail> {
   const task: RenderTask = { kind: 'render', template: { subject: template.subject, body: template.body }, data };
