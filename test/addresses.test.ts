@@ -97,6 +97,13 @@ describe('display names and addresses as SES takes them', () => {
       expect(() => sesAddress(address), address).toThrow(/The address/);
     }
   });
+
+  it('a domain whose punycode is not letters, digits and inner hyphens cannot be sent (node lets these through)', () => {
+    for (const address of ['a@x.com,y.com', 'a@(c)x.com', 'a@x..com', 'a@x.com.', 'a@-x.com', 'a@x-.com', 'a@x!.com']) {
+      expect(() => sesAddress(address), address).toThrow(/domain/);
+    }
+    expect(sesAddress('a@ex-ample.co.uk')).toBe('a@ex-ample.co.uk');
+  });
 });
 
 describe('SendEmail on the wire for names in German, Japanese and with quotes and commas', () => {

@@ -156,7 +156,7 @@ describe('bad input sweep (property-based)', () => {
       JSON.stringify(sentEmailLinks),
       sent,
     ]);
-    await db.execute(`update sequence_email set status = 'FAILED', failure_reason = 'Outcome unknown', attempts = 1 where id = ?`, [failedEmail]);
+    await db.execute(`update sequence_email set status = 'UNKNOWN', failure_reason = 'SES answer lost', attempts = 1 where id = ?`, [failedEmail]);
 
     const otherLead = await lead(gqlB, { email: 'other@example.com', firstName: 'Other' });
     const otherStatus = ok(
@@ -1472,7 +1472,7 @@ describe('bad input sweep (property-based)', () => {
 
     // BUG-9: a subscription operation POSTed to /graphql (HTTP, not WebSocket) runs the subscription resolver with
     // no event: TypeError "Cannot read properties of undefined (reading 'leadId')" in
-    // src/realtime/dto/lead-score-change.output.ts (and src/realtime/subscription.resolver.ts for the other two),
+    // src/graphql/realtime/lead-score-change.output.ts (and src/graphql/realtime/subscription.resolver.ts for the other two),
     // INTERNAL_SERVER_ERROR. GET already answers 405 BAD_REQUEST "GET requests only support query operations".
     it('BUG-9: POST /graphql with a subscription operation is a clean 4xx (was INTERNAL_SERVER_ERROR)', async () => {
       const subscription = fc.constantFrom(

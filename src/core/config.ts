@@ -64,7 +64,7 @@ export interface Config {
   readonly maxQueryDepth: number;
   /** Most tokens a GraphQL document may have (variables excluded): bounds parsing and validation work. */
   readonly maxQueryTokens: number;
-  /** Highest estimated cost of an operation (src/graphql/operation-cost.ts), checked before any resolver runs. */
+  /** Highest estimated cost of an operation (src/graphql/limits/operation-cost.ts), checked before any resolver runs. */
   readonly maxQueryComplexity: number;
   /** Token bucket per API key (and one for the operator) on mutations, in this process's memory. */
   readonly mutationRateLimit: {

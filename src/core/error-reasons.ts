@@ -57,7 +57,7 @@ export enum TrackingErrorReason {
 
 export enum DeliveryErrorReason {
   EMAIL_NOT_FOUND = 'EMAIL_NOT_FOUND',
-  EMAIL_NOT_FAILED = 'EMAIL_NOT_FAILED',
+  EMAIL_NOT_RETRYABLE = 'EMAIL_NOT_RETRYABLE',
 }
 
 /** Input refused before a service acts on it, in any module (`BAD_USER_INPUT`). */

@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { pino, type BaseLogger, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 
 /**
@@ -66,3 +66,6 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Des
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+/** What services need of a logger: pino's levels, whoever made it (the app's pino, Fastify's request logger). */
+export type Log = Pick<BaseLogger, 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'>;

@@ -11,9 +11,11 @@ import { domainToASCII } from 'node:url';
 const ATEXT = "A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~";
 const DOT_ATOM = new RegExp(`^[${ATEXT}]+(\\.[${ATEXT}]+)*$`);
 const ATOMS = new RegExp(`^[${ATEXT}]+( [${ATEXT}]+)*$`);
-// eslint-disable-next-line no-control-regex
+/** One label of a domain in punycode: letters, digits and hyphens, not at either end. */
+const DOMAIN_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+// eslint-disable-next-line no-control-regex -- names may hold control characters, which become spaces
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- the ASCII range, NUL included
 const NON_ASCII = /[^\u0000-\u007f]/;
 /** An encoded-word is at most 75 characters (RFC 2047 §2): `=?UTF-8?B?` and `?=` leave 63, so 45 bytes of base64. */
 const MAX_WORD_BYTES = 45;
@@ -26,7 +28,10 @@ export function sesAddressProblem(address: string): string | undefined {
   if (NON_ASCII.test(local)) return 'has non-ASCII characters before the @, which Amazon SES cannot send (it has no SMTPUTF8)';
   if (!DOT_ATOM.test(local)) return "is not a valid email address (before the @: letters, digits, dots and !#$%&'*+-/=?^_`{|}~ only)";
   const domain = domainToASCII(address.slice(at + 1));
-  if (domain === '' || !domain.includes('.') || domain.length > 253) return 'has a domain that is not a valid (internationalized) domain name';
+  // domainToASCII lets `,;()"'!*=`, empty labels and a trailing dot through: SES would refuse each of them.
+  if (domain.length > 253 || !domain.includes('.') || !domain.split('.').every((label) => DOMAIN_LABEL.test(label))) {
+    return 'has a domain that is not a valid (internationalized) domain name';
+  }
   return undefined;
 }
 

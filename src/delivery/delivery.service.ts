@@ -1,8 +1,8 @@
-import { ConflictError, NotFoundError } from '../core/errors.js';
+import { ConflictError } from '../core/errors.js';
 import { DeliveryErrorReason, EnrollmentErrorReason, LeadErrorReason } from '../core/error-reasons.js';
-import { isUuid } from '../core/ids.js';
 import { query, sql } from '../db/sql.js';
 import { pageOf, type ConnectionResult, type PageRequest } from '../db/pagination.js';
+import { findEmail } from '../model/lookups.js';
 import { SequenceEmail } from '../model/sequence-email.entity.js';
 import { EmailStatus, EnrollmentStatus } from '../model/sequence.enums.js';
 import { readAccountState } from './account.js';
@@ -48,10 +48,9 @@ export function listStuckEmails({ em, companyId }: CompanyScope, args: PageReque
  */
 export async function retryEmail({ em, companyId, now }: CompanyScope, id: string): Promise<SequenceEmail> {
   return em.transactional(async (tx) => {
-    const email = isUuid(id) ? await tx.findOne(SequenceEmail, { id, company: companyId }, { populate: ['enrollment', 'lead'] }) : null;
-    if (!email) throw new NotFoundError(DeliveryErrorReason.EMAIL_NOT_FOUND, id);
+    const email = await findEmail(tx, companyId, id, { populate: ['enrollment', 'lead'] });
     if (!isRetryable(email.status)) {
-      throw new ConflictError(DeliveryErrorReason.EMAIL_NOT_FAILED, `Only a FAILED or UNKNOWN email can be retried (this one is ${email.status})`);
+      throw new ConflictError(DeliveryErrorReason.EMAIL_NOT_RETRYABLE, `Only a FAILED or UNKNOWN email can be retried (this one is ${email.status})`);
     }
     const enrollment = email.enrollment.getEntity();
     const lead = email.lead.getEntity();
@@ -59,8 +58,11 @@ export async function retryEmail({ em, companyId, now }: CompanyScope, id: strin
     if (enrollment.status === EnrollmentStatus.STOPPED || enrollment.status === EnrollmentStatus.PAUSED) {
       throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_NOT_ACTIVE, `The enrollment is ${enrollment.status}`);
     }
+    // The email moves first: if a concurrent change took it out of FAILED/UNKNOWN, nothing is reopened.
+    if (!(await retryEmailNow(tx, { id: email.id, companyId, now }))) {
+      throw new ConflictError(DeliveryErrorReason.EMAIL_NOT_RETRYABLE, 'The email changed meanwhile and can no longer be retried');
+    }
     if (await reopenEnrollment(tx, enrollment.id, now)) await tx.refresh(enrollment);
-    await retryEmailNow(tx, { id: email.id, companyId, now });
     await tx.refresh(email);
     await signalEmailsDue(tx);
     return email;

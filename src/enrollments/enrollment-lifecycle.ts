@@ -7,16 +7,13 @@ import { suppressedAmong } from './suppressed.js';
 import { recordActivities } from '../state/timeline.js';
 import { publish, type EnrollmentChangedEvent } from '../state/events.js';
 import { enrollmentChanged, pauseEnrollment, resumeEnrollment, resumedActivity, stopEnrollments, type EnrollmentPlace } from '../state/enrollment-state.js';
-import { statusIn } from '../state/transitions.js';
+import { canMove, ENROLLMENT_MOVES, EnrollmentMove, statusIn } from '../state/transitions.js';
 import { findLead, findSequence } from '../model/lookups.js';
 import { Enrollment } from '../model/enrollment.entity.js';
 import { enrollLeads, scheduleTimeZone } from './enrollment.service.js';
 import { applySchedule, baseForStepAt } from './reschedule.js';
-import { EmailStatus, EnrollmentStatus, StopReason } from '../model/sequence.enums.js';
+import { EmailStatus, StopReason } from '../model/sequence.enums.js';
 import type { CompanyScope } from '../model/scope.js';
-
-/** Stops enrollments and cancels their pending emails (the state module's; here for the features above it). */
-export { stopEnrollments };
 
 async function findEnrollment(em: EntityManager, companyId: string, leadId: string, sequenceId: string | null | undefined): Promise<Enrollment> {
   const lead = await findLead(em, companyId, leadId);
@@ -38,8 +35,9 @@ export async function startSequence(scope: CompanyScope, leadId: string, sequenc
     const sequence = await findSequence(tx, company.id, sequenceId);
     const existing = await tx.findOne(Enrollment, { lead, sequence });
     if (existing) {
-      if (existing.status === EnrollmentStatus.ACTIVE) return existing;
-      if (existing.status === EnrollmentStatus.PAUSED)
+      const resume = ENROLLMENT_MOVES[EnrollmentMove.RESUME];
+      if (existing.status === resume.to) return existing;
+      if (canMove(resume, existing.status))
         throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_PAUSED, 'The lead is paused in this sequence; use resumeSequence');
       throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, `The lead already went through this sequence (${existing.status.toLowerCase()})`);
     }
@@ -58,9 +56,9 @@ export async function startSequence(scope: CompanyScope, leadId: string, sequenc
 export async function stopSequence({ em, companyId, now }: CompanyScope, leadId: string, sequenceId: string | null | undefined): Promise<Enrollment> {
   return em.transactional(async (tx) => {
     const enrollment = await findEnrollment(tx, companyId, leadId, sequenceId);
-    if (enrollment.status === EnrollmentStatus.STOPPED) return enrollment;
-    if (enrollment.status === EnrollmentStatus.COMPLETED)
-      throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, 'The enrollment is already completed');
+    const stop = ENROLLMENT_MOVES[EnrollmentMove.STOP];
+    if (enrollment.status === stop.to) return enrollment;
+    if (!canMove(stop, enrollment.status)) throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, 'The enrollment is already completed');
     await stopEnrollments(tx, { companyId, enrollmentIds: [enrollment.id], reason: StopReason.MANUAL, now });
     await tx.refresh(enrollment);
     return enrollment;
@@ -71,13 +69,15 @@ export async function stopSequence({ em, companyId, now }: CompanyScope, leadId:
 export async function pauseSequence({ em, companyId, now }: CompanyScope, leadId: string, sequenceId: string | null | undefined): Promise<Enrollment> {
   return em.transactional(async (tx) => {
     const enrollment = await findEnrollment(tx, companyId, leadId, sequenceId);
-    if (enrollment.status === EnrollmentStatus.PAUSED) return enrollment;
-    if (enrollment.status !== EnrollmentStatus.ACTIVE)
+    const pause = ENROLLMENT_MOVES[EnrollmentMove.PAUSE];
+    if (enrollment.status === pause.to) return enrollment;
+    if (!canMove(pause, enrollment.status))
       throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, `Only an active enrollment can be paused (it is ${enrollment.status})`);
     // Its emails leave the due indexes until it is resumed.
-    await pauseEnrollment(tx, placeOf(companyId, enrollment), now);
+    const moved = await pauseEnrollment(tx, placeOf(companyId, enrollment), now);
     await tx.refresh(enrollment);
-    await publish(tx, eventOf(companyId, enrollment, now));
+    // A concurrent writer may have changed it first: only a transition that happened is announced.
+    if (moved) await publish(tx, eventOf(companyId, enrollment, now));
     return enrollment;
   });
 }
@@ -91,8 +91,9 @@ export async function resumeSequence(scope: CompanyScope, leadId: string, sequen
   const company = await scope.company();
   return em.transactional(async (tx) => {
     const enrollment = await findEnrollment(tx, company.id, leadId, sequenceId);
-    if (enrollment.status === EnrollmentStatus.ACTIVE) return enrollment;
-    if (enrollment.status !== EnrollmentStatus.PAUSED)
+    const resume = ENROLLMENT_MOVES[EnrollmentMove.RESUME];
+    if (enrollment.status === resume.to) return enrollment;
+    if (!canMove(resume, enrollment.status))
       throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, `Only a paused enrollment can be resumed (it is ${enrollment.status})`);
     const sequence = await enrollment.sequence.loadOrFail();
     const lead = await enrollment.lead.loadOrFail();
@@ -103,8 +104,10 @@ export async function resumeSequence(scope: CompanyScope, leadId: string, sequen
       sql`select email_number from sequence_email where enrollment_id = ${enrollment.id}::uuid and ${statusIn('status', [EmailStatus.PENDING])} order by email_number limit 1`,
     );
     const nextStep = next ? sequence.steps[next.email_number - 1] : undefined;
-    await resumeEnrollment(tx, enrollment.id, nextStep ? baseForStepAt(now, nextStep, timeZone) : null, now);
+    const moved = await resumeEnrollment(tx, enrollment.id, nextStep ? baseForStepAt(now, nextStep, timeZone) : null, now);
     await tx.refresh(enrollment);
+    // A concurrent writer changed it first: nothing was resumed, so nothing is rescheduled or announced.
+    if (!moved) return enrollment;
     // Before applySchedule, which may complete it at once: subscribers see ACTIVE, then COMPLETED.
     await publish(tx, eventOf(company.id, enrollment, now));
     await applySchedule(tx, {

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Log } from '../core/logger.js';
 import type { Company } from '../model/company.entity.js';
 import type { FieldProblem } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
@@ -35,7 +35,7 @@ interface ValidRow {
  */
 export async function intakeLeads(
   em: EntityManager,
-  input: { company: Company; leads: LeadInput[]; path: (index: number) => string; now: Date; log: FastifyBaseLogger; load?: boolean },
+  input: { company: Company; leads: LeadInput[]; path: (index: number) => string; now: Date; log: Log; load?: boolean },
 ): Promise<IntakeOutcome[]> {
   const { company, now } = input;
   const outcomes: IntakeOutcome[] = [];

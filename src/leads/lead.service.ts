@@ -2,7 +2,7 @@ import { UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm
 import { ConflictError, InvalidInputError, type FieldProblem } from '../core/errors.js';
 import { LeadErrorReason } from '../core/error-reasons.js';
 import { pageOf, type ConnectionResult, type KeysetOrder, type PageRequest } from '../db/pagination.js';
-import { stopEnrollments } from '../enrollments/enrollment-lifecycle.js';
+import { stopEnrollments } from '../state/enrollment-state.js';
 import { findLead } from '../model/lookups.js';
 import { StopReason } from '../model/sequence.enums.js';
 import { Activity, ActivityType } from '../model/activity.entity.js';

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Log } from '../core/logger.js';
 import type { Company } from './company.entity.js';
 
 /**
@@ -16,7 +16,7 @@ export interface Scope {
 /** A scope acting for one company (an API key's): every query of a service called with it filters on `companyId`. */
 export interface CompanyScope extends Scope {
   readonly companyId: string;
-  readonly log: FastifyBaseLogger;
+  readonly log: Log;
   /** The company, loaded on first use and then kept for the request (createLead's hot path loads it once). */
   company(): Promise<Company>;
 }

@@ -4,6 +4,7 @@ import { isUuid } from '../core/ids.js';
 import { pageOf, type ConnectionResult, type PageRequest } from '../db/pagination.js';
 import { EmailEvent } from '../model/email-event.entity.js';
 import type { CompanyScope } from '../model/scope.js';
+import { findEmail } from '../model/lookups.js';
 import { SequenceEmail } from '../model/sequence-email.entity.js';
 import { DELIVERED_EMAIL } from '../state/transitions.js';
 import type { EngagementRecorder } from './tracking.service.js';
@@ -34,8 +35,7 @@ export async function listEmailEvents({ em, companyId }: CompanyScope, emailId: 
 }
 
 async function deliveredEmail({ em, companyId }: CompanyScope, emailId: string): Promise<SequenceEmail> {
-  const email = isUuid(emailId) ? await em.findOne(SequenceEmail, { id: emailId, company: companyId }) : null;
-  if (!email) throw new NotFoundError(DeliveryErrorReason.EMAIL_NOT_FOUND, emailId);
+  const email = await findEmail(em, companyId, emailId);
   if (!DELIVERED_EMAIL.includes(email.status)) throw new ConflictError(TrackingErrorReason.EMAIL_NOT_SENT, `The email was not sent (it is ${email.status})`);
   return email;
 }

@@ -394,7 +394,7 @@ export const ALLOWED_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
-  // Written by the server's clientErrorHandler when Node's HTTP parser refuses a request (src/server.ts).
+  // Written by the server's clientErrorHandler when Node's HTTP parser refuses a request (src/http/http-app.ts).
   'REQUEST_HEADER_FIELDS_TOO_LARGE',
   'REQUEST_TIMEOUT',
 ]);

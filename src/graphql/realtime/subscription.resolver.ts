@@ -1,7 +1,8 @@
 import { Args, Authorized, Ctx, FieldResolver, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { companyIdOf, type Context } from '../context.js';
 import { NotFoundError } from '../../core/errors.js';
-import { DeliveryErrorReason, EnrollmentErrorReason, LeadErrorReason } from '../../core/error-reasons.js';
+import { LeadErrorReason } from '../../core/error-reasons.js';
+import { findEmail, findEnrollment } from '../../model/lookups.js';
 import { Lead } from '../../model/lead.entity.js';
 import { Enrollment } from '../../model/enrollment.entity.js';
 import { SequenceEmail } from '../../model/sequence-email.entity.js';
@@ -60,9 +61,7 @@ export class SubscriptionResolver {
     @Args(() => EmailStatusChangedArgs) _args: EmailStatusChangedArgs,
     @Ctx() context: Context,
   ): Promise<SequenceEmail> {
-    const email = await context.em.findOne(SequenceEmail, { id: event.emailId, company: event.companyId });
-    if (!email) throw new NotFoundError(DeliveryErrorReason.EMAIL_NOT_FOUND, event.emailId);
-    return email;
+    return findEmail(context.em, event.companyId, event.emailId);
   }
 
   @Authorized()
@@ -77,9 +76,7 @@ export class SubscriptionResolver {
     @Args(() => EnrollmentChangedArgs) _args: EnrollmentChangedArgs,
     @Ctx() context: Context,
   ): Promise<Enrollment> {
-    const enrollment = await context.em.findOne(Enrollment, { id: event.enrollmentId, company: event.companyId });
-    if (!enrollment) throw new NotFoundError(EnrollmentErrorReason.ENROLLMENT_NOT_FOUND, event.enrollmentId);
-    return enrollment;
+    return findEnrollment(context.em, event.companyId, event.enrollmentId);
   }
 }
 
