@@ -334,15 +334,16 @@ describe('render workers (issue 15)', () => {
     await expect(subjectOf('Still {{ first_name }}')).resolves.toBe('Still Dana');
   });
 
-  it('refuses at save a body whose MJML is too slow to convert, even without Liquid', { timeout: 20_000 }, async () => {
-    // Validating this MJML is quick; converting it (what every send does) takes over a second and would get the
-    // render worker killed on every send. The save check converts it too.
+  it('a body accepted at save also converts in time when sent, even when only its MJML is slow', { timeout: 20_000 }, async () => {
+    // Validating this MJML is quick; converting it (what every send does) takes about a second on a loaded 2-core
+    // machine and got the render worker killed on every send while the save check (Liquid only) accepted it. The
+    // save check converts it too, so: refused at save as slow, or (on a machine fast enough) sent within the limit.
     const section = '<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section>';
-    const body = `<mjml><mj-body>${section.repeat(Math.floor((85_000 - 40) / section.length))}</mj-body></mjml>`;
+    const body = `<mjml><mj-body>${section.repeat(Math.floor((MAX_BODY_LENGTH - 40) / section.length))}</mj-body></mjml>`;
     expect(body.length).toBeLessThanOrEqual(MAX_BODY_LENGTH);
     const problems = await checkTemplate(body, 'body');
-    expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatchObject({ slow: true });
+    if (problems.length === 0) expect((await bodyOf(body)).html).toContain('<html');
+    else expect(problems).toEqual([expect.objectContaining({ slow: true })]);
     // A body of ordinary size still passes, and the pool still works.
     await expect(checkTemplate(`<mjml><mj-body>${section.repeat(20)}</mj-body></mjml>`, 'body')).resolves.toEqual([]);
   });
