@@ -2,6 +2,8 @@ import { TemplateTooSlowError } from './template-engine.js';
 
 /** Render time one GraphQL request may spend in the render workers, all its templates together. */
 export const REQUEST_RENDER_BUDGET_MS = 3000;
+/** Less than this left counts as spent: a render started with a sliver of time can only time out. */
+const MIN_TASK_MS = 50;
 
 /**
  * The render time left to one request (or one dispatcher batch of a company): every task run for it is booked
@@ -21,6 +23,11 @@ export class RenderBudget {
 
   get remainingMs(): number {
     return this.#remainingMs;
+  }
+
+  /** Whether the next task is refused without running (TEMPLATE_TOO_SLOW, `notRun`). */
+  get spent(): boolean {
+    return this.#remainingMs < MIN_TASK_MS;
   }
 
   spend(ms: number): void {

@@ -141,7 +141,7 @@ export class RenderPool {
   run(task: RenderTask, { owner, limitMs, budget }: RunOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(new RenderUnavailableError('the render pool is closed'));
     if (this.#unavailable()) return Promise.reject(new RenderUnavailableError('no render worker can start at the moment'));
-    if (budget && budget.remainingMs <= 0) return Promise.reject(budget.spentError());
+    if (budget?.spent) return Promise.reject(budget.spentError());
     const queue = this.#queues.get(owner) ?? [];
     if (queue.length >= MAX_WAITING_PER_OWNER) {
       return Promise.reject(new TemplateTooSlowError('Too many templates of this company are waiting to render: try again shortly.', true));
@@ -289,7 +289,7 @@ export class RenderPool {
       // Moved to the back: the owners after it go first next time.
       this.#queues.delete(owner);
       if (queue.length > 0) this.#queues.set(owner, queue);
-      if (job.budget && job.budget.remainingMs <= 0) {
+      if (job.budget?.spent) {
         job.reject(job.budget.spentError());
         return this.#nextJob();
       }
