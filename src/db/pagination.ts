@@ -48,10 +48,21 @@ function encodeCursor(values: unknown[]): string {
 type KeyType = 'date' | 'number' | 'uuid';
 
 const KEY_CHECKS: Record<KeyType, (value: unknown) => boolean> = {
-  date: (v) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) && !Number.isNaN(Date.parse(v)),
+  date: (v) => typeof v === 'string' && isCursorDate(v),
   number: (v) => typeof v === 'number' && Number.isFinite(v),
   uuid: (v) => typeof v === 'string' && isUuid(v),
 };
+
+/**
+ * A date exactly as this module encodes it (canonical ISO, so "2026-02-30" never reaches PostgreSQL, which
+ * refuses what JavaScript rolls over) and inside PostgreSQL's range (it has no year 0).
+ */
+const EARLIEST_DATE = Date.parse('0001-01-01T00:00:00.000Z');
+
+function isCursorDate(value: string): boolean {
+  const time = Date.parse(value);
+  return !Number.isNaN(time) && time >= EARLIEST_DATE && new Date(time).toISOString() === value;
+}
 
 /** Decodes a cursor of the given key types, or throws BAD_USER_INPUT naming the `after` argument. */
 function decodeCursor(cursor: string, keys: readonly KeyType[]): unknown[] {
