@@ -3,7 +3,7 @@ import type { Secret } from '../core/config.js';
 import { UnauthenticatedError } from '../core/errors.js';
 import { AuthErrorReason } from '../core/error-reasons.js';
 import { Company } from '../model/company.entity.js';
-import { prepared, query, sql } from '../db/sql.js';
+import { columnsOf, prepared, query, sql } from '../db/sql.js';
 import { hashSecret, looksLikeApiKey, sameSecret } from './api-key.secret.js';
 
 /** Who is calling. Resolved once per request (or WebSocket connection) from the bearer token. */
@@ -33,7 +33,7 @@ export async function authenticate(header: unknown, em: EntityManager, operatorT
   // then find it in the identity map.
   const [row] = await query<Record<string, unknown> & { api_key_id: string; api_key_revoked_at: Date | null; id: string }>(
     em,
-    prepared(sql`select k.id as api_key_id, k.revoked_at as api_key_revoked_at, c.*
+    prepared(sql`select k.id as api_key_id, k.revoked_at as api_key_revoked_at, ${columnsOf(em, Company, 'c')}
                  from api_key k join company c on c.id = k.company_id where k.secret_hash = ${hashSecret(token)}`),
   );
   if (!row) return invalid(AuthErrorReason.API_KEY_UNKNOWN, 'Unknown API key');

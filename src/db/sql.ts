@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, EntityName } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
 import { PREPARED_MARK } from './prepared-statements.js';
 
@@ -25,4 +25,14 @@ export function json(rows: unknown): RawBuilder<unknown> {
  */
 export function prepared<T>(statement: RawBuilder<T>): RawBuilder<T> {
   return sql<T>`${sql.raw(PREPARED_MARK)} ${statement}`;
+}
+
+/**
+ * The columns of `entity`'s table by name (`alias.col, …`), for prepared statements that load entities: a `*` is
+ * expanded when the statement is prepared, so a migration adding a column would change its result type and
+ * break it on every connection that prepared it. Derived from the entity, so the list cannot fall behind it.
+ */
+export function columnsOf(em: EntityManager, entity: EntityName, alias?: string): RawBuilder<unknown> {
+  const columns = em.getMetadata(entity).comparableProps.flatMap((prop) => prop.fieldNames);
+  return sql.join(columns.map((column) => sql.ref(alias === undefined ? column : `${alias}.${column}`)));
 }

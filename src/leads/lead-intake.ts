@@ -3,7 +3,7 @@ import type { Log } from '../core/logger.js';
 import type { Company } from '../model/company.entity.js';
 import type { FieldProblem } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
-import { json, prepared, query, sql } from '../db/sql.js';
+import { columnsOf, json, prepared, query, sql } from '../db/sql.js';
 import { suppressedIn } from '../enrollments/suppressed.js';
 import { enrollmentSignals, enrollmentWrites, type EnrollableSequence } from '../enrollments/enrollment.service.js';
 import { SequenceTrigger } from '../model/sequence.enums.js';
@@ -139,7 +139,7 @@ async function writeIntake(
       select t.id, ${company.id}::uuid, t.email, t.first_name, t.last_name, t.company_name, t.timezone, 0, t.attributes, ${now}, ${now}
       from input t
       on conflict (company_id, email) where deleted_at is null and email is not null do nothing
-      returning ${input.load ? sql`*` : sql`id`}
+      returning ${input.load ? columnsOf(em, Lead) : sql`id`}
     )`,
     sql`timeline as (
       insert into activity (id, company_id, lead_id, type, reason, data, occurred_at)
