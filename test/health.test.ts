@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate } from '../src/db/orm.js';
+import { markAccountPaused } from '../src/delivery/account.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { cutDatabase } from './helpers/database.js';
 
@@ -25,6 +26,15 @@ describe('health and readiness', () => {
 
     await migrate(t.app.orm);
     expect((await fetch(`${t.baseUrl}/readyz`)).status).toBe(200);
+  });
+
+  it('/readyz stays 200 while the SES account is paused: readiness is about serving this process’s own traffic', async () => {
+    const t = await startTestApp();
+    apps.push(t);
+    await markAccountPaused(t.app.orm.em.fork(), 'SES account paused by review');
+    const response = await fetch(`${t.baseUrl}/readyz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ready' });
   });
 
   it('/readyz is 503 when the database is unreachable, while /healthz stays up', async () => {

@@ -1,11 +1,12 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { FastifyInstance } from 'fastify';
 import { pendingMigrations } from '../db/orm.js';
-import { readAccountState } from '../delivery/account.js';
 
 /**
- * `GET /healthz`: the process is up (liveness). `GET /readyz`: it can serve (readiness): the database answers
- * within 2 s, every migration is applied, and email sending is not paused; 503 with the reason otherwise.
+ * `GET /healthz`: the process is up (liveness). `GET /readyz`: it can serve its own traffic (readiness): the
+ * database answers within 2 s and every migration is applied; 503 with the reason otherwise. A paused SES account
+ * is deliberately not a reason: a probe would take GraphQL, pixels, redirects and unsubscribes out of service
+ * because sending stopped. Sending state is reported by `deliveryStatus` and the log.
  */
 export function registerHealthRoutes(http: FastifyInstance, deps: { orm: MikroORM }): void {
   const { orm } = deps;
@@ -22,8 +23,6 @@ export function registerHealthRoutes(http: FastifyInstance, deps: { orm: MikroOR
         }
         migrationsApplied = true; // migrations are never un-applied under a running server
       }
-      const account = await readAccountState(orm.em.fork());
-      if (account.pausedReason) return reply.status(503).send({ status: 'not_ready', reason: `email sending paused: ${account.pausedReason}` });
       return { status: 'ready' };
     } catch (error) {
       return reply.status(503).send({ status: 'not_ready', reason: `database unreachable: ${(error as Error).message}` });
