@@ -43,7 +43,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const { config, orm, schema, logger, clock, recorder } = options;
   const http = createHttpApp({ config, logger });
   // One set of guards: a key's mutation rate is the same whichever transport it uses.
-  const graphql = { schema, orm, config, clock, recorder, logger, guards: operationGuards(schema, config, clock) };
+  const graphql = { schema, orm, config, clock, recorder, logger, guards: operationGuards(schema, config, { orm, clock, logger }) };
 
   const overHttp = await startGraphqlOverHttp({ ...graphql, http, sandboxHeaders: options.sandboxHeaders });
   try {
@@ -54,6 +54,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     await http.listen({ host: config.host, port: config.port });
   } catch (error) {
     await overHttp.dispose(); // a port already taken, say: Apollo and the HTTP app do not outlive the failed start
+    graphql.guards.dispose();
     throw error;
   }
   const port = (http.server.address() as AddressInfo).port;
@@ -68,6 +69,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       await overWebSocket.dispose();
       await overHttp.dispose(); // drains in-flight HTTP requests, then closes the listener
       await http.close();
+      graphql.guards.dispose();
     },
   };
 }

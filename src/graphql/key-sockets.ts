@@ -1,3 +1,8 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import { uuidv7 } from '../core/ids.js';
+import { SocketSlots, type LocalSocket } from './socket-slots.js';
+
 /** graphql-ws's Forbidden: its clients treat it as fatal, so a revoked key's dashboards do not reconnect in a loop. */
 export const CLOSE_FORBIDDEN = 4403;
 
@@ -16,43 +21,63 @@ export interface OpenSocket {
 export type Admission = 'admitted' | 'full' | 'revoked';
 
 /**
- * The open WebSocket connections of each API key in this process: at most `limit` each; what their operations add up
- * to (MAX_OPERATIONS_PER_KEY); and the one place that closes them all when the key is revoked.
+ * The open WebSocket connections of each API key: at most `limit` each across every API process (counted in
+ * PostgreSQL by SocketSlots); what their operations add up to in this process (MAX_OPERATIONS_PER_KEY); and the one
+ * place that closes them all here when the key is revoked.
  */
 export class KeySockets {
-  readonly #open = new Map<string, Set<OpenSocket>>();
+  /** This process's sockets by key, each with the id of its row in the database. */
+  readonly #open = new Map<string, Map<OpenSocket, string>>();
   readonly #revoked = new Set<string>();
+  readonly #slots: SocketSlots;
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly limit: number,
+    shared: { orm: MikroORM; logger: Logger },
+  ) {
+    this.#slots = new SocketSlots({ ...shared, local: () => this.local() });
+  }
 
   /**
-   * Counts the socket for its key, unless the key holds `limit` already or was revoked while the socket was being
-   * authenticated (the notice may land between the database's answer and this call; without this, the socket would
-   * outlive the revocation).
+   * Counts the socket for its key, unless the key holds `limit` already (in any process) or was revoked while the
+   * socket was being authenticated or admitted (the notice may land between the database's answer and this call;
+   * without this, the socket would outlive the revocation). Rejects when the database cannot be asked.
    */
-  take(keyId: string, socket: OpenSocket): Admission {
+  async take(keyId: string, socket: OpenSocket): Promise<Admission> {
     if (this.#revoked.has(keyId)) return 'revoked';
-    const open = this.#open.get(keyId) ?? new Set<OpenSocket>();
-    if (open.size >= this.limit) return 'full';
-    open.add(socket);
+    // Full here is full everywhere: no need to ask.
+    if ((this.#open.get(keyId)?.size ?? 0) >= this.limit) return 'full';
+    const id = uuidv7();
+    if (!(await this.#slots.admit(keyId, id, this.limit))) return 'full';
+    if (this.#revoked.has(keyId)) {
+      this.#slots.release(id);
+      return 'revoked';
+    }
+    const open = this.#open.get(keyId) ?? new Map<OpenSocket, string>();
+    open.set(socket, id);
     this.#open.set(keyId, open);
     return 'admitted';
   }
 
   release(keyId: string, socket: OpenSocket): void {
     const open = this.#open.get(keyId);
-    if (!open) return;
+    const id = open?.get(socket);
+    if (!open || id === undefined) return;
     open.delete(socket);
     if (open.size === 0) this.#open.delete(keyId);
+    this.#slots.release(id);
   }
 
   /**
-   * Operations the key holds open across its sockets, read from graphql-ws's own tables: exact whichever way an
-   * operation ends (completed, failed, refused, its socket closed), so nothing can leak a count.
+   * Operations the key holds open across its sockets in this process, read from graphql-ws's own tables: exact
+   * whichever way an operation ends (completed, failed, refused, its socket closed), so nothing can leak a count.
+   * Per process on purpose: MAX_OPERATIONS_PER_KEY bounds this process's memory, and counting it in the database
+   * would cost a round trip per operation started and ended (across processes, connections times
+   * MAX_SUBSCRIPTIONS_PER_SOCKET bounds it).
    */
   operations(keyId: string): number {
     let total = 0;
-    for (const socket of this.#open.get(keyId) ?? []) total += Object.keys(socket.subscriptions).length;
+    for (const socket of this.#open.get(keyId)?.keys() ?? []) total += Object.keys(socket.subscriptions).length;
     return total;
   }
 
@@ -68,10 +93,29 @@ export class KeySockets {
     const open = this.#open.get(keyId);
     this.#open.delete(keyId);
     // graphql-ws ends each socket's operations on close (subscriptions return, so their queues are freed).
-    for (const socket of open ?? []) socket.extra.socket.close(CLOSE_FORBIDDEN, REVOKED_REASON);
+    for (const [socket, id] of open ?? []) {
+      this.#slots.release(id);
+      socket.extra.socket.close(CLOSE_FORBIDDEN, REVOKED_REASON);
+    }
   }
 
   isRevoked(keyId: string): boolean {
     return this.#revoked.has(keyId);
+  }
+
+  /** Before the sockets close at shutdown: their places are freed all at once by `dispose`. */
+  stopping(): void {
+    this.#slots.stopping();
+  }
+
+  /** Frees every place this process holds. */
+  dispose(): Promise<void> {
+    return this.#slots.dispose();
+  }
+
+  private local(): LocalSocket[] {
+    const local: LocalSocket[] = [];
+    for (const [keyId, open] of this.#open) for (const id of open.values()) local.push({ id, keyId });
+    return local;
   }
 }

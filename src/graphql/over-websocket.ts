@@ -58,8 +58,9 @@ export function startGraphqlOverWebSocket(options: GraphqlOverWebSocketOptions):
     rules: [...specifiedRules, ...guards.validationRules, ...(config.sandbox ? [] : [NoSchemaIntrospectionCustomRule])],
     maxTokens: config.maxQueryTokens,
     limits: guards.limits,
+    logger: options.logger,
   });
-  const sockets = new KeySockets(config.realtime.maxSocketsPerKey);
+  const sockets = new KeySockets(config.realtime.maxSocketsPerKey, { orm, logger: options.logger });
   const stopWatching = watchRevocations(options, sockets);
   const ws = useServer<Record<string, unknown>, SocketExtra>(
     {
@@ -98,15 +99,17 @@ export function startGraphqlOverWebSocket(options: GraphqlOverWebSocketOptions):
   return {
     async dispose() {
       stopWatching();
+      sockets.stopping();
       await ws.dispose(); // closes subscriptions with 1001 Going Away
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await sockets.dispose(); // every place this process held, freed for the other processes at once
     },
   };
 }
 
 /**
  * graphql-ws `onConnect`: a missing or bad key closes the socket with 4403 Forbidden before any operation runs,
- * and a key holds at most `sockets.limit` sockets in this process.
+ * and a key holds at most `sockets.limit` sockets across all API processes.
  */
 function admitSocket({ orm, config }: GraphqlOverWebSocketOptions, sockets: KeySockets) {
   return async (ctx: WsContext<Record<string, unknown>, Extra & Partial<SocketExtra>>): Promise<boolean> => {
@@ -117,10 +120,15 @@ function admitSocket({ orm, config }: GraphqlOverWebSocketOptions, sockets: KeyS
     // One key cannot hold unbounded sockets (each holds buffers, and up to MAX_SUBSCRIPTIONS_PER_SOCKET
     // operations). 1013 Try Again Later: graphql-ws clients retry with backoff, and a place frees up when
     // another of the key's sockets closes. graphql-ws's own close after `false` finds this one already closing.
-    const admission = sockets.take(auth.apiKeyId, ctx);
+    const admission = await sockets.take(auth.apiKeyId, ctx);
     if (admission === 'revoked') return false; // revoked while we asked the database: 4403 Forbidden
     if (admission === 'full') {
       ctx.extra.socket.close(1013, `Too many connections for this API key (at most ${sockets.limit})`);
+      return false;
+    }
+    // Closed while being admitted: its onClose found nothing to release, so its place is given back here.
+    if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
+      sockets.release(auth.apiKeyId, ctx);
       return false;
     }
     ctx.extra.countedFor = auth.apiKeyId;

@@ -13,11 +13,13 @@ export interface OperationGuards {
   readonly validationRules: ValidationRule[];
   /** Cost and mutation rate, checked after validation. */
   readonly limits: OperationLimits;
+  dispose(): void;
 }
 
 /** One set for both transports: a key's mutations count against one rate whether they come over HTTP or WebSocket. */
-export function operationGuards(schema: GraphQLSchema, config: Config, clock: Clock): OperationGuards {
-  return { validationRules: [depthLimit(config.maxQueryDepth)], limits: new OperationLimits(schema, config, clock) };
+export function operationGuards(schema: GraphQLSchema, config: Config, shared: { orm: MikroORM; clock: Clock; logger: Logger }): OperationGuards {
+  const limits = new OperationLimits(schema, config, shared);
+  return { validationRules: [depthLimit(config.maxQueryDepth)], limits, dispose: () => limits.dispose() };
 }
 
 /** What GraphQL over HTTP and over WebSocket both need: the schema, what a context is built from, the guards. */

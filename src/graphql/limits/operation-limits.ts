@@ -14,6 +14,8 @@ import {
   type OperationDefinitionNode,
   type ValidationRule,
 } from 'graphql';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
 import type { Auth } from '../../auth/authenticate.js';
 import type { Clock } from '../../core/clock.js';
 import type { Config } from '../../core/config.js';
@@ -23,8 +25,6 @@ import { operationRefusal } from '../format-error.js';
 import { operationEstimator, type OperationEstimate } from './operation-cost.js';
 import { TokenBuckets } from './token-buckets.js';
 
-/** Keys whose mutation buckets one process remembers (about 100 bytes each). */
-const MAX_RATE_LIMITED_KEYS = 10_000;
 /** The query field that renders templates; its calls count against the caller's mutation budget. */
 const PREVIEW_FIELD = 'previewEmail';
 /** `previewEmail` calls one operation may make (each may render for up to a second, within the request's budget). */
@@ -44,7 +44,7 @@ export interface OperationRequest {
  * caller's API key, or of the operator token (one bucket): `importLeads` is one, whatever its number of rows.
  * A query's `previewEmail` fields render templates, so each takes a token too, and one query may hold at most
  * MAX_PREVIEWS_PER_OPERATION. Other queries, subscriptions and calls without a valid credential (refused by their
- * resolvers) take none.
+ * resolvers) take none. The buckets live in PostgreSQL, so they are one limit however many API processes serve.
  */
 export class OperationLimits {
   readonly #estimate: ReturnType<typeof operationEstimator>;
@@ -53,15 +53,19 @@ export class OperationLimits {
   constructor(
     schema: GraphQLSchema,
     private readonly config: Config,
-    clock: Clock,
+    { orm, clock, logger }: { orm: MikroORM; clock: Clock; logger: Logger },
   ) {
     this.#estimate = operationEstimator(schema);
     const { perSecond, burst } = config.mutationRateLimit;
-    this.#buckets = perSecond > 0 ? new TokenBuckets({ perSecond, burst, clock, maxKeys: MAX_RATE_LIMITED_KEYS }) : undefined;
+    this.#buckets = perSecond > 0 ? new TokenBuckets({ perSecond, burst, orm, clock, logger }) : undefined;
   }
 
-  /** Why the operation may not run, or undefined when it may (its mutations are then counted). */
-  check(request: OperationRequest): GraphQLError | undefined {
+  /**
+   * Why the operation may not run, or undefined when it may (its mutations are then counted). Rejects when the
+   * mutation budget cannot be read (database unreachable): the operation is refused as an internal error, as its
+   * own writes would be, rather than run unlimited.
+   */
+  async check(request: OperationRequest): Promise<GraphQLError | undefined> {
     const estimate = this.#estimate(request.document, request.operation, request.variables);
     if (!estimate) return undefined; // variables that do not coerce: execution refuses them, nothing runs
     const limit = this.config.maxQueryComplexity;
@@ -85,7 +89,11 @@ export class OperationLimits {
     return this.takeMutations(request.auth, { ...estimate, rootFields: previews }, 'previews and mutations');
   }
 
-  private takeMutations(auth: Auth, { rootFields }: OperationEstimate, what = 'mutations'): GraphQLError | undefined {
+  dispose(): void {
+    this.#buckets?.dispose();
+  }
+
+  private async takeMutations(auth: Auth, { rootFields }: OperationEstimate, what = 'mutations'): Promise<GraphQLError | undefined> {
     if (!this.#buckets || rootFields === 0) return undefined;
     const key = auth.kind === 'company' ? `key:${auth.apiKeyId}` : auth.kind === 'operator' ? 'operator' : undefined;
     if (!key) return undefined;
@@ -93,7 +101,7 @@ export class OperationLimits {
     if (rootFields > burst) {
       return operationRefusal('BAD_REQUEST', `The operation runs ${rootFields} mutations; one operation may run at most ${burst}: split it`);
     }
-    const wait = this.#buckets.take(key, rootFields);
+    const wait = await this.#buckets.take(key, rootFields);
     if (wait === 0) return undefined;
     const retryAfterSeconds = Math.ceil(wait);
     const who = auth.kind === 'operator' ? 'the operator token' : 'this API key';
@@ -132,17 +140,18 @@ function countPreviews(document: DocumentNode, operation: OperationDefinitionNod
 /** Apollo (HTTP): a refused operation answers with its status (400, 429) and, when rate limited, `Retry-After`. */
 export function operationLimitsPlugin(limits: OperationLimits): ApolloServerPlugin<Context> {
   return {
-    // Apollo's hooks are typed to return promises; nothing here waits, so they return settled ones.
+    // Apollo's hooks are typed to return promises; this one starts nothing, so it returns a settled one.
     requestDidStart() {
       return Promise.resolve({
-        didResolveOperation({ document, operation, request, contextValue }) {
-          if (!operation) return Promise.resolve(); // no operation by that name: Apollo answers it
-          const refusal = limits.check({ document, operation, variables: request.variables, auth: contextValue.auth });
-          if (!refusal) return Promise.resolve();
+        // A rejection other than a refusal (the database unreachable) is Apollo's internal error: 500, logged.
+        async didResolveOperation({ document, operation, request, contextValue }) {
+          if (!operation) return; // no operation by that name: Apollo answers it
+          const refusal = await limits.check({ document, operation, variables: request.variables, auth: contextValue.auth });
+          if (!refusal) return;
           const { retryAfterSeconds } = refusal.extensions;
           const headers = new HeaderMap(typeof retryAfterSeconds === 'number' ? [['retry-after', String(retryAfterSeconds)]] : []);
           const status = httpStatusFor(refusal.extensions.code as ErrorCode);
-          return Promise.reject(new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status, headers } } }));
+          throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status, headers } } });
         },
       });
     },
@@ -155,17 +164,18 @@ export interface WsOperationOptions {
   rules: readonly ValidationRule[];
   maxTokens: number;
   limits: OperationLimits;
+  logger: Logger;
 }
 
 /**
  * graphql-ws `onSubscribe`: parses (within MAX_QUERY_TOKENS), validates and checks the limits, so a WebSocket
  * operation meets what an HTTP one does. Refusals go back as the protocol's `error` message.
  */
-export function wsOperation({ schema, rules, maxTokens, limits }: WsOperationOptions) {
-  return (
+export function wsOperation({ schema, rules, maxTokens, limits, logger }: WsOperationOptions) {
+  return async (
     auth: Auth,
     payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null },
-  ): ExecutionArgs | readonly GraphQLError[] => {
+  ): Promise<ExecutionArgs | readonly GraphQLError[]> => {
     let document: DocumentNode;
     try {
       document = parse(payload.query, { maxTokens });
@@ -177,7 +187,14 @@ export function wsOperation({ schema, rules, maxTokens, limits }: WsOperationOpt
     if (errors.length > 0) return errors;
     const variables = payload.variables ?? undefined;
     const operation = getOperationAST(document, payload.operationName);
-    const refusal = operation && limits.check({ document, operation, variables, auth });
+    let refusal: GraphQLError | undefined;
+    try {
+      refusal = operation ? await limits.check({ document, operation, variables, auth }) : undefined;
+    } catch (error) {
+      // Refused as this one operation's error: an exception here would close the socket and all its operations.
+      logger.warn({ err: error }, 'could not check the limits of a WebSocket operation; refused it');
+      return [new GraphQLError('The operation could not be checked: try again shortly', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
+    }
     if (refusal) return [refusal];
     // No operation by that name: graphql-ws answers it.
     return { schema, document, operationName: payload.operationName, variableValues: variables };
