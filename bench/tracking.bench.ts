@@ -3,7 +3,8 @@
  *  - a bare Node `http` server serving the same GIF (baseline);
  *  - pixel requests for repeat opens (no score change: event, count and timeline writes);
  *  - pixel requests for first opens (also the score change and its timeline row);
- * and afterwards the rows must account for every request.
+ * and afterwards the rows must account for every request. Durability is on, as in production: every pixel answers
+ * only once its open is in the spool (appended and fdatasync'd, src/tracking/spool.ts).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

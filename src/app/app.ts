@@ -27,7 +27,7 @@ export interface App {
   readonly sesEmulatorUrl: string | undefined;
   /** Set in development: the seeded demo company and its key. */
   readonly demo: DemoTenant | undefined;
-  /** Records opens and clicks in group commits; `flush()` applies what is buffered. */
+  /** Records opens and clicks (spooled, then group commits); `flush()` applies what is buffered. */
   readonly recorder: EngagementRecorder;
   /** Agenda and the dispatcher, when this process runs jobs (RUN_JOBS). */
   readonly jobs: Jobs | undefined;
@@ -83,8 +83,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       jobs = started;
     }
 
-    // Disposed after the server (no more requests) and before the ORM: what is buffered is written.
-    const recorder = new EngagementRecorder(orm, logger);
+    // Opened before the server: what a previous process on this spool answered is queued again first. Disposed
+    // after the server (no more requests) and before the ORM: what is buffered is written, or stays in the spool.
+    const recorder = await EngagementRecorder.open(orm, logger, config.tracking);
     disposers.push({ name: 'engagement-recorder', dispose: () => recorder.dispose() });
 
     const schema = await createSchema(pubSub);

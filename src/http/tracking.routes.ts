@@ -25,10 +25,15 @@ export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: Mikro
     handler: async (request, reply) => {
       const token = verify(request.params.file.replace(/\.gif$/, ''));
       if (token?.kind === 'open') {
-        // Recorded write-behind (group commit): the image never waits for the bookkeeping.
-        deps.recorder
-          .record({ kind: 'OPEN', emailId: token.emailId, method: request.method, userAgent: userAgent(request.headers['user-agent']), at: deps.clock.now() })
-          .catch((error: unknown) => request.log.error({ err: error }, 'could not record an open'));
+        // Answered once durable (spooled): the image waits for an fsync shared with other requests, never for the
+        // database; an open the recorder cannot keep is logged there, and the image is served all the same.
+        await deps.recorder.capture({
+          kind: 'OPEN',
+          emailId: token.emailId,
+          method: request.method,
+          userAgent: userAgent(request.headers['user-agent']),
+          at: deps.clock.now(),
+        });
       }
       return reply.headers({ ...NO_CACHE, 'content-type': 'image/gif' }).send(PIXEL);
     },
@@ -40,18 +45,23 @@ export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: Mikro
     handler: async (request, reply) => {
       const token = verify(request.params.token);
       if (token?.kind !== 'click' || token.link === undefined) return notFound(reply);
-      const url = await deps.recorder.linkOf(token.emailId, token.link);
+      let url: string | undefined;
+      try {
+        url = await deps.recorder.linkOf(token.emailId, token.link);
+      } catch (error) {
+        // The database is away and this process has not seen the email's links: nowhere known to send the reader.
+        request.log.warn({ err: error }, 'could not look up a tracked link');
+        return unavailable(reply);
+      }
       if (!url) return notFound(reply);
-      deps.recorder
-        .record({
-          kind: 'CLICK',
-          emailId: token.emailId,
-          linkIndex: token.link,
-          method: request.method,
-          userAgent: userAgent(request.headers['user-agent']),
-          at: deps.clock.now(),
-        })
-        .catch((error: unknown) => request.log.error({ err: error }, 'could not record a click'));
+      await deps.recorder.capture({
+        kind: 'CLICK',
+        emailId: token.emailId,
+        linkIndex: token.link,
+        method: request.method,
+        userAgent: userAgent(request.headers['user-agent']),
+        at: deps.clock.now(),
+      });
       return reply.headers(NO_CACHE).redirect(url, 302);
     },
   });
@@ -87,6 +97,14 @@ export function registerTrackingRoutes(http: FastifyInstance, deps: { orm: Mikro
 
 function notFound(reply: FastifyReply) {
   return reply.status(404).headers(NO_CACHE).type('text/html; charset=utf-8').send(html('Not found', '<p>This link is not valid.</p>'));
+}
+
+function unavailable(reply: FastifyReply) {
+  return reply
+    .status(503)
+    .headers({ ...NO_CACHE, 'retry-after': '30' })
+    .type('text/html; charset=utf-8')
+    .send(html('Try again shortly', '<p>This link is briefly unavailable. Please try again in a moment.</p>'));
 }
 
 function page(reply: FastifyReply, title: string, body: string) {

@@ -1,89 +1,116 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { EmailKeys } from '../model/email-keys.js';
-import { Company } from '../model/company.entity.js';
 import { uuidv7 } from '../core/ids.js';
-import { json, query, sql } from '../db/sql.js';
-import { ActivityType } from '../model/activity.entity.js';
-import { applyScoreSteps, type ScoreStep } from '../leads/score.service.js';
+import { query, sql } from '../db/sql.js';
 import { EmailStatus } from '../model/sequence.enums.js';
-import { recordActivities, type ActivityRecord } from '../state/timeline.js';
-import { publish } from '../state/events.js';
-import { emailChanged, engagedStatus, writeEngagement } from '../state/email-state.js';
-import { ENGAGEABLE_EMAIL } from '../state/transitions.js';
-import { BURST_SECONDS, classifyClick, classifyOpen, type Verdict } from './machine.js';
+import { applyBatch, type EngagementEvent, type EngagementOutcome } from './engagement-batch.js';
+import { Spool } from './spool.js';
 
-export interface EngagementEvent {
-  kind: 'OPEN' | 'CLICK';
-  emailId: string;
-  /** For clicks: the link, by index (tracking URLs) … */
-  linkIndex?: number;
-  /** … or by URL (API clients). */
-  url?: string;
-  method: string;
-  userAgent: string | null;
-  at: Date;
-  /** Restricts the email to one company (GraphQL callers); tracking URLs carry signed ids and need none. */
-  companyId?: string;
-}
+/** An event as reported: the recorder gives it its id. */
+type EngagementReport = Omit<EngagementEvent, 'id'>;
 
-export interface EngagementOutcome {
-  /** False when the email does not exist (for this company), was never sent, or has no such link. */
-  recorded: boolean;
-  verdict?: Verdict;
-  url?: string;
-}
-
-interface EmailState extends EmailKeys {
-  status: EmailStatus;
-  sent_at: Date | null;
-  links: string[] | null;
-  /** Set only by human engagement: null means no person opened (or clicked) it yet. */
-  opened_at: Date | null;
-  clicked_at: Date | null;
+export interface RecorderOptions {
+  /** This process's spool (each process its own: it replays what it finds there at start). */
+  spoolDir: string;
+  /** Answered events not stored yet that this process holds; past it, events are answered but not recorded. */
+  maxBufferedEvents: number;
+  /** How long an event may wait for others to share its group commit. */
+  commitDelayMs: number;
+  /** Events per group commit. */
+  maxBatch?: number;
+  /** On shutdown, how long to keep trying the database before leaving what is buffered to the next start. */
+  shutdownWaitMs?: number;
 }
 
 interface Pending {
   event: EngagementEvent;
-  resolve: (outcome: EngagementOutcome) => void;
-  reject: (error: unknown) => void;
+  /** The spool segment holding an answered event: released once stored. Unset if the spool could not take it. */
+  segment?: number;
+  /** An API caller waiting for the outcome; such events are not spooled (nothing was answered before the commit). */
+  waiter?: { resolve: (outcome: EngagementOutcome) => void; reject: (error: unknown) => void };
 }
 
-/*
- * Engagement counts for ENGAGEABLE_EMAIL, SENDING included: SES may have delivered an email whose SENT outcome is
- * not written yet (outcomes are settled in groups), and engagement then is still real. It is judged as 0 s after
- * sending, so it is a prefetch and changes nothing but the counts: the settle, which expects SENDING, is not disturbed.
- */
+const RETRY_CAP_MS = 2_000;
+const OVERFLOW_LOG_MS = 10_000;
 
 /**
- * Records opens and clicks write-behind, in group commits: the pixel and the redirect answer at once, and every
- * 20 ms (or 1,000 events) one transaction applies a whole batch with a handful of set-based statements (lock the emails,
- * insert the events and timeline rows, update counts and statuses, change scores per lead). Within a batch,
- * events apply in arrival order, so "first open" and "first click" are decided exactly once and counts never lose
- * an increment, however many requests arrive at once. `record` resolves when its batch has committed; shutdown
- * flushes what is buffered.
+ * Records opens and clicks. An answered event (`capture`, the pixel and the redirect) is first appended to this
+ * process's spool, fsync'd in a group with the other requests of the moment, and only then answered: from then on
+ * it survives a SIGKILL (the next process on the spool replays it) and a database outage (it is retried until the
+ * database is back; nothing gives up on it). Applying is write-behind, in group commits: every `commitDelayMs`
+ * (or `maxBatch` events) one transaction applies a whole batch with a handful of set-based statements, in arrival
+ * order, so "first open" and "first click" are decided exactly once and counts never lose an increment. Each event
+ * carries an id stored with it, so applying one twice (replayed after a crash that followed its commit) changes
+ * nothing. API calls (`record`) wait for their commit instead and fail after a few attempts.
+ *
+ * The buffer is bounded (`maxBufferedEvents`): past it, during a long outage, events are still answered (the image,
+ * the redirect) but neither spooled nor recorded; that is logged as an error every 10 s with the count, and
+ * `dropped` counts them.
  */
 export class EngagementRecorder {
   #queue: Pending[] = [];
-  #flushing: Promise<void> | undefined;
+  /** Events answered or being spooled and not stored yet (the bounded buffer). */
+  #buffered = 0;
+  #flushing: Promise<boolean> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #giveUpAt = Number.POSITIVE_INFINITY;
+  #dropped = 0;
+  #droppedSinceLog = 0;
+  #lastOverflowLog = 0;
   /** Links never change once an email is sent: clicks find their target without a query. */
   readonly #links = new Map<string, string[]>();
+  readonly #options: Required<RecorderOptions>;
 
-  constructor(
+  private constructor(
     private readonly orm: MikroORM,
     private readonly logger: Logger,
-    private readonly options = { maxBatch: 1000, maxDelayMs: 20 },
-  ) {}
+    private readonly spool: Spool,
+    options: RecorderOptions,
+  ) {
+    this.#options = { maxBatch: 1000, shutdownWaitMs: 5_000, ...options };
+  }
 
-  record(event: EngagementEvent): Promise<EngagementOutcome> {
+  /** Opens the spool and queues what a previous process on it answered but did not store. */
+  static async open(orm: MikroORM, logger: Logger, options: RecorderOptions): Promise<EngagementRecorder> {
+    const { spool, replay } = await Spool.open(options.spoolDir);
+    const recorder = new EngagementRecorder(orm, logger, spool, options);
+    for (const { segment, payload } of replay) {
+      const event = decode(payload);
+      if (event) recorder.enqueue({ event, segment }, true);
+      else spool.release(segment);
+    }
+    if (replay.length > 0) logger.warn({ events: replay.length, spool: options.spoolDir }, 'replaying answered engagement events left in the spool');
+    return recorder;
+  }
+
+  /** Events answered without being recorded because the buffer was full. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /**
+   * Makes an answered event durable: true once it is in the spool (fsync'd), false when it could not be (the
+   * buffer is full or the spool failed; logged). Never rejects: the caller answers the request either way.
+   */
+  async capture(report: EngagementReport): Promise<boolean> {
+    if (this.#closed || this.#buffered >= this.#options.maxBufferedEvents) return this.overflow();
+    const event: EngagementEvent = { ...report, id: uuidv7(report.at.getTime()) };
+    this.#buffered++;
+    try {
+      this.enqueue({ event, segment: await this.spool.append(encode(event)) });
+      return true;
+    } catch (error) {
+      this.logger.error({ err: error, spool: this.spool.dir }, 'could not spool an engagement event: recorded from memory only');
+      this.enqueue({ event });
+      return false;
+    }
+  }
+
+  /** Records an event for an API caller, resolving with its outcome once its batch has committed. */
+  record(report: EngagementReport): Promise<EngagementOutcome> {
     if (this.#closed) return Promise.reject(new Error('the engagement recorder is closed'));
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ event, resolve, reject });
-      if (this.#queue.length >= this.options.maxBatch) void this.flush();
-      else this.#timer ??= setTimeout(() => void this.flush(), this.options.maxDelayMs);
-    });
+    return new Promise((resolve, reject) => this.enqueue({ event: { ...report, id: uuidv7(report.at.getTime()) }, waiter: { resolve, reject } }));
   }
 
   /** Where link `index` of a sent email leads, or undefined (unknown email, not sent, no such link). */
@@ -105,214 +132,133 @@ export class EngagementRecorder {
     return links[index];
   }
 
-  /** Applies everything buffered so far (one batch after another). */
+  /** Applies everything buffered so far (one batch after another); while the database is down, waits for it. */
   async flush(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     while (this.#flushing) await this.#flushing;
     if (this.#queue.length === 0) return;
-    const batch = this.#queue.splice(0, this.options.maxBatch);
+    const batch = this.#queue.splice(0, this.#options.maxBatch);
     this.#flushing = this.apply(batch).finally(() => (this.#flushing = undefined));
-    await this.#flushing;
-    if (this.#queue.length > 0) await this.flush();
+    const stored = await this.#flushing;
+    if (stored && this.#queue.length > 0) await this.flush();
   }
 
+  /** Writes what is buffered if the database answers within `shutdownWaitMs`; what it cannot stays in the spool. */
   async dispose(): Promise<void> {
     this.#closed = true;
-    await this.flush();
+    this.#giveUpAt = Date.now() + this.#options.shutdownWaitMs;
+    try {
+      await this.flush();
+      for (const pending of this.#queue) pending.waiter?.reject(new Error('the engagement recorder is closed'));
+      if (this.#queue.length > 0)
+        this.logger.warn({ events: this.#queue.length, spool: this.spool.dir }, 'engagement events left in the spool for the next start');
+    } finally {
+      await this.spool.close();
+    }
   }
 
-  private async apply(batch: Pending[]): Promise<void> {
+  private enqueue(pending: Pending, replayed = false): void {
+    if (replayed) this.#buffered++;
+    this.#queue.push(pending);
+    if (this.#queue.length >= this.#options.maxBatch) void this.flush();
+    else this.#timer ??= setTimeout(() => void this.flush(), this.#options.commitDelayMs);
+  }
+
+  /**
+   * Applies one batch, retrying for as long as it takes (capped backoff): an outage only delays answered events.
+   * API callers get an error after three attempts. A batch that keeps failing while the database answers is split,
+   * so one bad event cannot hold up the rest; that event alone is given up, loudly. False: given up at shutdown.
+   */
+  private async apply(batch: Pending[]): Promise<boolean> {
+    let pending = batch;
+    let failedWhileUp = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         const outcomes = await this.orm.em.fork().transactional((tx) =>
           applyBatch(
             tx,
-            batch.map((p) => p.event),
+            pending.map((p) => p.event),
           ),
         );
-        batch.forEach((pending, i) => pending.resolve(outcomes[i]!));
-        return;
+        pending.forEach((p, i) => this.settle(p, outcomes[i]));
+        if (attempt > 1) this.logger.info({ events: pending.length, attempts: attempt }, 'engagement events recorded after the database came back');
+        return true;
       } catch (error) {
-        if (attempt >= 3) {
-          this.logger.error({ err: error, events: batch.length }, 'could not record engagement events');
-          batch.forEach((pending) => pending.reject(error));
-          return;
+        if (attempt === 3) {
+          for (const p of pending) p.waiter?.reject(error);
+          pending = pending.filter((p) => !p.waiter);
+          this.logger.error({ err: error, events: pending.length }, 'could not record engagement events: answered ones are kept and retried');
+          if (pending.length === 0) return true;
         }
-        // Deadlock or a lost connection: the whole batch rolled back, so trying again cannot count twice.
-        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+        // Failures while the database answers, three in a row: something in the batch, not the database.
+        failedWhileUp = attempt >= 3 && (await this.databaseAnswers()) ? failedWhileUp + 1 : 0;
+        if (failedWhileUp >= 3) return this.split(pending, error);
+        if (this.#closed && Date.now() >= this.#giveUpAt) {
+          this.#queue.unshift(...pending); // still in the spool: the next start replays them
+          return false;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** (attempt - 1), RETRY_CAP_MS)));
       }
     }
   }
-}
 
-interface BatchEmail extends EmailState {
-  openDelta: number;
-  clickDelta: number;
-  /** Its status as this batch's events so far leave it (`status` is what was read). */
-  current: EmailStatus;
-}
-
-/** What a batch reads up front and what its events add up to, written at the end in a few statements. */
-interface Batch {
-  emails: Map<string, BatchEmail>;
-  /** Recent clicks per email and link (ms), for the link-scanner burst rule; grows as the batch applies. */
-  clicks: { emailId: string; link: number; at: number }[];
-  companies: Map<string, Company>;
-  eventRows: Record<string, unknown>[];
-  activities: ActivityRecord[];
-  scores: ScoreStep[];
-}
-
-type Judged = { method: string; userAgent: string | null; secondsSinceSent: number | null };
-
-async function applyBatch(em: EntityManager, events: EngagementEvent[]): Promise<EngagementOutcome[]> {
-  const batch = await loadBatch(em, events);
-  const outcomes = events.map((event) => applyEvent(batch, event));
-  if (batch.eventRows.length > 0) await writeBatch(em, batch, events.at(-1)!.at);
-  return outcomes;
-}
-
-async function loadBatch(em: EntityManager, events: EngagementEvent[]): Promise<Batch> {
-  const ids = [...new Set(events.map((e) => e.emailId))].sort();
-  // Locked in id order: concurrent batches (other processes) wait for each other instead of deadlocking. NO KEY
-  // UPDATE, not UPDATE: rows that only reference the email (an unsubscribe's event, which has locked the lead this
-  // batch scores next) must not wait for it, or the two deadlock.
-  const rows = await query<EmailState>(
-    em,
-    sql`select id, company_id, lead_id, sequence_id, enrollment_id, email_number, status, sent_at, links, opened_at, clicked_at
-        from sequence_email where id = any(${ids}::uuid[]) order by id for no key update`,
-  );
-  const since = new Date(Math.min(...events.map((e) => e.at.getTime())) - BURST_SECONDS * 1000);
-  const recentClicks = await query<{ email_id: string; link_index: number; occurred_at: Date }>(
-    em,
-    sql`select email_id, link_index, occurred_at from email_event where email_id = any(${ids}::uuid[]) and kind = 'CLICK' and occurred_at > ${since}`,
-  );
-  return {
-    emails: new Map(rows.map((row) => [row.id, { ...row, openDelta: 0, clickDelta: 0, current: row.status }])),
-    clicks: recentClicks.map((c) => ({ emailId: c.email_id, link: c.link_index, at: new Date(c.occurred_at).getTime() })),
-    companies: new Map((await em.find(Company, { id: { $in: [...new Set(rows.map((r) => r.company_id))] } })).map((c) => [c.id, c])),
-    eventRows: [],
-    activities: [],
-    scores: [],
-  };
-}
-
-/** Applies one event to the batch's state, in arrival order. */
-function applyEvent(batch: Batch, event: EngagementEvent): EngagementOutcome {
-  const email = batch.emails.get(event.emailId);
-  if (!email || !ENGAGEABLE_EMAIL.includes(email.current) || (event.companyId && email.company_id !== event.companyId)) return { recorded: false };
-  const secondsSinceSent = email.current === EmailStatus.SENDING ? 0 : email.sent_at ? (event.at.getTime() - new Date(email.sent_at).getTime()) / 1000 : null;
-  const judged = { method: event.method, userAgent: event.userAgent, secondsSinceSent };
-  return event.kind === 'OPEN' ? applyOpen(batch, email, event, judged) : applyClick(batch, email, event, judged);
-}
-
-function applyOpen(batch: Batch, email: BatchEmail, event: EngagementEvent, judged: Judged): EngagementOutcome {
-  const rules = batch.companies.get(email.company_id)!.scoringRules;
-  const verdict = classifyOpen(judged);
-  email.openDelta++;
-  if (verdict.human) {
-    if (email.opened_at === null) batch.scores.push(scoreStep(email, rules.openPoints, `First open of email ${email.email_number}`));
-    email.opened_at ??= event.at;
-    email.current = engagedStatus(email.current, 'OPEN');
-  }
-  batch.eventRows.push(eventRow(email, event, 'OPEN', verdict, null, null));
-  batch.activities.push(activity(email, ActivityType.EMAIL_OPENED, note(verdict, `Email ${email.email_number} opened`), event.at, !verdict.human, {}));
-  return { recorded: true, verdict };
-}
-
-function applyClick(batch: Batch, email: BatchEmail, event: EngagementEvent, judged: Judged): EngagementOutcome {
-  const links = email.links ?? [];
-  const linkIndex = event.linkIndex ?? (event.url !== undefined ? links.indexOf(event.url) : -1);
-  const url = links[linkIndex];
-  if (url === undefined) return { recorded: false };
-  const rules = batch.companies.get(email.company_id)!.scoringRules;
-  const windowStart = event.at.getTime() - BURST_SECONDS * 1000;
-  const otherLinks = new Set(batch.clicks.filter((c) => c.emailId === email.id && c.link !== linkIndex && c.at > windowStart).map((c) => c.link)).size;
-  const verdict = classifyClick({ ...judged, otherLinksClickedRecently: otherLinks });
-  batch.clicks.push({ emailId: email.id, link: linkIndex, at: event.at.getTime() });
-  email.clickDelta++;
-  if (verdict.human) {
-    // A click means the email was opened, even if the pixel never loaded (images off).
-    if (email.opened_at === null) {
-      email.openDelta++;
-      email.opened_at = event.at;
-      batch.scores.push(scoreStep(email, rules.openPoints, `First open of email ${email.email_number} (seen through a click)`));
+  /** The batch failed although the database answers: halves are tried on their own; a single event is given up. */
+  private async split(batch: Pending[], error: unknown): Promise<boolean> {
+    if (batch.length === 1) {
+      this.logger.error({ err: error, event: batch[0]!.event }, 'an engagement event cannot be recorded: given up');
+      this.settle(batch[0]!, undefined);
+      return true;
     }
-    if (email.clicked_at === null) {
-      email.clicked_at = event.at;
-      batch.scores.push(scoreStep(email, rules.clickPoints, `First click in email ${email.email_number}`));
-    }
-    email.current = engagedStatus(email.current, 'CLICK');
+    const half = Math.ceil(batch.length / 2);
+    if (await this.apply(batch.slice(0, half))) return this.apply(batch.slice(half));
+    this.#queue.unshift(...batch.slice(half));
+    return false;
   }
-  batch.eventRows.push(eventRow(email, event, 'CLICK', verdict, linkIndex, url));
-  batch.activities.push(
-    activity(email, ActivityType.EMAIL_CLICKED, note(verdict, `Link ${linkIndex + 1} of email ${email.email_number} clicked`), event.at, !verdict.human, {
-      url,
-    }),
-  );
-  return { recorded: true, verdict, url };
+
+  private settle(pending: Pending, outcome: EngagementOutcome | undefined): void {
+    if (!pending.waiter) this.#buffered--;
+    if (pending.segment !== undefined) this.spool.release(pending.segment);
+    if (outcome) pending.waiter?.resolve(outcome);
+  }
+
+  private async databaseAnswers(): Promise<boolean> {
+    try {
+      await this.orm.em.fork().getConnection().execute('select 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private overflow(): false {
+    this.#dropped++;
+    this.#droppedSinceLog++;
+    const now = Date.now();
+    if (now - this.#lastOverflowLog >= OVERFLOW_LOG_MS) {
+      this.logger.error(
+        { dropped: this.#droppedSinceLog, buffered: this.#buffered, limit: this.#options.maxBufferedEvents },
+        this.#closed
+          ? 'engagement events answered after shutdown began: not recorded'
+          : 'engagement buffer full (database down?): answered events are NOT recorded',
+      );
+      this.#lastOverflowLog = now;
+      this.#droppedSinceLog = 0;
+    }
+    return false;
+  }
 }
 
-/** Writes what the batch added up to: the events, the counts and statuses, the timeline, realtime events and scores. */
-async function writeBatch(em: EntityManager, batch: Batch, now: Date): Promise<void> {
-  await query(
-    em,
-    sql`insert into email_event (id, company_id, email_id, kind, link_index, url, verdict, verdict_reason, user_agent, occurred_at)
-        select id, company_id, email_id, kind, link_index, url, verdict, verdict_reason, user_agent, occurred_at
-        from jsonb_to_recordset(${json(batch.eventRows)}) as t(id uuid, company_id uuid, email_id uuid, kind text, link_index int, url text,
-             verdict text, verdict_reason text, user_agent text, occurred_at timestamptz)`,
-  );
-  const touched = [...batch.emails.values()].filter((e) => e.openDelta > 0 || e.clickDelta > 0);
-  await writeEngagement(
-    em,
-    touched.map((e) => ({ id: e.id, opens: e.openDelta, clicks: e.clickDelta, status: e.current, opened_at: e.opened_at, clicked_at: e.clicked_at })),
-    now,
-  );
-  await recordActivities(em, batch.activities);
-  await publish(
-    em,
-    touched.filter((e) => e.current !== e.status).map((e) => emailChanged(e, e.current, now)),
-  );
-  await applyScoreSteps(
-    em,
-    batch.scores.filter((step) => step.delta !== 0),
-    batch.companies,
-    now,
-  );
+function encode(event: EngagementEvent): Buffer {
+  return Buffer.from(JSON.stringify({ ...event, at: event.at.getTime() }));
 }
 
-function note(verdict: Verdict, what: string): string {
-  return verdict.human ? what : `${what} by a machine (${verdict.reason}); not scored`;
-}
-
-function eventRow(email: EmailState, event: EngagementEvent, kind: 'OPEN' | 'CLICK', verdict: Verdict, linkIndex: number | null, url: string | null) {
-  return {
-    id: uuidv7(event.at.getTime()),
-    company_id: email.company_id,
-    email_id: email.id,
-    kind,
-    link_index: linkIndex,
-    url,
-    verdict: verdict.human ? 'HUMAN' : 'MACHINE',
-    verdict_reason: verdict.human ? null : verdict.reason,
-    user_agent: event.userAgent?.slice(0, 512) ?? null,
-    occurred_at: event.at.toISOString(),
-  };
-}
-
-/** A score step for the email's lead, its SCORE_CHANGED activity naming the email that earned it. */
-function scoreStep(email: EmailState, delta: number, reason: string): ScoreStep {
-  return { leadId: email.lead_id, companyId: email.company_id, delta, reason, data: { emailId: email.id } };
-}
-
-function activity(email: EmailState, type: ActivityType, reason: string, at: Date, machine: boolean, data: Record<string, unknown>): ActivityRecord {
-  return {
-    companyId: email.company_id,
-    leadId: email.lead_id,
-    type,
-    reason,
-    data: { emailId: email.id, sequenceId: email.sequence_id, machine, ...data },
-    occurredAt: at,
-  };
+function decode(payload: Buffer): EngagementEvent | undefined {
+  try {
+    const raw = JSON.parse(payload.toString('utf8')) as Omit<EngagementEvent, 'at'> & { at: number };
+    if (typeof raw.id !== 'string' || typeof raw.emailId !== 'string' || (raw.kind !== 'OPEN' && raw.kind !== 'CLICK')) return undefined;
+    return { ...raw, at: new Date(raw.at) };
+  } catch {
+    return undefined;
+  }
 }
