@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 /**
  * The environment, parsed once into a typed, frozen Config.
@@ -10,6 +12,20 @@ import { resolve } from 'node:path';
  */
 
 export type NodeEnv = 'development' | 'test' | 'production';
+
+/** The SES client's timeouts (ses-provider.ts uses these): one SendEmail takes at most their sum. */
+export const SES_CONNECTION_TIMEOUT_MS = 3_000;
+export const SES_REQUEST_TIMEOUT_MS = 15_000;
+export const SES_SEND_TIMEOUT_MS = SES_CONNECTION_TIMEOUT_MS + SES_REQUEST_TIMEOUT_MS;
+/** The longest a send waits for its send-budget slot; an email whose slot is further away goes back to the queue. */
+export const SEND_BUDGET_MAX_WAIT_MS = 10_000;
+/** Slack between a send's latest possible end and its claim's lease end (timers firing late, the settle's start). */
+export const LEASE_MARGIN_MS = 2_000;
+/**
+ * The shortest claim lease: a send that waited the longest for its slot and then took SES's full timeout still ends
+ * within it, so the sweeper never takes an email whose send may still be running.
+ */
+export const MIN_CLAIM_LEASE_SECONDS = Math.ceil((SES_SEND_TIMEOUT_MS + SEND_BUDGET_MAX_WAIT_MS + LEASE_MARGIN_MS) / 1000);
 
 export interface Config {
   readonly env: NodeEnv;
@@ -48,10 +64,12 @@ export interface Config {
     readonly concurrency: number;
     /** How often the recurring dispatch job runs, in seconds (it is also triggered when an email falls due now). */
     readonly intervalSeconds: number;
-    /** An email left SENDING longer than this was claimed by a worker that died: settled as "outcome unknown". */
+    /**
+     * How long a claim holds its emails, timed by the database's clock: a worker starts a send only if it can end
+     * within it, and the sweeper settles an email left SENDING longer as "outcome unknown". At least
+     * MIN_CLAIM_LEASE_SECONDS.
+     */
     readonly claimLeaseSeconds: number;
-    /** Transient failures (SES unreachable) are retried this many times before the email fails. */
-    readonly maxAttempts: number;
   };
   readonly trackingSecret: Secret;
   readonly operatorToken: Secret;
@@ -72,6 +90,19 @@ export interface Config {
     readonly perSecond: number;
     /** Mutations a key may send at once after being idle (the bucket's size). */
     readonly burst: number;
+  };
+  /** Opens and clicks answered by the pixel and redirects: spooled (fsync'd) before the answer, then written in group commits. */
+  readonly tracking: {
+    /**
+     * This process's spool, replayed at start by the next process given the same directory: one per process (a
+     * second live process on it is refused). Default: `<DATA_DIR>/tracking-spool/port-<PORT>`; with PORT=0 (an
+     * ephemeral process) a fresh directory under the OS temp dir.
+     */
+    readonly spoolDir: string;
+    /** Answered events not yet stored that a process holds (spool and memory); past it they are answered, not recorded. */
+    readonly maxBufferedEvents: number;
+    /** How long an event waits for others to share its group commit, in ms. */
+    readonly commitDelayMs: number;
   };
   readonly realtime: {
     /** WebSocket ping interval; a client that has not answered the previous ping by then is dropped. 0 disables. */
@@ -151,7 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port,
     publicUrl: publicUrl.replace(/\/+$/, ''),
     databaseUrl,
-    dataDir: resolve(env.DATA_DIR?.trim() || '.data'),
+    dataDir: dataDirOf(env),
     embeddedPostgresPort: parseInteger(env.EMBEDDED_POSTGRES_PORT, 54329, 'EMBEDDED_POSTGRES_PORT', problems, 1, 65535),
     mongodbUrl: optional(env.MONGODB_URL),
     ses: {
@@ -168,8 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchSize: parseInteger(env.DISPATCH_BATCH_SIZE, 100, 'DISPATCH_BATCH_SIZE', problems, 1, 1000),
       concurrency: parseInteger(env.DISPATCH_CONCURRENCY, 32, 'DISPATCH_CONCURRENCY', problems, 1, 256),
       intervalSeconds: parseInteger(env.DISPATCH_INTERVAL_SECONDS, 5, 'DISPATCH_INTERVAL_SECONDS', problems, 1, 3600),
-      claimLeaseSeconds: parseInteger(env.CLAIM_LEASE_SECONDS, 120, 'CLAIM_LEASE_SECONDS', problems, 5, 86_400),
-      maxAttempts: parseInteger(env.DELIVERY_MAX_ATTEMPTS, 5, 'DELIVERY_MAX_ATTEMPTS', problems, 1, 50),
+      claimLeaseSeconds: parseLease(env.CLAIM_LEASE_SECONDS, problems),
     },
     trackingSecret: new Secret(trackingSecret ?? DEV_TRACKING_SECRET),
     operatorToken: new Secret(operatorToken ?? DEV_OPERATOR_TOKEN),
@@ -184,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perSecond: parseInteger(env.MUTATION_RATE_LIMIT, 10, 'MUTATION_RATE_LIMIT', problems, 0, 1_000_000),
       burst: parseInteger(env.MUTATION_RATE_BURST, 100, 'MUTATION_RATE_BURST', problems, 1, 1_000_000),
     },
+    tracking: trackingConfig(env, port, problems),
     realtime: {
       keepAliveMs: parseInteger(env.WS_KEEP_ALIVE_MS, 12_000, 'WS_KEEP_ALIVE_MS', problems, 0, 600_000),
       queueLimit: parseInteger(env.REALTIME_QUEUE_LIMIT, 1_000, 'REALTIME_QUEUE_LIMIT', problems, 1, 100_000),
@@ -205,6 +236,24 @@ function configError(problems: string[], env: NodeJS.ProcessEnv): ConfigError {
     ...problems,
     'NODE_ENV is not set, so production rules apply; set NODE_ENV=development for the development defaults (`npm start` does)',
   ]);
+}
+
+function dataDirOf(env: NodeJS.ProcessEnv): string {
+  return resolve(env.DATA_DIR?.trim() || '.data');
+}
+
+function trackingConfig(env: NodeJS.ProcessEnv, port: number, problems: string[]): Config['tracking'] {
+  // A process on a fixed port finds its predecessor's spool there; an ephemeral one (port 0) has nobody to take over from.
+  const spoolDir =
+    port !== 0
+      ? join(dataDirOf(env), 'tracking-spool', `port-${port}`)
+      : join(tmpdir(), 'lead-nurture-tracking-spool', `pid-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return {
+    spoolDir: resolve(env.TRACKING_SPOOL_DIR?.trim() || spoolDir),
+    // ~100 s of 2,000 answered events/s while the database is away; ~0.5 KB each in memory.
+    maxBufferedEvents: parseInteger(env.TRACKING_MAX_BUFFERED_EVENTS, 200_000, 'TRACKING_MAX_BUFFERED_EVENTS', problems, 1, 10_000_000),
+    commitDelayMs: parseInteger(env.TRACKING_COMMIT_DELAY_MS, 20, 'TRACKING_COMMIT_DELAY_MS', problems, 1, 600_000),
+  };
 }
 
 function optional(value: string | undefined): string | undefined {
@@ -248,6 +297,16 @@ function parseInteger(raw: string | undefined, fallback: number, name: string, p
     return fallback;
   }
   return value;
+}
+
+function parseLease(raw: string | undefined, problems: string[]): number {
+  const lease = parseInteger(raw, 120, 'CLAIM_LEASE_SECONDS', problems, 1, 86_400);
+  if (lease >= MIN_CLAIM_LEASE_SECONDS) return lease;
+  problems.push(
+    `CLAIM_LEASE_SECONDS must be at least ${MIN_CLAIM_LEASE_SECONDS}: one SendEmail may take ${SES_SEND_TIMEOUT_MS / 1000} s (SES timeouts) ` +
+      `after waiting up to ${SEND_BUDGET_MAX_WAIT_MS / 1000} s for its send-budget slot (got "${raw}")`,
+  );
+  return lease;
 }
 
 function parseBoolean(raw: string | undefined, fallback: boolean, name: string, problems: string[]): boolean {

@@ -58,6 +58,7 @@ export enum TrackingErrorReason {
 export enum DeliveryErrorReason {
   EMAIL_NOT_FOUND = 'EMAIL_NOT_FOUND',
   EMAIL_NOT_RETRYABLE = 'EMAIL_NOT_RETRYABLE',
+  EMAIL_ALREADY_DELIVERED = 'EMAIL_ALREADY_DELIVERED',
 }
 
 /** Input refused before a service acts on it, in any module (`BAD_USER_INPUT`). */

@@ -39,7 +39,7 @@ export async function markAccountPaused(em: EntityManager, reason: string): Prom
   await query(em, sql`update send_budget set paused_reason = ${reason}, checked_at = clock_timestamp() where id = 1`);
 }
 
-/** The last recorded state (for `deliveryStatus` and `/readyz` in any process). */
+/** The last recorded state (for `deliveryStatus` in any process). */
 export async function readAccountState(em: EntityManager): Promise<AccountState & { known: boolean }> {
   const [row] = await query<{ max_send_rate: number | null; paused_reason: string | null; checked_at: Date | null }>(
     em,

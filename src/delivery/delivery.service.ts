@@ -6,6 +6,7 @@ import { findEmail } from '../model/lookups.js';
 import { SequenceEmail } from '../model/sequence-email.entity.js';
 import { EmailStatus, EnrollmentStatus } from '../model/sequence.enums.js';
 import { readAccountState } from './account.js';
+import { readSendBackoff } from './retry-policy.js';
 import { signalEmailsDue } from '../state/due-signal.js';
 import { isRetryable, retryEmailNow } from '../state/email-state.js';
 import { reopenEnrollment } from '../state/enrollment-state.js';
@@ -14,17 +15,25 @@ import type { CompanyScope } from '../model/scope.js';
 
 const { PENDING, SENDING, UNKNOWN } = EmailStatus;
 
-/** The account's sending state and the company's delivery queue. */
+/**
+ * The account's sending state and the company's delivery queue, including why emails wait: SES throttling or not
+ * reachable makes them wait for a retry (never fail), and the account back off.
+ */
 export async function deliveryStatus({ em, companyId, now }: CompanyScope) {
   const account = await readAccountState(em);
-  const [counts] = await query<{ due: string; sending: string; stuck: string }>(
+  const backoff = await readSendBackoff(em);
+  // An email tried before and back in PENDING waits for a retry (retryEmail starts it over at 0 attempts).
+  const [counts] = await query<{ due: string; sending: string; stuck: string; retrying: string; next_retry_at: Date | null }>(
     em,
     sql`select
           count(*) filter (where ${statusIn('status', [PENDING])} and scheduled_send_date <= ${now}) as due,
           count(*) filter (where ${statusIn('status', [SENDING])}) as sending,
-          count(*) filter (where ${statusIn('status', [UNKNOWN])}) as stuck
+          count(*) filter (where ${statusIn('status', [UNKNOWN])}) as stuck,
+          count(*) filter (where ${statusIn('status', [PENDING])} and attempts > 0) as retrying,
+          min(scheduled_send_date) filter (where ${statusIn('status', [PENDING])} and attempts > 0) as next_retry_at
         from sequence_email where company_id = ${companyId}::uuid and ${statusIn('status', [PENDING, SENDING, UNKNOWN])}`,
   );
+  const ownRetry = counts?.next_retry_at ? new Date(counts.next_retry_at) : null;
   return {
     sendingEnabled: !account.pausedReason,
     pausedReason: account.pausedReason,
@@ -33,6 +42,12 @@ export async function deliveryStatus({ em, companyId, now }: CompanyScope) {
     dueEmails: Number(counts?.due ?? 0),
     sendingEmails: Number(counts?.sending ?? 0),
     stuckEmails: Number(counts?.stuck ?? 0),
+    retryingEmails: Number(counts?.retrying ?? 0),
+    // Not before the account's back-off ends either.
+    nextRetryAt: ownRetry && backoff.until && backoff.until > ownRetry ? backoff.until : ownRetry,
+    lastSendError: backoff.lastError,
+    lastSendErrorAt: backoff.lastErrorAt,
+    backingOffUntil: backoff.until,
   };
 }
 
@@ -44,13 +59,21 @@ export function listStuckEmails({ em, companyId }: CompanyScope, args: PageReque
 
 /**
  * Re-queues a FAILED or UNKNOWN email on purpose (e.g. one whose outcome is unknown and that did not arrive): it
- * is due now and will be sent once more. Its enrollment, if it completed meanwhile, becomes active again.
+ * is due now and will be sent once more. Refused for an email known to have arrived. Its enrollment, if it
+ * completed meanwhile, becomes active again.
  */
 export async function retryEmail({ em, companyId, now }: CompanyScope, id: string): Promise<SequenceEmail> {
   return em.transactional(async (tx) => {
     const email = await findEmail(tx, companyId, id, { populate: ['enrollment', 'lead'] });
     if (!isRetryable(email.status)) {
       throw new ConflictError(DeliveryErrorReason.EMAIL_NOT_RETRYABLE, `Only a FAILED or UNKNOWN email can be retried (this one is ${email.status})`);
+    }
+    // SES's own word (a Delivery event) or the recipient's (an open, a click) says it arrived: once is enough.
+    if (email.deliveredAt || email.openCount > 0 || email.clickCount > 0) {
+      throw new ConflictError(
+        DeliveryErrorReason.EMAIL_ALREADY_DELIVERED,
+        'SES reported this email delivered (or it was opened or clicked): it is not sent again',
+      );
     }
     const enrollment = email.enrollment.getEntity();
     const lead = email.lead.getEntity();

@@ -53,14 +53,21 @@ export class SlotQueue {
     this.#chunk = Math.max(1, Math.ceil(rate / 10));
   }
 
-  /** Waits for a slot and returns when it is time to send (never later than LATE_MS after the slot). */
-  async acquire(): Promise<void> {
+  /**
+   * Waits for a slot and resolves true when it is time to send (never later than LATE_MS after the slot); false at
+   * once when the next slot is more than `maxWaitMs` away (the slot stays for a caller that can wait).
+   */
+  async acquire(maxWaitMs = Infinity): Promise<boolean> {
     for (;;) {
       const at = await this.next();
       const wait = at - Date.now();
+      if (wait > maxWaitMs) {
+        this.#slots.unshift(at);
+        return false;
+      }
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       // A busy event loop can wake us late; such a slot is given up rather than used squeezed against the next.
-      if (Date.now() - at <= LATE_MS) return;
+      if (Date.now() - at <= LATE_MS) return true;
     }
   }
 

@@ -1,5 +1,5 @@
 import { GetAccountCommand, SendEmailCommand, SESv2Client, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
-import type { Config } from '../core/config.js';
+import { SES_CONNECTION_TIMEOUT_MS, SES_REQUEST_TIMEOUT_MS, type Config } from '../core/config.js';
 import { SendError, type AccountStatus, type EmailProvider, type OutgoingEmail, type SendFailure } from './email-provider.js';
 
 const THROTTLING = new Set(['TooManyRequestsException', 'LimitExceededException', 'ThrottlingException', 'Throttling', 'SlowDown']);
@@ -16,7 +16,11 @@ export function createSesProvider(config: Config, endpoint: string | undefined):
     // The emulator ignores credentials; real SES uses the standard AWS chain (env, profile, role).
     ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 15_000, httpAgent: { keepAlive: true, maxSockets: config.delivery.concurrency * 2 } },
+    requestHandler: {
+      connectionTimeout: SES_CONNECTION_TIMEOUT_MS,
+      requestTimeout: SES_REQUEST_TIMEOUT_MS,
+      httpAgent: { keepAlive: true, maxSockets: config.delivery.concurrency * 2 },
+    },
   });
 
   return {

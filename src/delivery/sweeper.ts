@@ -2,15 +2,19 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { EmailStatus } from '../model/sequence.enums.js';
 import { recordActivities } from '../state/timeline.js';
 import { publish } from '../state/events.js';
-import { abandonedActivities, abandonExpiredClaims, emailChanged } from '../state/email-state.js';
+import { abandonedActivities, abandonExpiredClaims, emailChanged, releaseUnofferedClaims } from '../state/email-state.js';
 
 /**
- * Settles emails left SENDING past the claim lease (their worker died mid-batch). SES may or may not have
- * accepted them, and SES has no idempotency key, so they are never re-sent blindly: they become UNKNOWN, listed
- * by `stuckEmails`, and an operator may `retryEmail` one on purpose.
+ * Settles emails left SENDING past the claim lease (their worker died mid-batch, or the claim's answer was lost).
+ * One never offered to SES goes back to the queue. One offered may or may not have been accepted, and SES has no
+ * idempotency key, so it is never re-sent blindly: it becomes UNKNOWN, listed by `stuckEmails`, and an operator
+ * may `retryEmail` it on purpose; returns how many became UNKNOWN. The lease is timed by the database's clock
+ * (`now` only stamps the change): a live worker never starts a send its lease cannot cover, so an email swept is
+ * not being sent any more; should its claim's outcome still arrive, it lands (see settleClaimed).
  */
 export async function sweepStuckEmails(em: EntityManager, now: Date, leaseSeconds: number): Promise<number> {
   return em.transactional(async (tx) => {
+    await releaseUnofferedClaims(tx, now, leaseSeconds);
     const stuck = await abandonExpiredClaims(tx, now, leaseSeconds);
     await publish(
       tx,

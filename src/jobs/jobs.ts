@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { MongoBackend } from '@agendajs/mongo-backend';
 import { PostgresBackend } from '@agendajs/postgres-backend';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Agenda } from 'agenda';
+import { Agenda, type Job } from 'agenda';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
@@ -15,6 +15,14 @@ import { sweepStuckEmails } from '../delivery/sweeper.js';
 
 export const DISPATCH_JOB = 'dispatch-due-emails';
 export const SWEEP_JOB = 'sweep-stuck-emails';
+
+/**
+ * How long a job's lock outlives its worker. A worker killed mid-run leaves its lock behind, and no other worker
+ * runs that job until the lock expires: with minutes here, one SIGKILL stopped the recurring dispatch for every
+ * worker for minutes. Short locks, kept alive by touching them while the run lasts, bound that to seconds.
+ */
+const JOB_LOCK_MS = 15_000;
+const JOB_TOUCH_MS = 5_000;
 
 export interface Jobs {
   readonly agenda: Agenda;
@@ -52,34 +60,10 @@ export async function startJobs(deps: {
   const backend = pool ? new PostgresBackend({ pool, tableName: 'agenda_jobs' }) : new MongoBackend({ address: config.mongodbUrl! });
   // Agenda's LISTEN connection reconnects by itself, but reports the loss as an 'error' event nobody listens to.
   backend.notificationChannel?.on('error', (error: unknown) => log.warn({ err: error }, 'job store notifications interrupted; reconnecting'));
-  const agenda = new Agenda({ backend, name: workerId, processEvery: '1 second', defaultLockLifetime: 10 * 60_000 });
+  const agenda = new Agenda({ backend, name: workerId, processEvery: '1 second', defaultLockLifetime: JOB_LOCK_MS });
   const dispatcher = new Dispatcher({ orm: deps.orm, clock: deps.clock, provider: deps.provider, config, logger: log, workerId });
 
-  let triggerQueued = false;
-  const triggerDispatch = async () => {
-    if (triggerQueued) return;
-    triggerQueued = true;
-    await agenda.now(DISPATCH_JOB);
-  };
-
-  agenda.define(
-    DISPATCH_JOB,
-    async () => {
-      triggerQueued = false;
-      const result = await dispatcher.dispatchDue(10_000);
-      if (result.claimed > 0) log.info(result, 'dispatch run');
-      if (result.more) await triggerDispatch();
-    },
-    { concurrency: 1, lockLifetime: 5 * 60_000, removeOnComplete: true },
-  );
-  agenda.define(
-    SWEEP_JOB,
-    async () => {
-      const settled = await sweepStuckEmails(deps.orm.em.fork(), deps.clock.now(), config.delivery.claimLeaseSeconds);
-      if (settled > 0) log.warn({ settled }, 'emails left SENDING by a stopped dispatcher were settled as outcome unknown');
-    },
-    { concurrency: 1 },
-  );
+  const triggerDispatch = defineJobs(agenda, dispatcher, deps, log);
   agenda.on('error', (error: unknown) => log.error({ err: error }, 'job store error'));
 
   await agenda.start();
@@ -87,12 +71,14 @@ export async function startJobs(deps: {
   await agenda.every('1 minute', SWEEP_JOB, undefined);
 
   // Wake-ups for emails that fall due now, on a connection that heals itself after a database restart. Lost
-  // notifications only cost latency: the recurring run catches up.
+  // notifications only cost latency (the recurring run catches up); a reconnection dispatches at once for them.
+  const wake = () => void triggerDispatch().catch((error: unknown) => log.warn({ err: error }, 'could not queue dispatch'));
   const listener = await startListener({
     connectionString: deps.databaseUrl,
     channel: EMAILS_DUE_CHANNEL,
     applicationName: 'lead-nurture-jobs',
-    onPayload: () => void triggerDispatch().catch((error: unknown) => log.warn({ err: error }, 'could not queue dispatch')),
+    onPayload: wake,
+    onReconnect: wake,
     log,
   });
   log.info({ store }, 'jobs started');
@@ -109,4 +95,55 @@ export async function startJobs(deps: {
       await pool?.end();
     },
   };
+}
+
+type JobDeps = Pick<Parameters<typeof startJobs>[0], 'orm' | 'clock' | 'config'>;
+
+/** Defines the dispatch and sweep jobs; returns the function that queues an immediate dispatch run. */
+function defineJobs(agenda: Agenda, dispatcher: Dispatcher, deps: JobDeps, log: Logger): () => Promise<void> {
+  const { config } = deps;
+  let triggerQueued = false;
+  const triggerDispatch = async () => {
+    if (triggerQueued) return;
+    triggerQueued = true;
+    try {
+      await agenda.now(DISPATCH_JOB);
+    } catch (error) {
+      // Not queued (the job store is down): the next wake-up must try again, not find one "already queued".
+      triggerQueued = false;
+      throw error;
+    }
+  };
+
+  agenda.define(
+    DISPATCH_JOB,
+    async (job: Job) => {
+      triggerQueued = false;
+      const result = await keepLocked(job, () => dispatcher.dispatchDue(10_000), log);
+      if (result.claimed > 0) log.info(result, 'dispatch run');
+      if (result.more) await triggerDispatch();
+    },
+    { concurrency: 1, lockLifetime: JOB_LOCK_MS, removeOnComplete: true },
+  );
+  agenda.define(
+    SWEEP_JOB,
+    async (job: Job) => {
+      const settled = await keepLocked(job, () => sweepStuckEmails(deps.orm.em.fork(), deps.clock.now(), config.delivery.claimLeaseSeconds), log);
+      if (settled > 0) log.warn({ settled }, 'emails left SENDING by a stopped dispatcher were settled as outcome unknown');
+    },
+    { concurrency: 1 },
+  );
+  return triggerDispatch;
+}
+
+/** Runs `work` while touching `job`'s lock, so the lock stays short (JOB_LOCK_MS) however long the run takes. */
+async function keepLocked<T>(job: Job, work: () => Promise<T>, log: Logger): Promise<T> {
+  const timer = setInterval(() => {
+    job.touch().catch((error: unknown) => log.warn({ err: error }, 'could not renew a job lock'));
+  }, JOB_TOUCH_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
 }

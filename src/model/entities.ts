@@ -8,6 +8,23 @@ import { EmailEvent } from './email-event.entity.js';
 import { EmailSequence } from './email-sequence.entity.js';
 import { Enrollment } from './enrollment.entity.js';
 import { SequenceEmail } from './sequence-email.entity.js';
+import { MutationRate } from './mutation-rate.entity.js';
+import { ApiProcess } from './api-process.entity.js';
+import { ApiKeySocket } from './api-key-socket.entity.js';
 
 /** Every entity the ORM knows. Listed explicitly: no folder scanning, so tsc output and tsx behave alike. */
-export const entities = [Company, ApiKey, Lead, Activity, Suppression, EmailSequence, Enrollment, SequenceEmail, SendBudget, EmailEvent];
+export const entities = [
+  Company,
+  ApiKey,
+  Lead,
+  Activity,
+  Suppression,
+  EmailSequence,
+  Enrollment,
+  SequenceEmail,
+  SendBudget,
+  EmailEvent,
+  MutationRate,
+  ApiProcess,
+  ApiKeySocket,
+];

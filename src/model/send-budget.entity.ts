@@ -22,4 +22,23 @@ export class SendBudget {
 
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
   checkedAt: Date | null = null;
+
+  /** Consecutive periods SES throttled or could not be reached; the account-wide wait doubles with each (retry-policy.ts). */
+  @Property({ type: 'integer', default: 0 })
+  backoffLevel: number = 0;
+
+  /** Until when dispatch waits before trying SES again; null when SES takes email. */
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  backoffUntil: Date | null = null;
+
+  /** A dispatcher is sending the one batch that probes SES after a wait. */
+  @Property({ type: 'boolean', default: false })
+  backoffProbe: boolean = false;
+
+  /** Why SES last did not take an email, and when (shown by deliveryStatus). */
+  @Property({ type: 'text', nullable: true })
+  lastSendError: string | null = null;
+
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  lastSendErrorAt: Date | null = null;
 }

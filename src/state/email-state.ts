@@ -40,15 +40,17 @@ export function claimable(alias: string): RawBuilder<unknown> {
 
 /**
  * PENDING → SENDING for the rows of the CTE `due` (selected with `claimable` and `FOR UPDATE SKIP LOCKED`), for
- * this worker: the statement's final part, returning the claimed emails with their attempt number and the
- * lead's address it records as the email's `to_address` (what unsubscribes and SES events act on later).
+ * this worker: the statement's final part, returning the claimed emails with their attempt number, the lead's
+ * address it records as the email's `to_address` (what unsubscribes and SES events act on later), and the claim's
+ * fencing token. The claim's time is the database's (`clock_timestamp()`), the one clock every sweeper compares
+ * leases with, whatever the worker's own clock says.
  */
 export function markClaimed(input: { now: Date; workerId: string }): RawBuilder<unknown> {
   return sql`update sequence_email s
-             set status = ${statusLiteral(EMAIL_MOVES[EmailMove.CLAIM].to)}, attempts = s.attempts + 1, claimed_at = ${input.now}, claimed_by = ${input.workerId}, updated_at = ${input.now},
-                 to_address = (select l.email from lead l where l.id = s.lead_id)
+             set status = ${statusLiteral(EMAIL_MOVES[EmailMove.CLAIM].to)}, attempts = s.attempts + 1, claimed_at = clock_timestamp(), claimed_by = ${input.workerId},
+                 claim_token = gen_random_uuid(), offered_at = null, updated_at = ${input.now}, to_address = (select l.email from lead l where l.id = s.lead_id)
              from due where s.id = due.id
-             returning s.id, s.company_id, s.lead_id, s.sequence_id, s.enrollment_id, s.email_number, s.attempts, s.to_address`;
+             returning s.id, s.company_id, s.lead_id, s.sequence_id, s.enrollment_id, s.email_number, s.attempts, s.to_address, s.claim_token`;
 }
 
 /** Where a claimed email can go when its dispatcher settles it, and by which move. */
@@ -60,10 +62,16 @@ const SETTLE = {
   [EmailStatus.CANCELED]: EmailMove.DROP,
 } as const;
 export type SettledStatus = keyof typeof SETTLE;
-const SETTLE_FROM = [...new Set(Object.values(SETTLE).flatMap((move) => EMAIL_MOVES[move].from))];
+/** Each outcome's own guard: `t.status` (the outcome) may land only where its move starts. */
+const SETTLE_GUARD = sql`case t.status ${sql.join(
+  Object.entries(SETTLE).map(([status, move]) => sql`when ${sql.lit(status)} then ${statusIn('s.status', EMAIL_MOVES[move].from)}`),
+  sql` `,
+)} else false end`;
 
 export interface Settlement {
   id: string;
+  /** The claim's fencing token: only the claim that holds the email settles it. */
+  token: string;
   status: SettledStatus;
   sent_at: string | null;
   message_id: string | null;
@@ -77,8 +85,13 @@ export interface Settlement {
   refund: number;
 }
 
-/** Writes a dispatcher's outcomes in one statement, only for emails this worker still holds; returns what moved. */
-export function settleClaimed(em: EntityManager, rows: Settlement[], input: { workerId: string; now: Date }): Promise<{ id: string; status: SettledStatus }[]> {
+/**
+ * Writes a dispatcher's outcomes in one statement, only for emails their claim still holds (same fencing token,
+ * which only the next claim replaces) and only where each outcome's move starts: SENDING; UNKNOWN when a sweeper
+ * gave the claim up before its outcome arrived; for SENT also PENDING, when an operator re-queued it meanwhile
+ * (SES took it: it is not sent twice). Returns what moved.
+ */
+export function settleClaimed(em: EntityManager, rows: Settlement[], input: { now: Date }): Promise<{ id: string; status: SettledStatus }[]> {
   return query<{ id: string; status: SettledStatus }>(
     em,
     sql`update sequence_email s set
@@ -86,10 +99,25 @@ export function settleClaimed(em: EntityManager, rows: Settlement[], input: { wo
           failure_reason = t.reason, subject = coalesce(t.subject, s.subject), body_html = coalesce(t.html, s.body_html),
           body_text = coalesce(t.text, s.body_text), links = coalesce(t.links, s.links), scheduled_send_date = coalesce(t.retry_at, s.scheduled_send_date),
           attempts = s.attempts - t.refund, updated_at = ${input.now}
-        from jsonb_to_recordset(${json(rows)}) as t(id uuid, status text, sent_at timestamptz, message_id text, reason text,
+        from jsonb_to_recordset(${json(rows)}) as t(id uuid, token uuid, status text, sent_at timestamptz, message_id text, reason text,
              subject text, html text, text text, links jsonb, retry_at timestamptz, refund int)
-        where s.id = t.id and ${statusIn('s.status', SETTLE_FROM)} and s.claimed_by = ${input.workerId}
+        where s.id = t.id and s.claim_token = t.token and ${SETTLE_GUARD}
         returning s.id, s.status`,
+  );
+}
+
+/**
+ * Marks rendered emails as offered to SES, just before sending (fenced like a settle), with their links: a click
+ * that beats the SENT outcome (mail scanners follow links within seconds) then finds where it leads. An email whose
+ * lease runs out unmarked was certainly never sent (see releaseUnofferedClaims).
+ */
+export async function markOffered(em: EntityManager, rows: { id: string; token: string; links: string[] | null }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await query(
+    em,
+    sql`update sequence_email s set links = coalesce(t.links, s.links), offered_at = clock_timestamp()
+        from jsonb_to_recordset(${json(rows)}) as t(id uuid, token uuid, links jsonb)
+        where s.id = t.id and s.claim_token = t.token and ${statusIn('s.status', [EmailStatus.SENDING])}`,
   );
 }
 
@@ -120,8 +148,9 @@ export function isFinal(status: SettledStatus): boolean {
 }
 
 /**
- * SENDING past the claim lease → UNKNOWN: their worker died mid-send, and SES may or may not have them. Returns
- * the emails moved, with the worker that held them.
+ * SENDING past the claim lease, offered to SES → UNKNOWN: their worker died mid-send, and SES may or may not have them. The lease
+ * is timed by the database's clock, like the claim: no worker's or sweeper's clock enters. Returns the emails
+ * moved, with the worker that held them.
  */
 export function abandonExpiredClaims(em: EntityManager, now: Date, leaseSeconds: number): Promise<(EmailKeys & { claimed_by: string | null })[]> {
   const move = EMAIL_MOVES[EmailMove.ABANDON];
@@ -131,9 +160,26 @@ export function abandonExpiredClaims(em: EntityManager, now: Date, leaseSeconds:
         set status = ${statusLiteral(move.to)}, updated_at = ${now},
             failure_reason = 'The dispatcher (' || coalesce(claimed_by, '?') || ') stopped while handing this email to SES. '
                              || 'It was not re-sent automatically; use retryEmail if it did not arrive.'
-        where ${statusIn('status', move.from)} and claimed_at < ${new Date(now.getTime() - leaseSeconds * 1000)}
+        where ${statusIn('status', move.from)} and claimed_at < clock_timestamp() - make_interval(secs => ${leaseSeconds})
+          and (offered_at is not null or claim_token is null)
         returning id, company_id, lead_id, sequence_id, enrollment_id, email_number, claimed_by`,
   );
+}
+
+/**
+ * SENDING past the claim lease and never offered to SES → PENDING, the attempt refunded: their claim's answer was
+ * lost, or their worker stopped before sending; SES certainly never saw them. Returns how many.
+ */
+export async function releaseUnofferedClaims(em: EntityManager, now: Date, leaseSeconds: number): Promise<number> {
+  const { from, to } = EMAIL_MOVES[EmailMove.RELEASE];
+  const released = await query<{ id: string }>(
+    em,
+    sql`update sequence_email set status = ${statusLiteral(to)}, attempts = greatest(attempts - 1, 0), updated_at = ${now}
+        where ${statusIn('status', from)} and claimed_at < clock_timestamp() - make_interval(secs => ${leaseSeconds})
+          and claim_token is not null and offered_at is null
+        returning id`,
+  );
+  return released.length;
 }
 
 /** The timeline rows of emails abandonExpiredClaims moved. */
@@ -179,6 +225,7 @@ export async function writeEngagement(em: EntityManager, rows: EngagementWrite[]
     em,
     sql`update sequence_email s set open_count = s.open_count + t.opens, click_count = s.click_count + t.clicks,
           status = case ${ENGAGE_CASES} else s.status end,
+          failure_reason = case when ${statusIn('s.status', [EmailStatus.UNKNOWN])} and t.status <> s.status then null else s.failure_reason end,
           opened_at = t.opened_at, clicked_at = t.clicked_at, updated_at = ${now}
         from jsonb_to_recordset(${json(rows)}) as t(id uuid, opens int, clicks int, status text, opened_at timestamptz, clicked_at timestamptz)
         where s.id = t.id`,
@@ -200,6 +247,25 @@ export async function moveEmail(
         where id = ${email.id}::uuid and company_id = ${email.company_id}::uuid and ${statusIn('status', from)} returning id`,
   );
   return moved.length > 0 ? emailChanged(email, to, now) : null;
+}
+
+/**
+ * UNKNOWN → SENT on SES's evidence that the email went out (a Delivery event): with the message id SES gave it and
+ * its reason cleared. The event when it moved, else null.
+ */
+export async function confirmSent(
+  em: EntityManager,
+  email: EmailPlace,
+  input: { messageId: string | undefined; at: Date; now: Date },
+): Promise<EmailStatusChangedEvent | null> {
+  const { from, to } = EMAIL_MOVES[EmailMove.CONFIRM];
+  const moved = await query<{ id: string }>(
+    em,
+    sql`update sequence_email set status = ${statusLiteral(to)}, failure_reason = null, sent_at = coalesce(sent_at, ${input.at}),
+          provider_message_id = coalesce(provider_message_id, ${input.messageId ?? null}), updated_at = ${input.now}
+        where id = ${email.id}::uuid and company_id = ${email.company_id}::uuid and ${statusIn('status', from)} returning id`,
+  );
+  return moved.length > 0 ? emailChanged(email, to, input.now) : null;
 }
 
 // ---- Schedule: cancel, revive, add, retry ----
@@ -268,7 +334,11 @@ export function isRetryable(status: EmailStatus): boolean {
   return EMAIL_MOVES[EmailMove.RETRY].from.includes(status);
 }
 
-/** FAILED or UNKNOWN → PENDING, due now, with a fresh attempt count; false when the email was in neither. */
+/**
+ * FAILED or UNKNOWN → PENDING, due now, with a fresh attempt count; false when the email was in neither. Its old
+ * claim's token stays until the next claim: should that claim's SENT outcome still arrive (it was swept while the
+ * database was away, say), it lands, and the email is not sent twice.
+ */
 export async function retryEmailNow(em: EntityManager, input: { id: string; companyId: string; now: Date }): Promise<boolean> {
   const { from, to } = EMAIL_MOVES[EmailMove.RETRY];
   const moved = await query<{ id: string }>(

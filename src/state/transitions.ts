@@ -31,9 +31,11 @@ export enum EmailMove {
   DROP = 'DROP',
   /** Its dispatcher died mid-send and the claim's lease ran out: the outcome is unknown. */
   ABANDON = 'ABANDON',
+  /** The claim's lease ran out before its dispatcher offered it to SES: certainly never sent, back to the queue. */
+  RELEASE = 'RELEASE',
   OPEN = 'OPEN',
   CLICK = 'CLICK',
-  /** A permanent bounce ends engagement too (a scanner's click may have come first). */
+  /** A permanent bounce ends engagement too (a scanner's click may have come first; an UNKNOWN one was sent after all). */
   BOUNCE = 'BOUNCE',
   /** SES accepted the send, then reported it did not go out (reject, rendering failure). */
   REJECT = 'REJECT',
@@ -43,25 +45,36 @@ export enum EmailMove {
   REVIVE = 'REVIVE',
   /** An operator re-queues a failed or unknown one on purpose. */
   RETRY = 'RETRY',
+  /** SES reported an email of unknown outcome delivered: it was sent. */
+  CONFIRM = 'CONFIRM',
 }
 
 const { PENDING, SENDING, SENT, OPENED, CLICKED, BOUNCED, FAILED, UNKNOWN, CANCELED } = EmailStatus;
 
+/**
+ * Where a claim's own outcome may land: SENDING, or UNKNOWN when a sweeper gave the claim up before the outcome
+ * arrived (the settle is fenced by the claim's token, so only that claim's outcome lands, and it is the truth).
+ * SES's acceptance lands on a PENDING one too, re-queued by an operator meanwhile and not claimed again yet.
+ */
+const CLAIMED: EmailStatus[] = [SENDING, UNKNOWN];
+
 export const EMAIL_MOVES: Readonly<Record<EmailMove, Move<EmailStatus>>> = {
   [EmailMove.CLAIM]: { from: [PENDING], to: SENDING },
-  [EmailMove.SEND]: { from: [SENDING], to: SENT },
-  [EmailMove.FAIL]: { from: [SENDING], to: FAILED },
-  [EmailMove.LOSE]: { from: [SENDING], to: UNKNOWN },
-  [EmailMove.REQUEUE]: { from: [SENDING], to: PENDING },
-  [EmailMove.DROP]: { from: [SENDING], to: CANCELED },
+  [EmailMove.SEND]: { from: [...CLAIMED, PENDING], to: SENT },
+  [EmailMove.FAIL]: { from: CLAIMED, to: FAILED },
+  [EmailMove.LOSE]: { from: CLAIMED, to: UNKNOWN },
+  [EmailMove.REQUEUE]: { from: CLAIMED, to: PENDING },
+  [EmailMove.DROP]: { from: CLAIMED, to: CANCELED },
   [EmailMove.ABANDON]: { from: [SENDING], to: UNKNOWN },
-  [EmailMove.OPEN]: { from: [SENT], to: OPENED },
-  [EmailMove.CLICK]: { from: [SENT, OPENED], to: CLICKED },
-  [EmailMove.BOUNCE]: { from: [SENT, OPENED, CLICKED], to: BOUNCED },
+  [EmailMove.RELEASE]: { from: [SENDING], to: PENDING },
+  [EmailMove.OPEN]: { from: [SENT, UNKNOWN], to: OPENED },
+  [EmailMove.CLICK]: { from: [SENT, OPENED, UNKNOWN], to: CLICKED },
+  [EmailMove.BOUNCE]: { from: [SENT, OPENED, CLICKED, UNKNOWN], to: BOUNCED },
   [EmailMove.REJECT]: { from: [SENDING, SENT], to: FAILED },
   [EmailMove.CANCEL]: { from: [PENDING], to: CANCELED },
   [EmailMove.REVIVE]: { from: [CANCELED], to: PENDING },
   [EmailMove.RETRY]: { from: [FAILED, UNKNOWN], to: PENDING },
+  [EmailMove.CONFIRM]: { from: [UNKNOWN], to: SENT },
 };
 
 export enum EnrollmentMove {
@@ -92,10 +105,12 @@ export const INITIAL_ENROLLMENT_STATUS = ACTIVE;
 export const UNSENT_EMAIL: readonly EmailStatus[] = [PENDING, SENDING];
 
 /**
- * Emails whose engagement is real: SES has (or may have, while SENDING: outcomes are settled in groups) delivered
- * them. FAILED, UNKNOWN, CANCELED and PENDING are not: an open of one of those is not recorded.
+ * Emails whose engagement is real: SES has (or may have, while SENDING: outcomes are settled as they come)
+ * delivered them. An UNKNOWN one was delivered if a person opens it (its tracking tokens are in no other email):
+ * the open is its evidence, and it moves on as a sent one would. FAILED, CANCELED and PENDING are not: an open of
+ * one of those is not recorded.
  */
-export const ENGAGEABLE_EMAIL: readonly EmailStatus[] = [SENDING, SENT, OPENED, CLICKED, BOUNCED];
+export const ENGAGEABLE_EMAIL: readonly EmailStatus[] = [SENDING, SENT, OPENED, CLICKED, BOUNCED, UNKNOWN];
 
 /** Emails SES accepted (engagement may be recorded through the API for these). */
 export const DELIVERED_EMAIL: readonly EmailStatus[] = [SENT, OPENED, CLICKED, BOUNCED];

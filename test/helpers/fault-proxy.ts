@@ -21,6 +21,11 @@ export interface Fault {
  */
 export const LOSE_ANSWER = 'lose-answer';
 
+/** What `decide` returns to hold SES's answer to a call until `until` settles: SES has acted on it, the sender waits. */
+export interface Hold {
+  until: Promise<unknown>;
+}
+
 /**
  * An HTTP proxy in front of the SES emulator that can answer some calls with an error instead of forwarding, or
  * lose SES's answer to them.
@@ -33,7 +38,7 @@ export interface FaultProxy {
 
 export async function startFaultProxy(
   target: string,
-  decide: (call: ProxiedCall, index: number) => Fault | typeof LOSE_ANSWER | undefined,
+  decide: (call: ProxiedCall, index: number) => Fault | Hold | typeof LOSE_ANSWER | undefined,
 ): Promise<FaultProxy> {
   const calls: ProxiedCall[] = [];
   const server: Server = createServer((req, res) => {
@@ -43,7 +48,7 @@ export async function startFaultProxy(
       const call = { path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8'), headers: req.headers };
       const index = calls.push(call) - 1;
       const decision = decide(call, index);
-      if (decision && decision !== LOSE_ANSWER) {
+      if (decision && decision !== LOSE_ANSWER && !('until' in decision)) {
         res.writeHead(decision.status, { 'content-type': 'application/json', 'x-amzn-errortype': decision.errorType });
         res.end(JSON.stringify({ message: decision.message }));
         return;
@@ -55,8 +60,12 @@ export async function startFaultProxy(
           answer.on('end', () => res.socket?.destroy());
           return;
         }
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        const reply = () => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        };
+        if (decision) void decision.until.then(reply, reply);
+        else reply();
       });
       upstream.on('error', () => res.writeHead(502).end());
       upstream.end(Buffer.concat(chunks));

@@ -11,6 +11,10 @@ import { Migration20261124062128_drop_redundant_foreign_keys } from './Migration
 import { Migration20261202060300_unknown_email_status } from './Migration20261202060300_unknown_email_status.js';
 import { Migration20261202063000_email_to_address } from './Migration20261202063000_email_to_address.js';
 import { Migration20261202063100_api_key_revocation_notify } from './Migration20261202063100_api_key_revocation_notify.js';
+import { Migration20261202091000_send_backoff } from './Migration20261202091000_send_backoff.js';
+import { Migration20261202094000_shared_limits } from './Migration20261202094000_shared_limits.js';
+import { Migration20261202090000_claim_fencing } from './Migration20261202090000_claim_fencing.js';
+import { Migration20261202092000_enrollment_paused_index } from './Migration20261202092000_enrollment_paused_index.js';
 
 export const migrations = [
   { name: 'Migration20261124031012', class: Migration20261124031012 },
@@ -25,4 +29,8 @@ export const migrations = [
   { name: 'Migration20261202060300_unknown_email_status', class: Migration20261202060300_unknown_email_status },
   { name: 'Migration20261202063000_email_to_address', class: Migration20261202063000_email_to_address },
   { name: 'Migration20261202063100_api_key_revocation_notify', class: Migration20261202063100_api_key_revocation_notify },
+  { name: 'Migration20261202091000_send_backoff', class: Migration20261202091000_send_backoff },
+  { name: 'Migration20261202094000_shared_limits', class: Migration20261202094000_shared_limits },
+  { name: 'Migration20261202090000_claim_fencing', class: Migration20261202090000_claim_fencing },
+  { name: 'Migration20261202092000_enrollment_paused_index', class: Migration20261202092000_enrollment_paused_index },
 ];

@@ -7,7 +7,7 @@ import { SuppressionReason } from '../../model/suppression.entity.js';
 import { suppressAddress } from '../../suppression/suppression.service.js';
 import { recordActivities } from '../../state/timeline.js';
 import { publish } from '../../state/events.js';
-import { moveEmail } from '../../state/email-state.js';
+import { confirmSent, moveEmail } from '../../state/email-state.js';
 import { EmailMove } from '../../state/transitions.js';
 import { EmailEventKind } from '../../model/email-event.entity.js';
 import type { SesAction, SesEvent } from './ses-event.js';
@@ -56,12 +56,17 @@ export async function applySesEvent(em: EntityManager, input: { dedupeKey: strin
           on conflict (dedupe_key) do nothing returning id`,
     );
     if (inserted.length === 0) return { result: 'duplicate', emailId: email.id };
-    await apply(tx, email, action, at, now);
+    await apply(tx, email, action, { at, now, messageId: event.messageId });
     return { result: 'processed', emailId: email.id };
   });
 }
 
-async function apply(tx: EntityManager, email: EmailRow, action: Acted, at: Date, now: Date): Promise<void> {
+async function apply(
+  tx: EntityManager,
+  email: EmailRow,
+  action: Acted,
+  { at, now, messageId }: { at: Date; now: Date; messageId: string | undefined },
+): Promise<void> {
   const timeline = (type: ActivityType, reason: string, extra: Record<string, unknown> = {}) =>
     recordActivities(tx, [
       {
@@ -100,6 +105,9 @@ async function apply(tx: EntityManager, email: EmailRow, action: Acted, at: Date
             where id = ${email.id}::uuid and company_id = ${email.company_id}::uuid and delivered_at is null returning id`,
       );
       if (delivered.length > 0) await timeline(ActivityType.EMAIL_DELIVERED, `Email ${email.email_number} delivered`);
+      // An email whose hand-over had an unknown outcome was sent after all: SENT, with the message id SES gave it.
+      const confirmed = await confirmSent(tx, email, { messageId, at, now });
+      if (confirmed) await publish(tx, confirmed);
       return;
     }
     case 'failed': {

@@ -27,6 +27,31 @@ class DeliveryStatus {
 
   @Field(() => Int, { description: 'Emails whose hand-over has an unknown outcome (status UNKNOWN; see `stuckEmails`).' })
   stuckEmails!: number;
+
+  @Field(() => Int, {
+    description:
+      'Pending emails that SES did not take yet (throttling, unreachable, server errors): they wait and are retried with backoff, never failed. Each says why in `failureReason`; it is not tried before its `scheduledSendDate` (nor before `backingOffUntil`).',
+  })
+  retryingEmails!: number;
+
+  @Field(() => DateTimeResolver, {
+    nullable: true,
+    description: 'When the next of the retrying emails is tried (not before `backingOffUntil`); null when none waits.',
+  })
+  nextRetryAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'The last reason SES did not take an email (for the whole account), kept after it recovered.' })
+  lastSendError!: string | null;
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'When `lastSendError` happened.' })
+  lastSendErrorAt!: Date | null;
+
+  @Field(() => DateTimeResolver, {
+    nullable: true,
+    description:
+      'While SES throttles or cannot be reached, dispatch waits until then before trying SES again (account-wide, doubling up to an hour); null once SES takes email.',
+  })
+  backingOffUntil!: Date | null;
 }
 
 const StuckEmailConnection = Connection(SequenceEmail, 'StuckEmail', 'Emails whose hand-over to SES has an unknown outcome (status UNKNOWN), newest first.');
