@@ -13,7 +13,8 @@ import WebSocket from 'ws';
 export type ClientCommand =
   | { type: 'open'; url: string; apiKey: string; count: number; query: string; group?: string }
   | { type: 'resubscribe'; query: string }
-  | { type: 'tally' }
+  /** `excluded`: [from, to] epoch-ms windows; events whose `at` falls in one are left out of `receivedOutside`. */
+  | { type: 'tally'; excluded?: Array<[number, number]> }
   | { type: 'close' };
 
 /** What the members of one group received: a count per member, and the first member's latencies (ms). */
@@ -21,6 +22,8 @@ export interface GroupTally {
   group: string;
   received: number[];
   latencies: number[];
+  /** Per member, the events received whose `at` is outside the tally's `excluded` windows. */
+  receivedOutside: number[];
 }
 
 export type ClientReport =
@@ -37,6 +40,8 @@ interface Subscriber {
   group: Group | undefined;
   query: string;
   received: number;
+  /** Grouped members: events received per second of their `at` (epoch s), for tallies that leave windows out. */
+  bySecond: Map<number, number>;
   unsubscribe?: () => void;
 }
 
@@ -63,6 +68,10 @@ function received(subscriber: Subscriber, event: Event): void {
   const { group } = subscriber;
   if (group) {
     if (group.members[0] === subscriber && event.at) group.latencies.push(now() - Date.parse(event.at));
+    if (event.at) {
+      const second = Math.floor(Date.parse(event.at) / 1000);
+      subscriber.bySecond.set(second, (subscriber.bySecond.get(second) ?? 0) + 1);
+    }
     return;
   }
   const { reason } = event;
@@ -116,7 +125,7 @@ async function open(command: Extract<ClientCommand, { type: 'open' }>): Promise<
           },
           onNonLazyError: reject,
         });
-        const subscriber: Subscriber = { client, group, query: command.query, received: 0 };
+        const subscriber: Subscriber = { client, group, query: command.query, received: 0, bySecond: new Map() };
       }),
     );
   }
@@ -124,6 +133,18 @@ async function open(command: Extract<ClientCommand, { type: 'open' }>): Promise<
   subscribers.push(...opened);
   group?.members.push(...opened);
   opened.forEach(subscribe);
+}
+
+/**
+ * Events whose `at` second lies outside every window. Windows are widened to whole seconds (the caller's
+ * expected counts use the same rule: see `outsideWindows` in faults.bench.ts).
+ */
+function outside(bySecond: Map<number, number>, excluded: Array<[number, number]>): number {
+  let count = 0;
+  for (const [second, n] of bySecond) {
+    if (!excluded.some(([from, to]) => second >= Math.floor(from / 1000) && second <= Math.floor(to / 1000))) count += n;
+  }
+  return count;
 }
 
 let closing = false;
@@ -144,7 +165,12 @@ process.on('message', (command: ClientCommand) => {
       } else if (command.type === 'tally') {
         report({
           type: 'tally',
-          groups: [...groups.values()].map((g) => ({ group: g.name, received: g.members.map((m) => m.received), latencies: g.latencies })),
+          groups: [...groups.values()].map((g) => ({
+            group: g.name,
+            received: g.members.map((m) => m.received),
+            latencies: g.latencies,
+            receivedOutside: g.members.map((m) => outside(m.bySecond, command.excluded ?? [])),
+          })),
         });
       } else {
         closing = true;

@@ -13,6 +13,10 @@ import { Tally } from './soak-tally.js';
 export interface SoakPlan {
   /** The GraphQL endpoint. */
   url: string;
+  /** More API processes: company i's GraphQL calls go to `[url, ...more][i % n]` (the fault soak runs two). */
+  moreUrls?: string[];
+  /** Count what NOTIFY publishes on a LISTEN connection of its own (true unless false: the fault soak counts from the timeline). */
+  listen?: boolean;
   databaseUrl: string;
   companies: Array<{ id: string; apiKey: string }>;
   seconds: number;
@@ -56,8 +60,11 @@ export interface LoadResult {
   clicks: number;
   /** `published`: from an open or click to its score change heard on NOTIFY (commit included), in ms. */
   latencies: { createLead: number[]; importLeads: number[]; query: number[]; open: number[]; click: number[]; published: number[] };
-  /** Per email SES accepted: [email id, messages SES got for it, opens answered, clicks answered]. */
-  emails: Array<[string, number, number, number]>;
+  /**
+   * Per email SES accepted: [email id, messages SES got for it, opens answered, clicks answered, requests not
+   * answered as expected (timed out, failed, or another status): the server may have recorded those or not].
+   */
+  emails: Array<[string, number, number, number, number]>;
   published: Published[];
 }
 
@@ -91,6 +98,7 @@ interface Tracked {
   ses: number;
   opens: number;
   clicks: number;
+  unanswered: number;
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -147,7 +155,9 @@ class Pace {
 
 async function gql<T>(plan: SoakPlan, apiKey: string, query: string, variables: Record<string, unknown>, latencies: number[]): Promise<T | undefined> {
   const started = now();
-  const response = await fetch(plan.url, {
+  const urls = [plan.url, ...(plan.moreUrls ?? [])];
+  const company = plan.companies.findIndex((c) => c.apiKey === apiKey);
+  const response = await fetch(urls[Math.max(0, company) % urls.length]!, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
     body: JSON.stringify({ query, variables }),
@@ -166,6 +176,8 @@ async function track(kind: 'open' | 'click', email: Tracked): Promise<void> {
   const url = kind === 'open' ? email.open : email.click;
   if (!url) return;
   const started = now();
+  // Counted as answered below, once it is: a request that fails may still have been recorded.
+  email.unanswered += 1;
   const response = await fetch(url, {
     headers: { 'user-agent': PEOPLE[Math.floor(Math.random() * PEOPLE.length)]! },
     redirect: 'manual',
@@ -173,6 +185,7 @@ async function track(kind: 'open' | 'click', email: Tracked): Promise<void> {
   });
   await response.arrayBuffer();
   if (response.status !== (kind === 'open' ? 200 : 302)) return fail(`${kind} answered ${response.status}`);
+  email.unanswered -= 1;
   result.latencies[kind].push(now() - started);
   if (kind === 'click') {
     email.clicks += 1;
@@ -306,7 +319,7 @@ async function listen(plan: SoakPlan): Promise<void> {
 
 async function run(plan: SoakPlan): Promise<void> {
   for (const { id } of plan.companies) published.set(id, { companyId: id, scoreChanges: 0, scoreChangesAtMinScore: 0, statusChanges: 0 });
-  await listen(plan);
+  if (plan.listen !== false) await listen(plan);
   send({ type: 'started' });
   const started = now();
   const steps = [intake(plan), recipients(plan)];
@@ -333,7 +346,7 @@ function sent(batch: SentEmail[]): void {
       known.ses += 1; // SES got this email twice: the bench reports it as a duplicate send
       continue;
     }
-    const email: Tracked = { id: emailId, open, click, ses: 1, opens: 0, clicks: 0 };
+    const email: Tracked = { id: emailId, open, click, ses: 1, opens: 0, clicks: 0, unanswered: 0 };
     emails.set(emailId, email);
     if (!open) fail(`email ${emailId} was sent without an open pixel`);
     else if (!finished) firstOpens.push({ due: now() + FIRST_OPEN_AFTER_MS, email });
@@ -344,7 +357,7 @@ async function report(): Promise<void> {
   // NOTIFYs committed before this round trip reach this session before its answer: the counts are complete.
   await listener?.query('select 1');
   await listener?.end();
-  result.emails = [...emails.values()].map((e) => [e.id, e.ses, e.opens, e.clicks]);
+  result.emails = [...emails.values()].map((e) => [e.id, e.ses, e.opens, e.clicks, e.unanswered]);
   result.published = [...published.values()];
   result.errorSamples = errorKinds.entries();
   send({ type: 'report', result });
