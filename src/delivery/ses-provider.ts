@@ -1,5 +1,5 @@
 import { GetAccountCommand, SendEmailCommand, SESv2Client, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
-import { SES_CONNECTION_TIMEOUT_MS, SES_REQUEST_TIMEOUT_MS, type Config } from '../core/config.js';
+import { SES_CONNECTION_TIMEOUT_MS, SES_REQUEST_TIMEOUT_MS, SES_SEND_TIMEOUT_MS, type Config } from '../core/config.js';
 import { SendError, type AccountStatus, type EmailProvider, type OutgoingEmail, type SendFailure } from './email-provider.js';
 
 const THROTTLING = new Set(['TooManyRequestsException', 'LimitExceededException', 'ThrottlingException', 'Throttling', 'SlowDown']);
@@ -7,8 +7,21 @@ const ACCOUNT = new Set(['AccountSuspendedException', 'SendingPausedException'])
 // Errors raised before a request left this machine: SES cannot have accepted the email.
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-/** Amazon SES v2. The SDK's own retries are off: a retried SendEmail whose first answer was lost sends twice. */
-export function createSesProvider(config: Config, endpoint: string | undefined): EmailProvider {
+/** How long a call may take: a connection, an answer, and the whole call (what the claim lease must cover). */
+export interface SesTimeouts {
+  connectionMs: number;
+  requestMs: number;
+  totalMs: number;
+}
+
+const SES_TIMEOUTS: SesTimeouts = { connectionMs: SES_CONNECTION_TIMEOUT_MS, requestMs: SES_REQUEST_TIMEOUT_MS, totalMs: SES_SEND_TIMEOUT_MS };
+
+/**
+ * Amazon SES v2. The SDK's own retries are off: a retried SendEmail whose first answer was lost sends twice. Every
+ * call ends within `totalMs`: the SDK's requestTimeout alone only logs a warning, and a call that outlived the claim
+ * lease could be swept, retried by an operator and delivered twice.
+ */
+export function createSesProvider(config: Config, endpoint: string | undefined, timeouts: SesTimeouts = SES_TIMEOUTS): EmailProvider {
   const local = endpoint !== undefined && /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(endpoint);
   const client = new SESv2Client({
     region: config.ses.region,
@@ -17,8 +30,9 @@ export function createSesProvider(config: Config, endpoint: string | undefined):
     ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     maxAttempts: 1,
     requestHandler: {
-      connectionTimeout: SES_CONNECTION_TIMEOUT_MS,
-      requestTimeout: SES_REQUEST_TIMEOUT_MS,
+      connectionTimeout: timeouts.connectionMs,
+      requestTimeout: timeouts.requestMs,
+      throwOnRequestTimeout: true,
       httpAgent: { keepAlive: true, maxSockets: config.delivery.concurrency * 2 },
     },
   });
@@ -26,7 +40,9 @@ export function createSesProvider(config: Config, endpoint: string | undefined):
   return {
     async send(email: OutgoingEmail) {
       try {
-        const result = await client.send(new SendEmailCommand(sendEmailInput(email, config.ses.configurationSet)));
+        const result = await client.send(new SendEmailCommand(sendEmailInput(email, config.ses.configurationSet)), {
+          abortSignal: AbortSignal.timeout(timeouts.totalMs),
+        });
         if (!result.MessageId) throw new SendError({ kind: 'unknown', message: 'SES answered without a message id' });
         return { messageId: result.MessageId };
       } catch (error) {
@@ -81,7 +97,8 @@ export function classifySesError(error: unknown): SendFailure {
     return status >= 500 ? { kind: 'transient', message } : { kind: 'permanent', message };
   }
   const code = e.code ?? e.cause?.code;
-  if ((code && NOT_SENT_CODES.has(code)) || /without establishing a connection/i.test(e.message ?? '')) {
+  // Smithy's connectionTimeout: no connection, so nothing was sent (a black-holed endpoint is an outage, not a mystery).
+  if ((code && NOT_SENT_CODES.has(code)) || /without establishing a connection|did not establish a connection/i.test(e.message ?? '')) {
     return { kind: 'transient', message };
   }
   return { kind: 'unknown', message };
