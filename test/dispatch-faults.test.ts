@@ -6,6 +6,7 @@ import { readSesEvent } from '../src/delivery/ses-events/ses-event.js';
 import { applySesEvent } from '../src/delivery/ses-events/ses-events.service.js';
 import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { sweepStuckEmails } from '../src/delivery/sweeper.js';
+import { retryEmailNow } from '../src/state/email-state.js';
 import type { Config } from '../src/core/config.js';
 import type * as ClaimModule from '../src/delivery/claim.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
@@ -213,6 +214,34 @@ describe('dispatch faults: never twice and nothing lost', () => {
     const retried = await t.as(tenant.apiKey)(`mutation($id: ID!) { retryEmail(id: $id) { status } }`, { id: email!.id });
     expect(retried.errors?.[0]?.extensions?.reason).toBe('EMAIL_NOT_RETRYABLE');
     expect((await mailbox.countsByEmailId()).get(email!.id)).toBe(1);
+  });
+
+  it('item 3: SES reports the email delivered before its settle, then the worker dies: the sweeper makes it SENT, not UNKNOWN for good', async () => {
+    await importLeads(1);
+    const answer = gate();
+    const slow = await proxy((call) => (isSendEmail(call.path) ? answer : undefined));
+    void dispatcher('worker-dies-after-delivery', slow.url)
+      .dispatchDue()
+      .catch(() => undefined);
+    await waitFor('SES to take the email', async () => (await mailbox.emails()).length === 1);
+    const [sending] = await firstEmails();
+    // The Delivery event as applySesEvent records it on an email still SENDING (its row gets delivered_at only).
+    await rows(`update sequence_email set delivered_at = now() where id = ?`, [sending!.id]);
+    t.clock.advance(1000);
+    // The worker never answers (it died): the sweeper settles the email.
+    expect(await sweepStuckEmails(t.app.orm.em.fork(), t.clock.now(), 0)).toBe(0);
+    expect((await firstEmails())[0]).toMatchObject({ status: 'SENT', failure_reason: null });
+    answer.release();
+  });
+
+  it('item 3: evidence of delivery that lands after retryEmail read the email still stops the re-queue (checked under the row lock)', async () => {
+    await importLeads(1);
+    const [email] = await firstEmails();
+    await rows(`update sequence_email set status = 'UNKNOWN' where id = ?`, [email!.id]);
+    // A machine open (the status stays UNKNOWN) commits between retryEmail's read and its move.
+    await rows(`update sequence_email set open_count = 1 where id = ?`, [email!.id]);
+    expect(await retryEmailNow(t.app.orm.em.fork(), { id: email!.id, companyId: tenant.companyId, now: t.clock.now() })).toBe(false);
+    expect((await firstEmails())[0]!.status).toBe('UNKNOWN');
   });
 
   it('item 3: swept while SES answers late and retried as stuckEmails advises, it is still sent once', async () => {

@@ -46,6 +46,8 @@ export async function claimDueEmails(em: EntityManager, input: { now: Date; limi
   );
   const rest = input.limit - fair.length;
   if (rest <= 0) return fair;
+  // The fair part is claimed (committed) already: should the fill fail, the batch goes on with it rather than
+  // leaving it SENDING, unowned, until its lease runs out.
   const filled = await query<ClaimedEmail>(
     em,
     sql`with due as (
@@ -57,7 +59,10 @@ export async function claimDueEmails(em: EntityManager, input: { now: Date; limi
           for update of s skip locked
         )
         ${markClaimed(input)}`,
-  );
+  ).catch((error: unknown) => {
+    if (fair.length === 0) throw error;
+    return [];
+  });
   return [...fair, ...filled];
 }
 

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { EmailStatus } from '../model/sequence.enums.js';
 import { recordActivities } from '../state/timeline.js';
 import { publish } from '../state/events.js';
-import { abandonedActivities, abandonExpiredClaims, emailChanged, releaseUnofferedClaims } from '../state/email-state.js';
+import { abandonedActivities, abandonExpiredClaims, confirmSent, emailChanged, releaseUnofferedClaims } from '../state/email-state.js';
 
 /**
  * Settles emails left SENDING past the claim lease (their worker died mid-batch, or the claim's answer was lost).
@@ -15,7 +15,15 @@ import { abandonedActivities, abandonExpiredClaims, emailChanged, releaseUnoffer
 export async function sweepStuckEmails(em: EntityManager, now: Date, leaseSeconds: number): Promise<number> {
   return em.transactional(async (tx) => {
     await releaseUnofferedClaims(tx, now, leaseSeconds);
-    const stuck = await abandonExpiredClaims(tx, now, leaseSeconds);
+    const abandoned = await abandonExpiredClaims(tx, now, leaseSeconds);
+    // SES already reported one delivered (its Delivery event beat the settle, which never came): it was sent.
+    // Left UNKNOWN it could never leave: the event is not repeated, and retryEmail refuses a delivered email.
+    const delivered = abandoned.filter((e) => e.delivered_at);
+    for (const email of delivered) {
+      const confirmed = await confirmSent(tx, email, { messageId: undefined, at: new Date(email.delivered_at!), now });
+      if (confirmed) await publish(tx, confirmed);
+    }
+    const stuck = abandoned.filter((e) => !e.delivered_at);
     await publish(
       tx,
       stuck.map((e) => emailChanged(e, EmailStatus.UNKNOWN, now)),

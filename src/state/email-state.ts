@@ -152,9 +152,13 @@ export function isFinal(status: SettledStatus): boolean {
  * is timed by the database's clock, like the claim: no worker's or sweeper's clock enters. Returns the emails
  * moved, with the worker that held them.
  */
-export function abandonExpiredClaims(em: EntityManager, now: Date, leaseSeconds: number): Promise<(EmailKeys & { claimed_by: string | null })[]> {
+export function abandonExpiredClaims(
+  em: EntityManager,
+  now: Date,
+  leaseSeconds: number,
+): Promise<(EmailKeys & { claimed_by: string | null; delivered_at: Date | null })[]> {
   const move = EMAIL_MOVES[EmailMove.ABANDON];
-  return query<EmailKeys & { claimed_by: string | null }>(
+  return query<EmailKeys & { claimed_by: string | null; delivered_at: Date | null }>(
     em,
     sql`update sequence_email
         set status = ${statusLiteral(move.to)}, updated_at = ${now},
@@ -162,7 +166,7 @@ export function abandonExpiredClaims(em: EntityManager, now: Date, leaseSeconds:
                              || 'It was not re-sent automatically; use retryEmail if it did not arrive.'
         where ${statusIn('status', move.from)} and claimed_at < clock_timestamp() - make_interval(secs => ${leaseSeconds})
           and (offered_at is not null or claim_token is null)
-        returning id, company_id, lead_id, sequence_id, enrollment_id, email_number, claimed_by`,
+        returning id, company_id, lead_id, sequence_id, enrollment_id, email_number, claimed_by, delivered_at`,
   );
 }
 
@@ -345,7 +349,11 @@ export async function retryEmailNow(em: EntityManager, input: { id: string; comp
     em,
     sql`update sequence_email set status = ${statusLiteral(to)}, scheduled_send_date = ${input.now}, failure_reason = null, attempts = 0,
           claimed_at = null, claimed_by = null, updated_at = ${input.now}
-        where id = ${input.id}::uuid and company_id = ${input.companyId}::uuid and ${statusIn('status', from)} returning id`,
+        where id = ${input.id}::uuid and company_id = ${input.companyId}::uuid and ${statusIn('status', from)}
+          -- Evidence that it arrived (a Delivery event, an open or click, even by a machine) may land after the caller
+          -- read the email: checked again here, under the row's lock, so a delivered email is never re-sent.
+          and delivered_at is null and open_count = 0 and click_count = 0
+        returning id`,
   );
   return moved.length > 0;
 }
