@@ -48,7 +48,15 @@ export class KeySockets {
     // Full here is full everywhere: no need to ask.
     if ((this.#open.get(keyId)?.size ?? 0) >= this.limit) return 'full';
     const id = uuidv7();
-    if (!(await this.#slots.admit(keyId, id, this.limit))) return 'full';
+    let admitted: boolean;
+    try {
+      admitted = await this.#slots.admit(keyId, id, this.limit);
+    } catch (error) {
+      // The admission may have committed with its answer lost: its row must not hold a place for this process's life.
+      this.#slots.release(id);
+      throw error;
+    }
+    if (!admitted) return 'full';
     if (this.#revoked.has(keyId)) {
       this.#slots.release(id);
       return 'revoked';
