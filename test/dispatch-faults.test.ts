@@ -244,6 +244,31 @@ describe('dispatch faults: never twice and nothing lost', () => {
     expect((await firstEmails())[0]!.status).toBe('UNKNOWN');
   });
 
+  it('item 2: a worker that dies mid-batch leaves UNKNOWN only the emails it may have offered, not its whole batch', async () => {
+    await importLeads(40);
+    const answer = gate();
+    const held = await proxy((call) => (isSendEmail(call.path) ? answer : undefined));
+    const config = { ...t.app.config, delivery: { ...t.app.config.delivery, concurrency: 4 } };
+    const run = dispatcher('worker-dies-mid-batch', held.url, config)
+      .dispatchDue()
+      .catch(() => undefined);
+    await waitFor('four sends in flight', async () => held.calls.filter((c) => isSendEmail(c.path)).length === 4);
+    // The worker "dies" here: its lease ends (a sweeper with lease 0), before any answer.
+    t.clock.advance(1000);
+    const unknown = await sweepStuckEmails(t.app.orm.em.fork(), t.clock.now(), 0);
+    const emails = await firstEmails();
+    expect(unknown).toBeGreaterThanOrEqual(4);
+    expect(unknown).toBeLessThanOrEqual(8); // the wave in flight and the one written ahead (was: all 40)
+    expect(countOf(emails, 'PENDING')).toBe(40 - unknown);
+    const offered = new Set(emails.filter((e) => e.status === 'UNKNOWN').map((e) => e.id));
+    answer.release();
+    await run;
+    // (This worker was not really dead.) What it had not offered when swept, it never sent: those went back to the queue.
+    const sent = await mailbox.countsByEmailId();
+    expect([...sent.keys()].every((id) => offered.has(id))).toBe(true);
+    expect([...sent.values()].every((copies) => copies === 1)).toBe(true);
+  });
+
   it('item 3: swept while SES answers late and retried as stuckEmails advises, it is still sent once', async () => {
     await importLeads(1);
     const answer = gate();

@@ -6,6 +6,7 @@ import { EmailStatus } from '../model/sequence.enums.js';
 import { claimDueEmails, interleaveByCompany, type ClaimedEmail } from './claim.js';
 import { SendError, type EmailProvider, type SendFailure } from './email-provider.js';
 import { prepareBatch, type Prepared } from './prepare.js';
+import { OfferWaves } from './offer-waves.js';
 import { SlotQueue } from './send-budget.js';
 import { emptyStats, handedBack, Settler, type DispatchStats, type Outcome } from './settler.js';
 import { markAccountPaused, refreshAccountState, type AccountState } from './account.js';
@@ -119,13 +120,14 @@ export class Dispatcher {
   private async sendAll(prepared: Prepared[], rate: number | null, settler: Settler, deadline: number): Promise<void> {
     const queue = [...prepared];
     const slots = rate ? new SlotQueue(this.deps.orm, rate) : null;
+    const offers = new OfferWaves(this.deps.orm, prepared, this.deps.config.delivery.concurrency);
     let refusal: Outcome | undefined;
 
     const worker = async () => {
       // The refusal is checked before taking an email: one taken is always settled.
       while (!refusal && queue.length > 0) {
         const item = queue.shift()!;
-        const outcome = await this.sendInLease(item, slots, deadline);
+        const outcome = await this.sendInLease(item, slots, offers, deadline);
         settler.add(outcome);
         if (outcome.accountRefusal) refusal = outcome;
       }
@@ -141,10 +143,10 @@ export class Dispatcher {
   }
 
   /** Sends one email once its permit and slot are there, if the send can still end within the lease; else hands it back. */
-  private async sendInLease(item: Prepared, slots: SlotQueue | null, deadline: number): Promise<Outcome> {
+  private async sendInLease(item: Prepared, slots: SlotQueue | null, offers: OfferWaves, deadline: number): Promise<Outcome> {
     const release = await this.#permits.acquire();
     try {
-      if (!(await this.mayStart(item, slots, deadline))) return handedBack(item.claim.id);
+      if (!(await this.mayStart(item, slots, deadline)) || !(await offers.ready(item))) return handedBack(item.claim.id);
       // sendOne turns every answer into an outcome; should anything else throw, SES may have the email all the same.
       return await this.sendOne(item).catch((error: unknown) => this.outcomeOfFailure(item.claim, { kind: 'unknown', message: String(error) }));
     } finally {

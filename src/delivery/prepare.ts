@@ -6,7 +6,6 @@ import { Company } from '../model/company.entity.js';
 import { EmailSequence } from '../model/email-sequence.entity.js';
 import { Lead } from '../model/lead.entity.js';
 import { EmailStatus, EnrollmentStatus } from '../model/sequence.enums.js';
-import { markOffered } from '../state/email-state.js';
 import { RenderBudget } from '../templates/render-budget.js';
 import { RenderUnavailableError } from '../templates/render.js';
 import { TemplateTooSlowError } from '../templates/template-engine.js';
@@ -97,11 +96,6 @@ export async function prepareBatch(
     }
   });
   const prepared = built.filter((item): item is Prepared => item !== undefined);
-  // Marked offered (with their links) before the first send: an email whose lease runs out unmarked goes back to the queue.
-  await markOffered(
-    em,
-    prepared.map((p) => ({ id: p.claim.id, token: p.claim.claim_token, links: p.links.length > 0 ? p.links : null })),
-  );
   return { prepared, outcomes };
 }
 

@@ -110,15 +110,18 @@ export function settleClaimed(em: EntityManager, rows: Settlement[], input: { no
  * Marks rendered emails as offered to SES, just before sending (fenced like a settle), with their links: a click
  * that beats the SENT outcome (mail scanners follow links within seconds) then finds where it leads. An email whose
  * lease runs out unmarked was certainly never sent (see releaseUnofferedClaims).
+ * Returns the ids marked: one not marked (its claim was taken) must not be sent.
  */
-export async function markOffered(em: EntityManager, rows: { id: string; token: string; links: string[] | null }[]): Promise<void> {
-  if (rows.length === 0) return;
-  await query(
+export async function markOffered(em: EntityManager, rows: { id: string; token: string; links: string[] | null }[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const marked = await query<{ id: string }>(
     em,
     sql`update sequence_email s set links = coalesce(t.links, s.links), offered_at = clock_timestamp()
         from jsonb_to_recordset(${json(rows)}) as t(id uuid, token uuid, links jsonb)
-        where s.id = t.id and s.claim_token = t.token and ${statusIn('s.status', [EmailStatus.SENDING])}`,
+        where s.id = t.id and s.claim_token = t.token and ${statusIn('s.status', [EmailStatus.SENDING])}
+        returning s.id`,
   );
+  return new Set(marked.map((row) => row.id));
 }
 
 /** The timeline row of a settled email, for the statuses that are news on a lead's timeline (sent, not sent). */
