@@ -252,7 +252,7 @@ describe('dispatch faults: never twice and nothing lost', () => {
     const run = dispatcher('worker-dies-mid-batch', held.url, config)
       .dispatchDue()
       .catch(() => undefined);
-    await waitFor('four sends in flight', async () => held.calls.filter((c) => isSendEmail(c.path)).length === 4);
+    await waitFor('four sends in flight', () => Promise.resolve(held.calls.filter((c) => isSendEmail(c.path)).length === 4));
     // The worker "dies" here: its lease ends (a sweeper with lease 0), before any answer.
     t.clock.advance(1000);
     const unknown = await sweepStuckEmails(t.app.orm.em.fork(), t.clock.now(), 0);
