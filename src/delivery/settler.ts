@@ -123,8 +123,10 @@ export class Settler {
     }));
     const outcomeOf = new Map(outcomes.map((o) => [o.id, o]));
     const counted: (keyof DispatchStats)[] = [];
+    const landed = new Set<string>();
     await this.deps.orm.em.fork().transactional(async (tx) => {
       const settled = await settleClaimed(tx, rows, { now });
+      for (const row of settled) landed.add(row.id);
       const activities: ActivityRecord[] = [];
       for (const row of settled) {
         const outcome = outcomeOf.get(row.id)!;
@@ -147,6 +149,13 @@ export class Settler {
     });
     // Counted once the write committed: a retried write counts once.
     for (const key of counted) this.stats[key]++;
+    // A SENT outcome the fence refused (its claim was taken over meanwhile) is SES's word all the same: never dropped silently.
+    for (const outcome of outcomes.filter((o) => o.status === EmailStatus.SENT && !landed.has(o.id))) {
+      this.deps.logger.error(
+        { emailId: outcome.id, messageId: outcome.messageId },
+        'SES accepted an email whose claim was taken over meanwhile: its SENT outcome was not written',
+      );
+    }
   }
 }
 
