@@ -53,15 +53,18 @@ const KEY_CHECKS: Record<KeyType, (value: unknown) => boolean> = {
   uuid: (v) => typeof v === 'string' && isUuid(v),
 };
 
+// The years PostgreSQL reads as JavaScript writes them: it has no year 0, and JavaScript writes years past 9999
+// as "+010000-…", which PostgreSQL does not read.
+const EARLIEST_DATE = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST_DATE = Date.parse('9999-12-31T23:59:59.999Z');
+
 /**
  * A date exactly as this module encodes it (canonical ISO, so "2026-02-30" never reaches PostgreSQL, which
- * refuses what JavaScript rolls over) and inside PostgreSQL's range (it has no year 0).
+ * refuses what JavaScript rolls over) and inside the years above.
  */
-const EARLIEST_DATE = Date.parse('0001-01-01T00:00:00.000Z');
-
 function isCursorDate(value: string): boolean {
   const time = Date.parse(value);
-  return !Number.isNaN(time) && time >= EARLIEST_DATE && new Date(time).toISOString() === value;
+  return !Number.isNaN(time) && time >= EARLIEST_DATE && time <= LATEST_DATE && new Date(time).toISOString() === value;
 }
 
 /** Decodes a cursor of the given key types, or throws BAD_USER_INPUT naming the `after` argument. */
