@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/core/config.js';
-import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { readSesEvent } from '../src/delivery/ses-events/ses-event.js';
 import { applySesEvent } from '../src/delivery/ses-events/ses-events.service.js';
-import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { sweepStuckEmails } from '../src/delivery/sweeper.js';
 import { retryEmailNow } from '../src/state/email-state.js';
 import type { Config } from '../src/core/config.js';
@@ -14,6 +12,7 @@ import { createTenant, type Tenant } from './helpers/factories.js';
 import { LOSE_ANSWER, startFaultProxy, type Fault, type FaultProxy, type Hold } from './helpers/fault-proxy.js';
 import { ok, type Untyped } from './helpers/graphql.js';
 import { startMailbox, waitFor, type SesMailbox } from './helpers/ses.js';
+import { queryRows, testDispatcher } from './helpers/dispatch.js';
 
 /** A hook run right after a dispatcher's claim (and before it renders): where a test puts what happens meanwhile. */
 const afterClaim = vi.hoisted(() => ({ hook: undefined as undefined | (() => Promise<void>) }));
@@ -80,15 +79,9 @@ describe('dispatch faults: never twice and nothing lost', () => {
     await mailbox?.dispose();
   });
 
-  function rows<T = Record<string, Untyped>>(text: string, params: unknown[] = []): Promise<T[]> {
-    return t.app.orm.em.fork().getConnection().execute<T[]>(text, params);
-  }
+  const rows = <T = Record<string, Untyped>>(text: string, params: unknown[] = []) => queryRows<T>(t, text, params);
 
-  function dispatcher(workerId: string, endpoint = mailbox.url, config: Config = t.app.config): Dispatcher {
-    const provider = createSesProvider(config, endpoint);
-    disposers.push(() => provider.dispose());
-    return new Dispatcher({ orm: t.app.orm, clock: t.clock, provider, config, logger: t.app.logger, workerId });
-  }
+  const dispatcher = (workerId: string, endpoint = mailbox.url, config?: Config) => testDispatcher(t, disposers, workerId, endpoint, config);
 
   async function proxy(decide: Parameters<typeof startFaultProxy>[1]): Promise<FaultProxy> {
     const started = await startFaultProxy(mailbox.url, decide);

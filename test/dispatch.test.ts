@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Dispatcher } from '../src/delivery/dispatcher.js';
-import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { sweepStuckEmails } from '../src/delivery/sweeper.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
 import { ok, type Untyped } from './helpers/graphql.js';
 import { startFaultProxy, type Fault } from './helpers/fault-proxy.js';
 import { startMailbox, waitFor, type SesMailbox } from './helpers/ses.js';
+import { queryRows, testDispatcher } from './helpers/dispatch.js';
 
 const DAY = 86_400_000;
 
@@ -38,15 +37,9 @@ describe('dispatching: once and only once', () => {
     await mailbox?.dispose();
   });
 
-  function rows<T = Record<string, Untyped>>(text: string, params: unknown[] = []): Promise<T[]> {
-    return t.app.orm.em.fork().getConnection().execute<T[]>(text, params);
-  }
+  const rows = <T = Record<string, Untyped>>(text: string, params: unknown[] = []) => queryRows<T>(t, text, params);
 
-  function dispatcher(workerId: string, endpoint = mailbox.url): Dispatcher {
-    const provider = createSesProvider(t.app.config, endpoint);
-    disposers.push(() => provider.dispose());
-    return new Dispatcher({ orm: t.app.orm, clock: t.clock, provider, config: t.app.config, logger: t.app.logger, workerId });
-  }
+  const dispatcher = (workerId: string, endpoint = mailbox.url) => testDispatcher(t, disposers, workerId, endpoint);
 
   /** `leads` leads, each with their 5 emails; with `allDue`, the clock moves so all 5 are due. */
   async function importLeads(leads: number, allDue = false): Promise<void> {

@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Dispatcher } from '../src/delivery/dispatcher.js';
 import { backoffMs, MAX_BACKOFF_MS } from '../src/delivery/retry-policy.js';
-import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
 import { ok, type Untyped } from './helpers/graphql.js';
 import { startFaultProxy } from './helpers/fault-proxy.js';
 import { startMailbox, type SesMailbox } from './helpers/ses.js';
+import { queryRows, testDispatcher } from './helpers/dispatch.js';
+import type { Dispatcher } from '../src/delivery/dispatcher.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -40,15 +40,9 @@ describe('SES outages and sustained throttling', () => {
     await mailbox?.dispose();
   });
 
-  function rows<T = Record<string, Untyped>>(text: string, params: unknown[] = []): Promise<T[]> {
-    return t.app.orm.em.fork().getConnection().execute<T[]>(text, params);
-  }
+  const rows = <T = Record<string, Untyped>>(text: string, params: unknown[] = []) => queryRows<T>(t, text, params);
 
-  function dispatcher(workerId: string, endpoint: string): Dispatcher {
-    const provider = createSesProvider(t.app.config, endpoint);
-    disposers.push(() => provider.dispose());
-    return new Dispatcher({ orm: t.app.orm, clock: t.clock, provider, config: t.app.config, logger: t.app.logger, workerId });
-  }
+  const dispatcher = (workerId: string, endpoint: string) => testDispatcher(t, disposers, workerId, endpoint);
 
   /** `leads` leads; each one's first email is due now. */
   async function importLeads(leads: number): Promise<void> {

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dispatcher } from '../src/delivery/dispatcher.js';
-import { createSesProvider } from '../src/delivery/ses-provider.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant, type Tenant } from './helpers/factories.js';
 import { LOSE_ANSWER, startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { ok, type Untyped } from './helpers/graphql.js';
 import { startMailbox, type SesMailbox } from './helpers/ses.js';
+import { queryRows, testDispatcher } from './helpers/dispatch.js';
 
 /**
  * An email whose hand-over to SES has an unknown outcome has a status of its own, UNKNOWN (issue 13): SES took it,
@@ -33,15 +32,9 @@ describe('an unknown outcome is UNKNOWN', () => {
     await mailbox?.dispose();
   });
 
-  function rows<T = Record<string, Untyped>>(text: string, params: unknown[] = []): Promise<T[]> {
-    return t.app.orm.em.fork().getConnection().execute<T[]>(text, params);
-  }
+  const rows = <T = Record<string, Untyped>>(text: string, params: unknown[] = []) => queryRows<T>(t, text, params);
 
-  function dispatcher(workerId: string, endpoint: string): Dispatcher {
-    const provider = createSesProvider(t.app.config, endpoint);
-    disposers.push(() => provider.dispose());
-    return new Dispatcher({ orm: t.app.orm, clock: t.clock, provider, config: t.app.config, logger: t.app.logger, workerId });
-  }
+  const dispatcher = (workerId: string, endpoint: string) => testDispatcher(t, disposers, workerId, endpoint);
 
   it('is listed, counted, never re-sent by itself, and retryEmail sends it once more on purpose', async () => {
     ok(
