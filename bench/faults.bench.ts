@@ -17,16 +17,15 @@
  * which opens and clicks them and counts the answered ones. Workers alternate PUBLIC_URL between the two API
  * processes, so the recipients' traffic reaches both; companies' GraphQL calls alternate as well.
  */
-import { createRequire } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { emulatorAccount, startSesEmulator } from '../src/app/dev/ses-emulator.js';
-import { EMAIL_ID_HEADER } from '../src/delivery/message.js';
 import type { ClientCommand, ClientReport, GroupTally, TallyReport } from './realtime-clients.js';
-import type { LoadCommand, LoadReport, LoadResult, SentEmail, SoakPlan } from './soak-load.js';
+import type { LoadCommand, LoadReport, LoadResult, SoakPlan } from './soak-load.js';
 import { Tally } from './soak-tally.js';
+import { createCompanies, drainEmulator } from './soak-shared.js';
 import { Child, sleep, until } from './child.js';
 import { type Crash, ProductProcess, RestartableDatabase, snapshotSources, type Watch } from './faults-processes.js';
 import { startSesProxy, type SesProxy } from './faults-ses.js';
@@ -313,25 +312,8 @@ async function healthy(port: number): Promise<boolean> {
   );
 }
 
-async function setUpCompanies(url: string, count = COMPANIES, name = 'Faults'): Promise<Array<{ id: string; apiKey: string }>> {
-  const operator = `Bearer ${OPERATOR_TOKEN}`;
-  const companies: Array<{ id: string; apiKey: string }> = [];
-  for (let i = 1; i <= count; i += 1) {
-    const { createCompany } = await gql<{ createCompany: { id: string } }>(
-      url,
-      operator,
-      `mutation($i: CreateCompanyInput!) { createCompany(input: $i) { id } }`,
-      { i: { name: `${name} ${i}`, fromAddress: `hello@${name.toLowerCase()}${i}.example.com`, timezone: 'UTC' } },
-    );
-    const { createApiKey } = await gql<{ createApiKey: { secret: string } }>(
-      url,
-      operator,
-      `mutation($c: ID!) { createApiKey(companyId: $c, name: "faults") { secret } }`,
-      { c: createCompany.id },
-    );
-    companies.push({ id: createCompany.id, apiKey: createApiKey.secret });
-  }
-  return companies;
+function setUpCompanies(url: string, count = COMPANIES, name = 'Faults'): Promise<Array<{ id: string; apiKey: string }>> {
+  return createCompanies(url, OPERATOR_TOKEN, count, name);
 }
 
 let probes = 0;
@@ -638,20 +620,4 @@ function printDetails(
     ],
   ];
   for (const [what, lines] of sections) if (lines.length > 0) step(`${what}:\n${lines.map((line) => `    ${line}`).join('\n')}`);
-}
-
-/** The soak's drain (soak.bench.ts): the emulator's store, read and emptied in one synchronous step. */
-const emulatorStore = createRequire(import.meta.url)('aws-ses-v2-local/dist/store.js') as {
-  getStoreReadonly(): { emails: Array<{ headers?: Array<{ name: string; value: string }>; body: { html?: string } }> };
-  clearStore(): void;
-};
-
-function drainEmulator(): SentEmail[] {
-  const { emails } = emulatorStore.getStoreReadonly();
-  emulatorStore.clearStore();
-  return emails.map((email) => ({
-    emailId: email.headers?.find((h) => h.name.toLowerCase() === EMAIL_ID_HEADER.toLowerCase())?.value ?? 'no email id header',
-    open: /"(https?:\/\/[^"]+\/t\/o\/[^"]+\.gif)"/.exec(email.body.html ?? '')?.[1],
-    click: /"(https?:\/\/[^"]+\/t\/c\/[^"]+)"/.exec(email.body.html ?? '')?.[1],
-  }));
 }

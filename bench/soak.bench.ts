@@ -12,19 +12,18 @@
  * (500 graphql-ws subscribers over four companies). Every target is a count that must be zero, or heap growth
  * against the run's own second minute; the rest (rates, latencies, CPU) is context for reading them.
  */
-import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { App } from '../src/app/app.js';
 import { createLogger } from '../src/core/logger.js';
 import { DEFAULT_SCORING_RULES } from '../src/model/scoring-rules.js';
 import { query, sql } from '../src/db/sql.js';
-import { EMAIL_ID_HEADER } from '../src/delivery/message.js';
 import { emulatorAccount } from '../src/app/dev/ses-emulator.js';
 import type { ClientCommand, ClientReport, GroupTally, TallyReport } from './realtime-clients.js';
-import type { LoadCommand, LoadReport, LoadResult, SentEmail, SoakPlan } from './soak-load.js';
+import type { LoadCommand, LoadReport, LoadResult, SoakPlan } from './soak-load.js';
 import { Tally } from './soak-tally.js';
+import { createCompanies, drainEmulator } from './soak-shared.js';
 import { Child, sleep, until } from './child.js';
-import { type BenchResult, type BenchRow, collector, freePort, latencySeries, percentile, startBenchApp, startBenchDatabase, gql } from './support.js';
+import { type BenchResult, type BenchRow, collector, freePort, latencySeries, percentile, startBenchApp, startBenchDatabase } from './support.js';
 
 const EXTRA_COMPANIES = 3; // and the seeded demo company: four tenants
 const SUBSCRIBERS = 500;
@@ -213,48 +212,8 @@ export async function run(): Promise<BenchResult> {
 
 /** The demo company `npm start` seeds, and more made through the operator API like real tenants. */
 async function setUpCompanies(app: App): Promise<Company[]> {
-  const operator = `Bearer ${app.config.operatorToken.reveal()}`;
-  const companies: Company[] = [{ id: app.demo!.companyId, apiKey: app.demo!.apiKey }];
-  for (let i = 1; i <= EXTRA_COMPANIES; i += 1) {
-    const { createCompany } = await gql<{ createCompany: { id: string } }>(
-      app.server.url,
-      operator,
-      `mutation($i: CreateCompanyInput!) { createCompany(input: $i) { id } }`,
-      {
-        i: { name: `Soak ${i}`, fromAddress: `hello@company${i}.example.com`, timezone: 'UTC' },
-      },
-    );
-    const { createApiKey } = await gql<{ createApiKey: { secret: string } }>(
-      app.server.url,
-      operator,
-      `mutation($c: ID!) { createApiKey(companyId: $c, name: "soak") { secret } }`,
-      { c: createCompany.id },
-    );
-    companies.push({ id: createCompany.id, apiKey: createApiKey.secret });
-  }
-  return companies;
-}
-
-/**
- * The emulator keeps every email it accepts in memory, in this process: over ten minutes that would read as a
- * server leak. So every second the bench takes what it holds and empties it, in one synchronous step (through the
- * emulator's own store module, the same instance its server uses: `GET /store` then `POST /clear-store` could drop
- * an email accepted in between), and hands each email's id and tracking URLs to the load process, which keeps the
- * per-email counts. What the emulator holds between two drains is about one second of mail.
- */
-const emulatorStore = createRequire(import.meta.url)('aws-ses-v2-local/dist/store.js') as {
-  getStoreReadonly(): { emails: Array<{ headers?: Array<{ name: string; value: string }>; body: { html?: string } }> };
-  clearStore(): void;
-};
-
-function drainEmulator(): SentEmail[] {
-  const { emails } = emulatorStore.getStoreReadonly();
-  emulatorStore.clearStore();
-  return emails.map((email) => ({
-    emailId: email.headers?.find((h) => h.name.toLowerCase() === EMAIL_ID_HEADER.toLowerCase())?.value ?? 'no email id header',
-    open: /"(https?:\/\/[^"]+\/t\/o\/[^"]+\.gif)"/.exec(email.body.html ?? '')?.[1],
-    click: /"(https?:\/\/[^"]+\/t\/c\/[^"]+)"/.exec(email.body.html ?? '')?.[1],
-  }));
+  const extra = await createCompanies(app.server.url, app.config.operatorToken.reveal(), EXTRA_COMPANIES, 'Soak');
+  return [{ id: app.demo!.companyId, apiKey: app.demo!.apiKey }, ...extra];
 }
 
 function sendDrained(load: Child<LoadCommand, LoadReport>): void {
