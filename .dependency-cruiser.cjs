@@ -15,7 +15,9 @@ const LAYERS = [
   ['enrollments'],
   ['leads', 'suppression'],
   ['tracking'],
+  ['analytics'], // sequence analytics and the counting windows of the deliverability guard
   ['delivery'], // with delivery/ses-events/
+  ['replies'], // SES inbound mail: matching, classification, forwarding to the company, auto-resume after an out-of-office
   ['graphql', 'http', 'jobs'],
   ['app'],
 ];

@@ -61,6 +61,11 @@ export enum DeliveryErrorReason {
   EMAIL_ALREADY_DELIVERED = 'EMAIL_ALREADY_DELIVERED',
 }
 
+/** Analytics periods (`BAD_USER_INPUT`): an end off a quarter hour, `to` not after `from`, too long, too many points. */
+export enum AnalyticsErrorReason {
+  INVALID_PERIOD = 'INVALID_PERIOD',
+}
+
 /** Input refused before a service acts on it, in any module (`BAD_USER_INPUT`). */
 export enum InputErrorReason {
   INVALID_INPUT = 'INVALID_INPUT',
@@ -77,6 +82,7 @@ export const ERROR_REASONS = {
   suppression: SuppressionErrorReason,
   tracking: TrackingErrorReason,
   delivery: DeliveryErrorReason,
+  analytics: AnalyticsErrorReason,
   input: InputErrorReason,
 } as const;
 

@@ -13,6 +13,9 @@ import { LeadScoreChangeResolver, SubscriptionResolver } from './realtime/subscr
 import { EnrollmentResolver } from './enrollments/enrollment.resolver.js';
 import { SequenceEmailResolver } from './enrollments/sequence-email.resolver.js';
 import { SequenceResolver } from './sequences/sequence.resolver.js';
+import { DeliverabilityResolver } from './deliverability/deliverability.resolver.js';
+import { DeliverabilityChangedResolver } from './realtime/deliverability-changed.resolver.js';
+import { AnalyticsResolver } from './analytics/analytics.resolver.js';
 
 export const resolvers = [
   CompanyResolver,
@@ -25,6 +28,9 @@ export const resolvers = [
   SequenceEmailResolver,
   SubscriptionResolver,
   LeadScoreChangeResolver,
+  DeliverabilityResolver,
+  DeliverabilityChangedResolver,
+  AnalyticsResolver,
 ] as const;
 
 /** The app's schema; without a PubSub (schema emit, tests) subscriptions use an in-process one. */

@@ -12,9 +12,15 @@ import { EMAILS_DUE_CHANNEL } from '../state/due-signal.js';
 import { startListener } from '../db/pg-listener.js';
 import type { EmailProvider } from '../delivery/email-provider.js';
 import { sweepStuckEmails } from '../delivery/sweeper.js';
+import { resumeDueEnrollments } from '../replies/auto-resume.js';
+import { foldEmailStats } from '../analytics/fold.js';
 
 export const DISPATCH_JOB = 'dispatch-due-emails';
 export const SWEEP_JOB = 'sweep-stuck-emails';
+/** Resumes enrollments an out-of-office reply paused, on their return date (replies/auto-resume.ts). */
+export const AUTO_RESUME_JOB = 'resume-auto-replied-enrollments';
+/** Folds the analytics rollups' writer shards into one row per bucket (src/analytics/fold.ts), so reads stay small. */
+export const FOLD_STATS_JOB = 'fold-email-stats';
 
 /**
  * How long a job's lock outlives its worker. A worker killed mid-run leaves its lock behind, and no other worker
@@ -69,6 +75,8 @@ export async function startJobs(deps: {
   await agenda.start();
   await agenda.every(`${config.delivery.intervalSeconds} seconds`, DISPATCH_JOB, undefined);
   await agenda.every('1 minute', SWEEP_JOB, undefined);
+  await agenda.every('1 minute', AUTO_RESUME_JOB, undefined);
+  await agenda.every('30 seconds', FOLD_STATS_JOB, undefined);
 
   // Wake-ups for emails that fall due now, on a connection that heals itself after a database restart. Lost
   // notifications only cost latency (the recurring run catches up); a reconnection dispatches at once for them.
@@ -130,6 +138,15 @@ function defineJobs(agenda: Agenda, dispatcher: Dispatcher, deps: JobDeps, log: 
     async (job: Job) => {
       const settled = await keepLocked(job, () => sweepStuckEmails(deps.orm.em.fork(), deps.clock.now(), config.delivery.claimLeaseSeconds), log);
       if (settled > 0) log.warn({ settled }, 'emails left SENDING by a stopped dispatcher were settled as outcome unknown');
+    },
+    { concurrency: 1 },
+  );
+  agenda.define(FOLD_STATS_JOB, async (job: Job) => void (await keepLocked(job, () => foldEmailStats(deps.orm.em.fork()), log)), { concurrency: 1 });
+  agenda.define(
+    AUTO_RESUME_JOB,
+    async (job: Job) => {
+      const resumed = await keepLocked(job, () => resumeDueEnrollments(deps.orm, deps.clock.now(), log), log);
+      if (resumed > 0) log.info({ resumed }, 'enrollments paused by an auto-reply resumed');
     },
     { concurrency: 1 },
   );

@@ -11,6 +11,7 @@ import { SequenceEmail } from './sequence-email.entity.js';
 import { MutationRate } from './mutation-rate.entity.js';
 import { ApiProcess } from './api-process.entity.js';
 import { ApiKeySocket } from './api-key-socket.entity.js';
+import { CompanySendStats, EmailStats, EmailStatsDaily } from './email-stats.entity.js';
 
 /** Every entity the ORM knows. Listed explicitly: no folder scanning, so tsc output and tsx behave alike. */
 export const entities = [
@@ -27,4 +28,7 @@ export const entities = [
   MutationRate,
   ApiProcess,
   ApiKeySocket,
+  EmailStats,
+  EmailStatsDaily,
+  CompanySendStats,
 ];

@@ -65,6 +65,15 @@ export class SequenceEmail {
     | 'claimedBy'
     | 'toAddress'
     | 'paused'
+    | 'firstHumanOpenAt'
+    | 'firstMachineOpenAt'
+    | 'firstHumanClickAt'
+    | 'firstMachineClickAt'
+    | 'permanentBounceAt'
+    | 'transientBounceAt'
+    | 'complainedAt'
+    | 'unsubscribedAt'
+    | 'repliedAt'
     | 'createdAt'
     | 'updatedAt';
 
@@ -173,6 +182,37 @@ export class SequenceEmail {
    */
   @Property({ type: 'boolean', default: false, hidden: true })
   paused: boolean = false;
+
+  /*
+   * Analytics facts (src/analytics): when each first happened, null until then, set once. Written by the statements
+   * that record them (state/email-state.ts, state/email-facts.ts); the email_stats rollups count from them.
+   */
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true, hidden: true })
+  firstHumanOpenAt: Date | null = null;
+
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true, hidden: true })
+  firstMachineOpenAt: Date | null = null;
+
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true, hidden: true })
+  firstHumanClickAt: Date | null = null;
+
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true, hidden: true })
+  firstMachineClickAt: Date | null = null;
+
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true, hidden: true })
+  permanentBounceAt: Date | null = null;
+
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true, hidden: true })
+  transientBounceAt: Date | null = null;
+
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true, hidden: true })
+  complainedAt: Date | null = null;
+
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true, hidden: true })
+  unsubscribedAt: Date | null = null;
+
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true, hidden: true })
+  repliedAt: Date | null = null;
 
   @Property({ type: 'datetime', columnType: 'timestamptz' })
   createdAt: Date = new Date();

@@ -217,6 +217,9 @@ export interface EngagementWrite {
   status: EmailStatus;
   opened_at: Date | null;
   clicked_at: Date | null;
+  /** The first machine open and click (analytics facts, set once): null when there was none. */
+  machine_opened_at: Date | null;
+  machine_clicked_at: Date | null;
 }
 
 const ENGAGE_CASES = sql.join(
@@ -233,8 +236,12 @@ export async function writeEngagement(em: EntityManager, rows: EngagementWrite[]
     sql`update sequence_email s set open_count = s.open_count + t.opens, click_count = s.click_count + t.clicks,
           status = case ${ENGAGE_CASES} else s.status end,
           failure_reason = case when ${statusIn('s.status', [EmailStatus.UNKNOWN])} and t.status <> s.status then null else s.failure_reason end,
-          opened_at = t.opened_at, clicked_at = t.clicked_at, updated_at = ${now}
-        from jsonb_to_recordset(${json(rows)}) as t(id uuid, opens int, clicks int, status text, opened_at timestamptz, clicked_at timestamptz)
+          opened_at = t.opened_at, clicked_at = t.clicked_at, updated_at = ${now},
+          first_human_open_at = coalesce(s.first_human_open_at, t.opened_at), first_human_click_at = coalesce(s.first_human_click_at, t.clicked_at),
+          first_machine_open_at = coalesce(s.first_machine_open_at, t.machine_opened_at),
+          first_machine_click_at = coalesce(s.first_machine_click_at, t.machine_clicked_at)
+        from jsonb_to_recordset(${json(rows)}) as t(id uuid, opens int, clicks int, status text, opened_at timestamptz, clicked_at timestamptz,
+             machine_opened_at timestamptz, machine_clicked_at timestamptz)
         where s.id = t.id`,
   );
 }

@@ -58,6 +58,9 @@ interface BatchEmail extends EmailState {
   clickDelta: number;
   /** Its status as this batch's events so far leave it (`status` is what was read). */
   current: EmailStatus;
+  /** The first machine open and click of this batch (analytics facts; the first ever stays, see writeEngagement). */
+  machineOpenedAt: Date | null;
+  machineClickedAt: Date | null;
 }
 
 /** What a batch reads up front and what its events add up to, written at the end in a few statements. */
@@ -104,7 +107,7 @@ async function loadBatch(em: EntityManager, events: EngagementEvent[]): Promise<
     sql`select email_id, link_index, occurred_at from email_event where email_id = any(${ids}::uuid[]) and kind = 'CLICK' and occurred_at > ${since}`,
   );
   return {
-    emails: new Map(rows.map((row) => [row.id, { ...row, openDelta: 0, clickDelta: 0, current: row.status }])),
+    emails: new Map(rows.map((row) => [row.id, { ...row, openDelta: 0, clickDelta: 0, current: row.status, machineOpenedAt: null, machineClickedAt: null }])),
     clicks: recentClicks.map((c) => ({ emailId: c.email_id, link: c.link_index, at: new Date(c.occurred_at).getTime() })),
     companies: new Map((await em.find(Company, { id: { $in: [...new Set(rows.map((r) => r.company_id))] } })).map((c) => [c.id, c])),
     eventRows: [],
@@ -130,7 +133,7 @@ function applyOpen(batch: Batch, email: BatchEmail, event: EngagementEvent, judg
     if (email.opened_at === null) batch.scores.push(scoreStep(email, rules.openPoints, `First open of email ${email.email_number}`));
     email.opened_at ??= event.at;
     email.current = engagedStatus(email.current, 'OPEN');
-  }
+  } else email.machineOpenedAt ??= event.at;
   batch.eventRows.push(eventRow(email, event, 'OPEN', verdict, null, null));
   batch.activities.push(activity(email, ActivityType.EMAIL_OPENED, note(verdict, `Email ${email.email_number} opened`), event.at, !verdict.human, {}));
   return { recorded: true, verdict };
@@ -159,7 +162,7 @@ function applyClick(batch: Batch, email: BatchEmail, event: EngagementEvent, jud
       batch.scores.push(scoreStep(email, rules.clickPoints, `First click in email ${email.email_number}`));
     }
     email.current = engagedStatus(email.current, 'CLICK');
-  }
+  } else email.machineClickedAt ??= event.at;
   batch.eventRows.push(eventRow(email, event, 'CLICK', verdict, linkIndex, url));
   batch.activities.push(
     activity(email, ActivityType.EMAIL_CLICKED, note(verdict, `Link ${linkIndex + 1} of email ${email.email_number} clicked`), event.at, !verdict.human, {
@@ -181,7 +184,16 @@ async function writeBatch(em: EntityManager, batch: Batch, now: Date): Promise<v
   const touched = [...batch.emails.values()].filter((e) => e.openDelta > 0 || e.clickDelta > 0);
   await writeEngagement(
     em,
-    touched.map((e) => ({ id: e.id, opens: e.openDelta, clicks: e.clickDelta, status: e.current, opened_at: e.opened_at, clicked_at: e.clicked_at })),
+    touched.map((e) => ({
+      id: e.id,
+      opens: e.openDelta,
+      clicks: e.clickDelta,
+      status: e.current,
+      opened_at: e.opened_at,
+      clicked_at: e.clicked_at,
+      machine_opened_at: e.machineOpenedAt,
+      machine_clicked_at: e.machineClickedAt,
+    })),
     now,
   );
   await recordActivities(em, batch.activities);

@@ -3,6 +3,7 @@ import { uuidv7 } from '../core/ids.js';
 import { query, sql } from '../db/sql.js';
 import { SuppressionReason } from '../model/suppression.entity.js';
 import { suppressAddress } from '../suppression/suppression.service.js';
+import { EmailFact, recordEmailFact } from '../state/email-facts.js';
 
 /**
  * Unsubscribes the recipient of an email from its company: the address the email went to (its `to_address`, not
@@ -14,7 +15,10 @@ export async function unsubscribeByEmail(em: EntityManager, emailId: string, now
     const [email] = await query<{ id: string; company_id: string; address: string | null }>(
       tx,
       // An email claimed before addresses were recorded falls back to its lead's address, the only record there is.
-      sql`select s.id, s.company_id, coalesce(s.to_address, l.email) as address from sequence_email s join lead l on l.id = s.lead_id where s.id = ${emailId}::uuid`,
+      // The email is locked first, as engagement batches and SES events lock it before the lead and the suppression:
+      // its unsubscribe fact is written after them, and taking them in the other order would deadlock.
+      sql`select s.id, s.company_id, coalesce(s.to_address, l.email) as address from sequence_email s join lead l on l.id = s.lead_id
+          where s.id = ${emailId}::uuid for no key update of s`,
     );
     if (!email) return false;
     if (!email.address) return true;
@@ -31,6 +35,8 @@ export async function unsubscribeByEmail(em: EntityManager, emailId: string, now
         sql`insert into email_event (id, company_id, email_id, kind, detail, occurred_at)
             values (${uuidv7(now.getTime())}::uuid, ${email.company_id}::uuid, ${email.id}::uuid, 'UNSUBSCRIBE', ${source}, ${now})`,
       );
+      // Counted with its event: the unsubscribe rate is of the emails whose link unsubscribed their recipient.
+      await recordEmailFact(tx, email, EmailFact.UNSUBSCRIBE, now);
     }
     return true;
   });

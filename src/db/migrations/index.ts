@@ -15,6 +15,10 @@ import { Migration20261202091000_send_backoff } from './Migration20261202091000_
 import { Migration20261202094000_shared_limits } from './Migration20261202094000_shared_limits.js';
 import { Migration20261202090000_claim_fencing } from './Migration20261202090000_claim_fencing.js';
 import { Migration20261202092000_enrollment_paused_index } from './Migration20261202092000_enrollment_paused_index.js';
+import { Migration20261202150000_email_stats } from './Migration20261202150000_email_stats.js';
+import { Migration20261202152000_replies } from './Migration20261202152000_replies.js';
+import { Migration20261202151000_deliverability_guard } from './Migration20261202151000_deliverability_guard.js';
+import { Migration20261202153000_auth_cache_notify } from './Migration20261202153000_auth_cache_notify.js';
 
 export const migrations = [
   { name: 'Migration20261124031012', class: Migration20261124031012 },
@@ -33,4 +37,8 @@ export const migrations = [
   { name: 'Migration20261202094000_shared_limits', class: Migration20261202094000_shared_limits },
   { name: 'Migration20261202090000_claim_fencing', class: Migration20261202090000_claim_fencing },
   { name: 'Migration20261202092000_enrollment_paused_index', class: Migration20261202092000_enrollment_paused_index },
+  { name: 'Migration20261202150000_email_stats', class: Migration20261202150000_email_stats },
+  { name: 'Migration20261202151000_deliverability_guard', class: Migration20261202151000_deliverability_guard },
+  { name: 'Migration20261202152000_replies', class: Migration20261202152000_replies },
+  { name: 'Migration20261202153000_auth_cache_notify', class: Migration20261202153000_auth_cache_notify },
 ];

@@ -1,6 +1,6 @@
 import type { ClassType } from 'type-graphql';
 import type { FieldProblem } from '../../core/errors.js';
-import { LeadErrorReason, type ErrorReason } from '../../core/error-reasons.js';
+import { AnalyticsErrorReason, LeadErrorReason, type ErrorReason } from '../../core/error-reasons.js';
 import { apiKeyProblems } from '../../auth/api-key.validation.js';
 import { CreateApiKeyArgs } from '../../auth/dto/create-api-key.args.js';
 import { companyProblems, scoringRulesProblems } from '../../companies/company.validation.js';
@@ -14,6 +14,8 @@ import { createSequenceProblems, updateSequenceProblems } from '../../sequences/
 import type { RenderBudget } from '../../templates/render-budget.js';
 import { PageArgs } from '../connection.js';
 import { EmailStatusChangedArgs, EnrollmentChangedArgs, LeadScoreChangedArgs } from '../realtime/subscription.args.js';
+import { CompanyAnalyticsArgs, SequenceAnalyticsArgs, SequenceTimeSeriesArgs } from '../../analytics/dto/analytics.args.js';
+import { periodProblems, seriesProblems } from '../../analytics/period.js';
 
 /** What a check may need of the request it runs for: the render time its template checks may spend. */
 export interface CheckRequest {
@@ -66,4 +68,7 @@ export const INPUT_CHECKS: ReadonlyMap<unknown, InputCheck> = new Map<unknown, I
   free(LeadScoreChangedArgs),
   free(EmailStatusChangedArgs),
   free(EnrollmentChangedArgs),
+  args(CompanyAnalyticsArgs, periodProblems, AnalyticsErrorReason.INVALID_PERIOD),
+  args(SequenceAnalyticsArgs, periodProblems, AnalyticsErrorReason.INVALID_PERIOD),
+  args(SequenceTimeSeriesArgs, seriesProblems, AnalyticsErrorReason.INVALID_PERIOD),
 ]);
