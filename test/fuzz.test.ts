@@ -478,6 +478,12 @@ describe('bad input sweep (property-based)', () => {
       query: `mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }`,
       variables: () => asVariables(fc.record({ id: fc.oneof(fc.constantFrom(...p.disposableKeyIds), hostileId) })),
     },
+    {
+      name: 'resumeCompanySending',
+      as: 'operator',
+      query: `mutation($companyId: ID!) { resumeCompanySending(companyId: $companyId) { state reason pausedAt resumedAt resumedBy windows { days sent bounced } } }`,
+      variables: () => asVariables(fc.record({ companyId: ids.company() })),
+    },
   ];
 
   it('assertNoLeak itself: catches a stack frame, SQL and INTERNAL_SERVER_ERROR, but not an echo of the input', () => {

@@ -5,6 +5,7 @@ import type { EmailKeys } from '../model/email-keys.js';
 import { EnrollmentStatus } from '../model/sequence.enums.js';
 import { claimable, markClaimed } from '../state/email-state.js';
 import { statusIn } from '../state/transitions.js';
+import { companyMaySend } from './guard/paused.js';
 
 export interface ClaimedEmail extends EmailKeys {
   attempts: number;
@@ -24,14 +25,17 @@ const PAUSED_ENROLLMENT = statusIn('en.status', [EnrollmentStatus.PAUSED]);
  *
  * Fair between companies: a first pass gives every company at most `share` of its oldest due emails (so one
  * company's 100,000-lead import cannot starve another's welcome email), a second pass fills the rest of the
- * batch in due order.
+ * batch in due order from the companies that got their whole share (no other company has more due emails).
+ *
+ * A company the deliverability guard paused is skipped by both (src/delivery/guard/): its due emails stay PENDING,
+ * untouched, until the operator resumes it, while every other company goes on.
  */
 export async function claimDueEmails(em: EntityManager, input: { now: Date; limit: number; share: number; workerId: string }): Promise<ClaimedEmail[]> {
   const fair = await query<ClaimedEmail>(
     em,
     sql`with recursive ${dueCompanies(input.now)},
         due as (
-          select d.id from (select company_id from due_companies order by random()) c
+          select d.id from (select company_id from due_companies where ${companyMaySend('due_companies.company_id')} order by random()) c
           cross join lateral (
             select s.id from sequence_email s
             where s.company_id = c.company_id and ${claimable('s')} and not s.paused and s.scheduled_send_date <= ${input.now}
@@ -45,18 +49,29 @@ export async function claimDueEmails(em: EntityManager, input: { now: Date; limi
         ${markClaimed(input)}`,
   );
   const rest = input.limit - fair.length;
-  if (rest <= 0) return fair;
+  // Only a company that got its whole share can have more due emails, so the fill reads those companies' due
+  // emails alone, each from its own due index: walking the global due index instead would pass every email that
+  // waits first (a paused company's backlog: 50 ms per claim for 20,000 of them).
+  const full = companiesAtShare(fair, input.share);
+  if (rest <= 0 || full.length === 0) return fair;
   // The fair part is claimed (committed) already: should the fill fail, the batch goes on with it rather than
   // leaving it SENDING, unowned, until its lease runs out.
   const filled = await query<ClaimedEmail>(
     em,
+    // Each lateral skips rows another claimer holds, as the fair pass does. With several companies at their share, up
+    // to `rest` rows of each are locked and the oldest `rest` claimed: the others are free again when this commits.
     sql`with due as (
-          select s.id from sequence_email s
-          where ${claimable('s')} and not s.paused and s.scheduled_send_date <= ${input.now}
-            and not exists (select 1 from enrollment en where en.id = s.enrollment_id and ${PAUSED_ENROLLMENT})
-          order by s.scheduled_send_date, s.id
+          select c.id from unnest(${full}::uuid[]) as f(company_id)
+          cross join lateral (
+            select s.id, s.scheduled_send_date from sequence_email s
+            where s.company_id = f.company_id and ${claimable('s')} and not s.paused and s.scheduled_send_date <= ${input.now}
+              and not exists (select 1 from enrollment en where en.id = s.enrollment_id and ${PAUSED_ENROLLMENT})
+            order by s.scheduled_send_date, s.id
+            limit ${rest}
+            for update of s skip locked
+          ) c
+          order by c.scheduled_send_date, c.id
           limit ${rest}
-          for update of s skip locked
         )
         ${markClaimed(input)}`,
   ).catch((error: unknown) => {
@@ -64,6 +79,13 @@ export async function claimDueEmails(em: EntityManager, input: { now: Date; limi
     return [];
   });
   return [...fair, ...filled];
+}
+
+/** The companies of which the fair pass claimed a whole share: the only ones that may have more due emails. */
+function companiesAtShare(claimed: ClaimedEmail[], share: number): string[] {
+  const perCompany = new Map<string, number>();
+  for (const email of claimed) perCompany.set(email.company_id, (perCompany.get(email.company_id) ?? 0) + 1);
+  return [...perCompany].filter(([, count]) => count >= share).map(([companyId]) => companyId);
 }
 
 /** Due emails the claim reads whole to learn which companies have some; a larger due set is a backlog. */

@@ -7,6 +7,7 @@ import { SequenceEmail } from '../model/sequence-email.entity.js';
 import { EmailStatus, EnrollmentStatus } from '../model/sequence.enums.js';
 import { readAccountState } from './account.js';
 import { readSendBackoff } from './retry-policy.js';
+import { companyPause } from './guard/paused.js';
 import { signalEmailsDue } from '../state/due-signal.js';
 import { isRetryable, retryEmailNow } from '../state/email-state.js';
 import { reopenEnrollment } from '../state/enrollment-state.js';
@@ -17,11 +18,13 @@ const { PENDING, SENDING, UNKNOWN } = EmailStatus;
 
 /**
  * The account's sending state and the company's delivery queue, including why emails wait: SES throttling or not
- * reachable makes them wait for a retry (never fail), and the account back off.
+ * reachable makes them wait for a retry (never fail), and the account back off; the deliverability guard's pause of
+ * this company alone (src/delivery/guard/) makes its due emails wait for the operator's resume.
  */
 export async function deliveryStatus({ em, companyId, now }: CompanyScope) {
   const account = await readAccountState(em);
   const backoff = await readSendBackoff(em);
+  const pause = await companyPause(em, companyId);
   // An email tried before and back in PENDING waits for a retry (retryEmail starts it over at 0 attempts).
   const [counts] = await query<{ due: string; sending: string; stuck: string; retrying: string; next_retry_at: Date | null }>(
     em,
@@ -35,8 +38,10 @@ export async function deliveryStatus({ em, companyId, now }: CompanyScope) {
   );
   const ownRetry = counts?.next_retry_at ? new Date(counts.next_retry_at) : null;
   return {
-    sendingEnabled: !account.pausedReason,
-    pausedReason: account.pausedReason,
+    sendingEnabled: !account.pausedReason && !pause,
+    pausedReason: account.pausedReason ?? (pause ? `The deliverability guard paused this company's sending: ${pause.reason ?? 'see deliverability'}` : null),
+    companyPausedAt: pause?.pausedAt ?? null,
+    companyPausedReason: pause?.reason ?? null,
     maxSendRate: account.maxSendRate,
     checkedAt: account.known ? account.checkedAt : null,
     dueEmails: Number(counts?.due ?? 0),

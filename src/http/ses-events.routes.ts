@@ -111,7 +111,8 @@ async function handleNotification(deps: SesWebhookDeps, message: SnsMessage, rep
     log.info('SES webhook: notification is not an SES event; ignored');
     return reply.send({ status: 'ignored' });
   }
-  const outcome = await applySesEvent(deps.orm.em.fork(), { dedupeKey: message.MessageId, event, now: deps.clock.now() });
+  // With the deployment's levels: the company's deliverability is judged once the event committed.
+  const outcome = await applySesEvent(deps.orm.em.fork(), { dedupeKey: message.MessageId, event, now: deps.clock.now(), guard: deps.config.deliverability });
   // Ids and types only: the event itself carries recipients' addresses.
   log.info(
     { eventType: event.eventType, sesMessageId: event.messageId, emailId: outcome.emailId, result: outcome.result, reason: outcome.reason },
@@ -120,7 +121,8 @@ async function handleNotification(deps: SesWebhookDeps, message: SnsMessage, rep
   return reply.send({ status: outcome.result });
 }
 
-async function handleSubscription(confirm: (subscribeUrl: string) => Promise<void>, message: SnsMessage, reply: FastifyReply, log: FastifyBaseLogger) {
+/** Confirms a listed, signed topic's subscription (shared with the inbound webhook). */
+export async function handleSubscription(confirm: (subscribeUrl: string) => Promise<void>, message: SnsMessage, reply: FastifyReply, log: FastifyBaseLogger) {
   const url = message.SubscribeURL!;
   if (!isSnsUrl(url)) {
     log.warn('SES webhook: SubscribeURL is not an Amazon SNS URL; not confirmed');
@@ -141,6 +143,6 @@ async function handleSubscription(confirm: (subscribeUrl: string) => Promise<voi
 }
 
 /** The app's error shape, with nothing more than `message`. */
-function refuse(reply: FastifyReply, status: number, code: string, message: string) {
+export function refuse(reply: FastifyReply, status: number, code: string, message: string) {
   return reply.status(status).send(errorBody(message, code));
 }

@@ -1,13 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RawBuilder } from 'kysely';
 import { query, sql } from '../db/sql.js';
-import type { EmailStatus, EnrollmentStatus, StopReason } from '../model/sequence.enums.js';
+import type { DeliverabilityState, EmailStatus, EnrollmentStatus, StopReason } from '../model/sequence.enums.js';
 
 /** What subscribers can listen to. Values are the routing keys of the PubSub. */
 export enum Topic {
   LeadScoreChanged = 'LEAD_SCORE_CHANGED',
   EmailStatusChanged = 'EMAIL_STATUS_CHANGED',
   EnrollmentChanged = 'ENROLLMENT_CHANGED',
+  /** A company's deliverability state moved (src/delivery/guard/): a company event, with no lead. */
+  DeliverabilityChanged = 'DELIVERABILITY_CHANGED',
 }
 
 /*
@@ -49,12 +51,37 @@ export interface EnrollmentChangedEvent {
   at: string;
 }
 
-export type RealtimeEvent = LeadScoreChangedEvent | EmailStatusChangedEvent | EnrollmentChangedEvent;
+/** One rolling window as the guard measured it when the state moved (sends counted since the last resume at most). */
+export interface DeliverabilityWindowSnapshot {
+  days: number;
+  sent: number;
+  bounced: number;
+  complained: number;
+  bounceRate: number | null;
+  complaintRate: number | null;
+  enoughVolume: boolean;
+}
+
+export interface DeliverabilityChangedEvent {
+  topic: Topic.DeliverabilityChanged;
+  companyId: string;
+  /** A company event concerns no lead (declared so code reading any event's `leadId` still type-checks). */
+  leadId?: undefined;
+  state: DeliverabilityState;
+  previousState: DeliverabilityState;
+  reason: string | null;
+  at: string;
+  windows: DeliverabilityWindowSnapshot[];
+}
+
+export type RealtimeEvent = LeadScoreChangedEvent | EmailStatusChangedEvent | EnrollmentChangedEvent | DeliverabilityChangedEvent;
 
 /** Notices on the same channel that no subscription hears: they tell every process about access that ended. */
 export enum AccessTopic {
   /** An API key stopped authenticating: revoked, or deleted (with its company, say). */
   ApiKeyRevoked = 'API_KEY_REVOKED',
+  /** A company's row changed, or one of its keys moved or changed its secret: what processes remember of it is stale. */
+  CompanyChanged = 'COMPANY_CHANGED',
 }
 
 /**
@@ -65,6 +92,15 @@ export interface ApiKeyRevokedEvent {
   topic: AccessTopic.ApiKeyRevoked;
   companyId: string;
   apiKeyId: string;
+}
+
+/**
+ * Sent by database triggers (migration auth_cache_notify) when a company's row changes, and for both companies when
+ * an API key's company or secret changes, delivered on commit only: processes forget the keys they remember for it.
+ */
+export interface CompanyChangedEvent {
+  topic: AccessTopic.CompanyChanged;
+  companyId: string;
 }
 
 /** The one NOTIFY channel of the app. NOTIFY is per database, so apps on other databases never hear it. */
@@ -145,6 +181,24 @@ export function decodeNotification(payload: string): { events: RealtimeEvent[]; 
   return { events: parsed.filter(isEvent), revoked: parsed.filter(isApiKeyRevoked) };
 }
 
+/** decodeNotification, with the company changes too: one parse of the payload for all its readers. */
+export function decodeAccessNotices(payload: string): { events: RealtimeEvent[]; revoked: ApiKeyRevokedEvent[]; companies: CompanyChangedEvent[] } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload);
+  } catch {
+    return { events: [], revoked: [], companies: [] };
+  }
+  if (!Array.isArray(parsed)) return { events: [], revoked: [], companies: [] };
+  return { events: parsed.filter(isEvent), revoked: parsed.filter(isApiKeyRevoked), companies: parsed.filter(isCompanyChanged) };
+}
+
+function isCompanyChanged(value: unknown): value is CompanyChangedEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const { topic, companyId } = value as Record<string, unknown>;
+  return topic === AccessTopic.CompanyChanged && typeof companyId === 'string';
+}
+
 function isApiKeyRevoked(value: unknown): value is ApiKeyRevokedEvent {
   if (typeof value !== 'object' || value === null) return false;
   const { topic, companyId, apiKeyId } = value as Record<string, unknown>;
@@ -156,7 +210,9 @@ const TOPICS = new Set<string>(Object.values(Topic));
 function isEvent(value: unknown): value is RealtimeEvent {
   if (typeof value !== 'object' || value === null) return false;
   const { topic, companyId, leadId } = value as Record<string, unknown>;
-  return typeof topic === 'string' && TOPICS.has(topic) && typeof companyId === 'string' && typeof leadId === 'string';
+  // Company events (deliverability) concern no lead; every other event names one.
+  const leadOk = topic === Topic.DeliverabilityChanged || typeof leadId === 'string';
+  return typeof topic === 'string' && TOPICS.has(topic) && typeof companyId === 'string' && leadOk;
 }
 
 function shorten(reason: string): string {

@@ -10,12 +10,17 @@ import { publish } from '../../state/events.js';
 import { confirmSent, moveEmail } from '../../state/email-state.js';
 import { EmailMove } from '../../state/transitions.js';
 import { EmailEventKind } from '../../model/email-event.entity.js';
+import { EmailFact, recordEmailFact } from '../../state/email-facts.js';
 import type { SesAction, SesEvent } from './ses-event.js';
+import type { DeliverabilityLevels } from '../../core/config.js';
+import { evaluateAfterEvent } from '../guard/guard.service.js';
 
 /** What became of an SES event: applied, a repeat of one already applied, or nothing for us. */
 export interface SesEventOutcome {
   result: 'processed' | 'duplicate' | 'ignored';
   emailId?: string;
+  /** The email's company, when the email was found. */
+  companyId?: string;
   /** For ignored events: why. */
   reason?: string;
 }
@@ -36,14 +41,30 @@ const EVENT_KIND: Record<Acted['kind'], EmailEventKind> = {
 };
 
 /**
+ * Events after which the deliverability guard judges the company again: bounces and complaints raise its rates;
+ * deliveries arrive as its sends grow, which lowers them (WARNING back to OK).
+ */
+const JUDGED: ReadonlySet<Acted['kind']> = new Set(['hard-bounce', 'complaint', 'delivery']);
+
+/**
  * Applies one SES event to its email, in one transaction with its realtime events. `dedupeKey` (the SNS
  * MessageId) makes it idempotent: SNS delivers at least once, and a repeat finds its email_event row and
- * changes nothing.
+ * changes nothing. With `guard` (the deployment's levels), the company's deliverability is judged once the event
+ * committed, a repeat included: a judgement that failed the first time (the request failed, so SNS retried) runs again.
  */
-export async function applySesEvent(em: EntityManager, input: { dedupeKey: string; event: SesEvent; now: Date }): Promise<SesEventOutcome> {
-  const { event, now } = input;
+export async function applySesEvent(
+  em: EntityManager,
+  input: { dedupeKey: string; event: SesEvent; now: Date; guard?: DeliverabilityLevels },
+): Promise<SesEventOutcome> {
+  const { event, now, guard } = input;
   const action = event.action;
   if (action.kind === 'ignored') return { result: 'ignored', reason: `${event.eventType} events are not used` };
+  const outcome = await applyInTransaction(em, input.dedupeKey, event, action, now);
+  if (guard && outcome.companyId && outcome.result !== 'ignored' && JUDGED.has(action.kind)) await evaluateAfterEvent(em, outcome.companyId, now, guard);
+  return outcome;
+}
+
+function applyInTransaction(em: EntityManager, dedupeKey: string, event: SesEvent, action: Acted, now: Date): Promise<SesEventOutcome> {
   return em.transactional(async (tx) => {
     const email = await findEmail(tx, event);
     if (!email) return { result: 'ignored', reason: 'no email with this message id or email_id tag' };
@@ -52,12 +73,12 @@ export async function applySesEvent(em: EntityManager, input: { dedupeKey: strin
     const inserted = await query<{ id: string }>(
       tx,
       sql`insert into email_event (id, company_id, email_id, kind, detail, dedupe_key, occurred_at)
-          values (${uuidv7()}::uuid, ${email.company_id}::uuid, ${email.id}::uuid, ${EVENT_KIND[action.kind]}, ${detail}, ${input.dedupeKey}, ${at})
+          values (${uuidv7()}::uuid, ${email.company_id}::uuid, ${email.id}::uuid, ${EVENT_KIND[action.kind]}, ${detail}, ${dedupeKey}, ${at})
           on conflict (dedupe_key) do nothing returning id`,
     );
-    if (inserted.length === 0) return { result: 'duplicate', emailId: email.id };
+    if (inserted.length === 0) return { result: 'duplicate', emailId: email.id, companyId: email.company_id };
     await apply(tx, email, action, { at, now, messageId: event.messageId });
-    return { result: 'processed', emailId: email.id };
+    return { result: 'processed', emailId: email.id, companyId: email.company_id };
   });
 }
 
@@ -83,18 +104,21 @@ async function apply(
       // Engagement may have been recorded first (a scanner's click); a bounce still ends it. Never from PENDING, FAILED, CANCELED.
       const bounced = await moveEmail(tx, email, EmailMove.BOUNCE, action.detail, now);
       if (bounced) await publish(tx, bounced);
+      await recordEmailFact(tx, email, EmailFact.PERMANENT_BOUNCE, at);
       const reason = `Email ${email.email_number} bounced: ${action.detail}`;
       await suppress(tx, email, SuppressionReason.HARD_BOUNCE, reason, now, () => timeline(ActivityType.EMAIL_BOUNCED, reason, { bounce: 'Permanent' }));
       return;
     }
     case 'soft-bounce':
       // The mailbox may accept mail again (full, out of office, throttled): recorded, nothing stops.
+      await recordEmailFact(tx, email, EmailFact.TRANSIENT_BOUNCE, at);
       await timeline(ActivityType.EMAIL_BOUNCED, `Email ${email.email_number} bounced (not permanent; the address stays mailable): ${action.detail}`, {
         bounce: 'Transient',
       });
       return;
     case 'complaint': {
       const reason = `Email ${email.email_number} reported as spam: ${action.detail}`;
+      await recordEmailFact(tx, email, EmailFact.COMPLAINT, at);
       await suppress(tx, email, SuppressionReason.COMPLAINT, reason, now, () => timeline(ActivityType.EMAIL_COMPLAINED, reason));
       return;
     }

@@ -7,11 +7,23 @@ import { deliveryStatus, listStuckEmails, retryEmail } from '../../delivery/deli
 
 @ObjectType({ description: 'Whether email is going out, and the calling company’s queue.' })
 class DeliveryStatus {
-  @Field(() => Boolean, { description: 'False while SES refuses to send for the account (paused or suspended); dispatch waits.' })
+  @Field(() => Boolean, {
+    description:
+      "False while SES refuses to send for the account (paused or suspended), or while the deliverability guard paused this company's sending; its due emails wait.",
+  })
   sendingEnabled!: boolean;
 
-  @Field(() => String, { nullable: true, description: 'Why sending is paused.' })
+  @Field(() => String, { nullable: true, description: 'Why sending is paused (the account’s reason first, else the guard’s for this company).' })
   pausedReason!: string | null;
+
+  @Field(() => DateTimeResolver, {
+    nullable: true,
+    description: 'When the deliverability guard paused this company’s sending (see `deliverability`); null while it may send. Only the operator resumes it.',
+  })
+  companyPausedAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'Why the guard paused this company: the rate, the window, the volume and the level it reached.' })
+  companyPausedReason!: string | null;
 
   @Field(() => Float, { nullable: true, description: 'Emails per second for the whole account (shared by all companies); null: unlimited.' })
   maxSendRate!: number | null;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { PubSub } from 'type-graphql';
 import { BoundedQueue } from './bounded-queue.js';
-import { CHANNEL, decodeNotification, encodeEvents, type ApiKeyRevokedEvent, type RealtimeEvent } from '../../state/events.js';
+import { CHANNEL, decodeAccessNotices, encodeEvents, type ApiKeyRevokedEvent, type CompanyChangedEvent, type RealtimeEvent } from '../../state/events.js';
 import { startListener, type Listener } from '../../db/pg-listener.js';
 
 /**
@@ -32,6 +32,10 @@ export interface AccessNotices {
   onApiKeyRevoked(listener: (event: ApiKeyRevokedEvent) => void): () => void;
   /** Calls `listener` when notices may have been missed (the LISTEN connection was down); returns what stops it. */
   onNoticesMissed(listener: () => void): () => void;
+  /** Calls `listener` with every company whose row (or one of whose keys) changed (after commit); returns what stops it. */
+  onCompanyChanged(listener: (event: CompanyChangedEvent) => void): () => void;
+  /** False while notices may be missed (the LISTEN connection is down). */
+  readonly listening: boolean;
 }
 
 export interface RealtimePubSubOptions {
@@ -48,6 +52,7 @@ export class RealtimePubSub implements PubSub, AccessNotices {
   readonly #routes = new Map<string, Map<BoundedQueue<RealtimeEvent>, SubscriptionScope['accept']>>();
   readonly #revokedListeners = new Set<(event: ApiKeyRevokedEvent) => void>();
   readonly #missedListeners = new Set<() => void>();
+  readonly #companyListeners = new Set<(event: CompanyChangedEvent) => void>();
   readonly #queueLimit: number;
   #droppedByClosed = 0;
 
@@ -119,9 +124,20 @@ export class RealtimePubSub implements PubSub, AccessNotices {
     return () => this.#missedListeners.delete(listener);
   }
 
+  onCompanyChanged(listener: (event: CompanyChangedEvent) => void): () => void {
+    this.#companyListeners.add(listener);
+    return () => this.#companyListeners.delete(listener);
+  }
+
+  /** In-process only: nothing to miss. */
+  get listening(): boolean {
+    return true;
+  }
+
   /** Hands access notices to their listeners; one that throws does not keep the others from hearing. */
-  protected deliverAccess(revoked: ApiKeyRevokedEvent[], missed = false): void {
+  protected deliverAccess(revoked: ApiKeyRevokedEvent[], missed = false, companies: CompanyChangedEvent[] = []): void {
     for (const event of revoked) for (const listener of this.#revokedListeners) this.#safely(() => listener(event));
+    for (const event of companies) for (const listener of this.#companyListeners) this.#safely(() => listener(event));
     if (missed) for (const listener of this.#missedListeners) this.#safely(listener);
   }
 
@@ -171,7 +187,7 @@ export class PgPubSub extends RealtimePubSub {
   #listener: Listener | undefined;
 
   /** True while the LISTEN connection is up. */
-  get listening(): boolean {
+  override get listening(): boolean {
     return this.#listener?.connected ?? false;
   }
 
@@ -182,9 +198,11 @@ export class PgPubSub extends RealtimePubSub {
       channel: CHANNEL,
       log,
       onPayload: (payload) => {
-        const { events, revoked } = decodeNotification(payload);
-        if (events.length === 0 && revoked.length === 0) log.warn({ channel: CHANNEL, bytes: payload.length }, 'ignored a malformed realtime notification');
-        this.deliverAccess(revoked);
+        const { events, revoked, companies } = decodeAccessNotices(payload);
+        if (events.length === 0 && revoked.length === 0 && companies.length === 0) {
+          log.warn({ channel: CHANNEL, bytes: payload.length }, 'ignored a malformed realtime notification');
+        }
+        this.deliverAccess(revoked, false, companies);
         this.deliver(events);
       },
       onReconnect: () => this.deliverAccess([], true),
