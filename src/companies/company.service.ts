@@ -35,7 +35,7 @@ export function getCompany(scope: CompanyScope): Promise<Company> {
  */
 export async function updateScoringRules(scope: CompanyScope, input: ScoringRulesInput): Promise<Company> {
   const company = await scope.company();
-  company.scoringRules = { openPoints: input.openPoints, clickPoints: input.clickPoints, maxScore: input.maxScore };
+  company.scoringRules = { openPoints: input.openPoints, clickPoints: input.clickPoints, maxScore: input.maxScore, replyPoints: input.replyPoints };
   await scope.em.flush();
   return company;
 }

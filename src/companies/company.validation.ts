@@ -24,5 +24,5 @@ export function companyProblems(input: CreateCompanyInput, path: string): FieldP
 export function scoringRulesProblems(rules: ScoringRules, path: string): FieldProblem[] {
   const within = (name: keyof ScoringRules, min: number) =>
     Number.isInteger(rules[name]) && rules[name] >= min && rules[name] <= 100 ? [] : [{ field: `${path}.${name}`, message: `must be ${min} to 100` }];
-  return [...within('openPoints', 0), ...within('clickPoints', 0), ...within('maxScore', 1)];
+  return [...within('openPoints', 0), ...within('clickPoints', 0), ...within('maxScore', 1), ...within('replyPoints', 0)];
 }

@@ -41,6 +41,8 @@ export class SendError extends Error {
 export interface EmailProvider {
   /** Hands one email over; resolves with the provider's message id or rejects with a SendError. */
   send(email: OutgoingEmail): Promise<{ messageId: string }>;
+  /** Hands over a complete MIME message (a forwarded reply) to `to`; rejects with a SendError like `send`. */
+  sendRaw(message: Uint8Array, to: string): Promise<{ messageId: string }>;
   account(): Promise<AccountStatus>;
   dispose(): void;
 }

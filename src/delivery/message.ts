@@ -9,6 +9,7 @@ import { instrumentHtml } from '../tracking/links.js';
 import { signToken } from '../tracking/tokens.js';
 import { sesAddress, sesMailbox } from '../core/mailbox.js';
 import type { OutgoingEmail } from './email-provider.js';
+import { replyAddress } from './reply-address.js';
 
 export interface EmailToRender {
   id: string;
@@ -47,7 +48,12 @@ export async function buildEmail(config: Config, email: EmailToRender, budget?: 
     // cannot send (a UTF-8 local part stored before intake refused them) throws: that one email fails with the reason.
     from: sesMailbox(company.fromName, company.fromAddress),
     to: sesAddress(email.lead.email!),
-    replyTo: company.replyTo ? sesAddress(company.replyTo) : null,
+    // With an inbound domain, replies come to us first (an opaque per-email address; we forward them to the company).
+    replyTo: config.inbound.domain
+      ? replyAddress(config.trackingSecret.reveal(), config.inbound.domain, email.id)
+      : company.replyTo
+        ? sesAddress(company.replyTo)
+        : null,
     subject: rendered.subject,
     html: tracked.html,
     text: rendered.text,

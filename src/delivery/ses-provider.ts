@@ -51,6 +51,19 @@ export function createSesProvider(config: Config, endpoint: string | undefined, 
       }
     },
 
+    async sendRaw(message: Uint8Array, to: string) {
+      try {
+        const result = await client.send(new SendEmailCommand({ Destination: { ToAddresses: [to] }, Content: { Raw: { Data: message } } }), {
+          abortSignal: AbortSignal.timeout(timeouts.totalMs),
+        });
+        if (!result.MessageId) throw new SendError({ kind: 'unknown', message: 'SES answered without a message id' });
+        return { messageId: result.MessageId };
+      } catch (error) {
+        if (error instanceof SendError) throw error;
+        throw new SendError(classifySesError(error));
+      }
+    },
+
     async account(): Promise<AccountStatus> {
       const account = await client.send(new GetAccountCommand({}));
       const enforcement = account.EnforcementStatus;

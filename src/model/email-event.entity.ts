@@ -14,6 +14,10 @@ export enum EmailEventKind {
   COMPLAINT = 'COMPLAINT',
   REJECT = 'REJECT',
   UNSUBSCRIBE = 'UNSUBSCRIBE',
+  /** A person answered the email (SES inbound mail). */
+  REPLY = 'REPLY',
+  /** An auto-reply or out-of-office answered it. */
+  AUTO_REPLY = 'AUTO_REPLY',
 }
 registerEnumType(EmailEventKind, { name: 'EmailEventKind', description: 'What happened to a sent email.' });
 

@@ -17,7 +17,7 @@ import { MAX_STEPS, SendWindow, SequenceStep } from './sequence-step.js';
   expression: 'create unique index "email_sequence_one_default" on "email_sequence" ("company_id") where "is_default"',
 })
 export class EmailSequence {
-  [OptionalProps]?: 'description' | 'active' | 'scoreThreshold' | 'sendWindow' | 'isDefault' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'description' | 'active' | 'scoreThreshold' | 'sendWindow' | 'isDefault' | 'stopOnReply' | 'createdAt' | 'updatedAt';
 
   @Field(() => ID, { description: 'Sequence id.' })
   @PrimaryKey({ type: 'uuid' })
@@ -57,6 +57,12 @@ export class EmailSequence {
   @Field(() => Boolean, { description: "The company's default sequence: `startSequence` uses it when no sequence is given." })
   @Property({ type: 'boolean', default: false })
   isDefault: boolean = false;
+
+  @Field(() => Boolean, {
+    description: "Whether a lead's reply (a person's, not an auto-reply) stops its enrollment with reason REPLIED (default true).",
+  })
+  @Property({ type: 'boolean', default: true })
+  stopOnReply: boolean = true;
 
   @Field(() => DateTimeResolver, { description: 'When the sequence was created.' })
   @Property({ type: 'datetime', columnType: 'timestamptz' })

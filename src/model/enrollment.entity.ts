@@ -20,7 +20,7 @@ import { EnrollmentStatus, StopReason } from './sequence.enums.js';
   expression: `create index "enrollment_paused_index" on "enrollment" ("id") where "status" = '${EnrollmentStatus.PAUSED}'`,
 })
 export class Enrollment {
-  [OptionalProps]?: 'status' | 'stopReason' | 'pausedAt' | 'endedAt' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'status' | 'stopReason' | 'pausedAt' | 'resumeAt' | 'endedAt' | 'createdAt' | 'updatedAt';
 
   @Field(() => ID, { description: 'Enrollment id.' })
   @PrimaryKey({ type: 'uuid' })
@@ -51,6 +51,14 @@ export class Enrollment {
   @Field(() => DateTimeResolver, { nullable: true, description: 'When it was paused, while PAUSED.' })
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
   pausedAt: Date | null = null;
+
+  /** Set by an out-of-office reply (replies/), cleared by any other pause or resume: the auto-resume job resumes it then. */
+  @Field(() => DateTimeResolver, {
+    nullable: true,
+    description: 'While PAUSED by an out-of-office reply: when it resumes by itself (the return date found in the reply, else 7 days later).',
+  })
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  resumeAt: Date | null = null;
 
   @Field(() => DateTimeResolver, { nullable: true, description: 'When it completed or stopped.' })
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })

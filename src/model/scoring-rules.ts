@@ -13,6 +13,9 @@ export class ScoringRules {
     description: 'Highest score engagement raises a lead to (default 100). Lowering it leaves higher scores as they are; opens and clicks add nothing to them.',
   })
   maxScore!: number;
+
+  @Field(() => Int, { description: "Points for the lead's first reply to each email, a person's and not an auto-reply (default 15)." })
+  replyPoints!: number;
 }
 
-export const DEFAULT_SCORING_RULES: ScoringRules = Object.freeze({ openPoints: 5, clickPoints: 10, maxScore: 100 });
+export const DEFAULT_SCORING_RULES: ScoringRules = Object.freeze({ openPoints: 5, clickPoints: 10, maxScore: 100, replyPoints: 15 });

@@ -39,6 +39,8 @@ export enum StopReason {
   COMPLAINED = 'COMPLAINED',
   SCORE_REACHED = 'SCORE_REACHED',
   LEAD_DELETED = 'LEAD_DELETED',
+  /** The lead replied (a person, not an auto-reply) and the sequence stops on replies (`stopOnReply`). */
+  REPLIED = 'REPLIED',
 }
 registerEnumType(StopReason, { name: 'StopReason', description: 'Why an enrollment was stopped.' });
 
@@ -48,6 +50,7 @@ export enum EmailStatus {
   SENT = 'SENT',
   OPENED = 'OPENED',
   CLICKED = 'CLICKED',
+  REPLIED = 'REPLIED',
   BOUNCED = 'BOUNCED',
   FAILED = 'FAILED',
   UNKNOWN = 'UNKNOWN',
@@ -62,6 +65,7 @@ registerEnumType(EmailStatus, {
     SENT: { description: 'Accepted by SES.' },
     OPENED: { description: 'Opened at least once.' },
     CLICKED: { description: 'A link in it was clicked.' },
+    REPLIED: { description: 'The lead answered it (a person, not an auto-reply); see the timeline for the reply.' },
     BOUNCED: { description: 'Permanently bounced.' },
     FAILED: { description: 'Not sent; see `failureReason`.' },
     UNKNOWN: {
@@ -69,5 +73,21 @@ registerEnumType(EmailStatus, {
         'Handed to SES with an unknown outcome (the answer was lost, or its dispatcher stopped mid-send): it may or may not have gone out. Never re-sent by itself; see `stuckEmails` and `retryEmail`.',
     },
     CANCELED: { description: 'Will never be sent (enrollment stopped, lead deleted or unsubscribed).' },
+  },
+});
+
+/** A company's deliverability, judged by the guard (src/delivery/guard/) from its own bounce and complaint rates. */
+export enum DeliverabilityState {
+  OK = 'OK',
+  WARNING = 'WARNING',
+  PAUSED = 'PAUSED',
+}
+registerEnumType(DeliverabilityState, {
+  name: 'DeliverabilityState',
+  description: "Where a company's bounce and complaint rates stand against the deployment's guard levels.",
+  valuesConfig: {
+    OK: { description: 'Under the warning levels, or not enough sends in a window to judge.' },
+    WARNING: { description: 'A rate reached a warning level: the company still sends; clean the list before it reaches the pause level.' },
+    PAUSED: { description: "A rate reached a pause level: the company's due emails wait (nothing is lost) until the operator resumes it." },
   },
 });

@@ -34,6 +34,7 @@ export async function createSequence({ em, companyId }: CompanyScope, input: Cre
       steps: input.steps.map(toStep),
       sendWindow: input.sendWindow ? toWindow(input.sendWindow) : null,
       isDefault: input.isDefault,
+      stopOnReply: input.stopOnReply,
     });
     await tx.flush();
     return sequence;
@@ -73,6 +74,7 @@ export async function applySequenceUpdate(
     if (input.steps) sequence.steps = input.steps.map(toStep);
     if (input.sendWindow !== undefined) sequence.sendWindow = input.sendWindow ? toWindow(input.sendWindow) : null;
     if (input.active !== undefined && input.active !== null) sequence.active = input.active;
+    if (input.stopOnReply !== undefined && input.stopOnReply !== null) sequence.stopOnReply = input.stopOnReply;
     if (input.isDefault === true && !sequence.isDefault) {
       await clearDefault(tx, companyId);
       sequence.isDefault = true;

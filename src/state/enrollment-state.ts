@@ -58,7 +58,7 @@ export async function pauseEnrollment(em: EntityManager, enrollment: EnrollmentP
   const { from, to } = ENROLLMENT_MOVES[EnrollmentMove.PAUSE];
   const moved = await query<{ id: string }>(
     em,
-    sql`update enrollment set status = ${statusLiteral(to)}, paused_at = ${now}, updated_at = ${now} where id = ${id}::uuid and ${statusIn('status', from)} returning id`,
+    sql`update enrollment set status = ${statusLiteral(to)}, paused_at = ${now}, resume_at = null, updated_at = ${now} where id = ${id}::uuid and ${statusIn('status', from)} returning id`,
   );
   if (moved.length === 0) return false;
   // A SENDING one too, should SES throttling hand it back.
@@ -77,6 +77,44 @@ export async function pauseEnrollment(em: EntityManager, enrollment: EnrollmentP
 }
 
 /**
+ * ACTIVE → PAUSED until `resumeAt` (an out-of-office reply), its unsent emails held, and the timeline row with
+ * `reason`; an enrollment an earlier out-of-office paused takes the new date. A pause by hand (no date) and a
+ * finished enrollment are left alone: null. Returns the event when the status moved (a date change is no status
+ * change), so the caller publishes exactly that.
+ */
+export async function pauseEnrollmentUntil(
+  em: EntityManager,
+  enrollment: EnrollmentPlace,
+  input: { resumeAt: Date; reason: string; now: Date; data?: Record<string, unknown> },
+): Promise<{ event: EnrollmentChangedEvent | null } | null> {
+  const { id } = enrollment;
+  const { resumeAt, now } = input;
+  const { from, to } = ENROLLMENT_MOVES[EnrollmentMove.PAUSE_UNTIL];
+  const [row] = await query<{ previous: EnrollmentStatus }>(
+    em,
+    sql`with before as (
+          select id, status from enrollment
+          where id = ${id}::uuid and ${statusIn('status', from)} and (${statusIn('status', ENROLLMENT_MOVES[EnrollmentMove.PAUSE].from)} or resume_at is not null)
+          for update)
+        update enrollment e set status = ${statusLiteral(to)}, paused_at = coalesce(e.paused_at, ${now}), resume_at = ${resumeAt}, updated_at = ${now}
+        from before where e.id = before.id returning before.status as previous`,
+  );
+  if (!row) return null;
+  await query(em, sql`update sequence_email set paused = true where enrollment_id = ${id}::uuid and ${statusIn('status', UNSENT_EMAIL)} and not paused`);
+  await recordActivities(em, [
+    {
+      companyId: enrollment.company_id,
+      leadId: enrollment.lead_id,
+      type: ActivityType.ENROLLMENT_PAUSED,
+      reason: input.reason,
+      data: { enrollmentId: id, resumeAt: resumeAt.toISOString(), ...input.data },
+      occurredAt: now,
+    },
+  ]);
+  return { event: row.previous === to ? null : enrollmentChanged(enrollment, to, null, now) };
+}
+
+/**
  * PAUSED → ACTIVE from a new schedule base (null: keep it), and its emails released; false when it was not paused.
  * The caller reschedules the emails and then writes resumedActivity.
  */
@@ -84,7 +122,7 @@ export async function resumeEnrollment(em: EntityManager, id: string, startedAt:
   const { from, to } = ENROLLMENT_MOVES[EnrollmentMove.RESUME];
   const moved = await query<{ id: string }>(
     em,
-    sql`update enrollment set status = ${statusLiteral(to)}, paused_at = null, started_at = coalesce(${startedAt}::timestamptz, started_at), updated_at = ${now}
+    sql`update enrollment set status = ${statusLiteral(to)}, paused_at = null, resume_at = null, started_at = coalesce(${startedAt}::timestamptz, started_at), updated_at = ${now}
         where id = ${id}::uuid and ${statusIn('status', from)} returning id`,
   );
   if (moved.length === 0) return false;
@@ -155,7 +193,7 @@ export async function stopEnrollments(
   const { from, to } = ENROLLMENT_MOVES[EnrollmentMove.STOP];
   const stopped = await query<EnrollmentPlace>(
     em,
-    sql`update enrollment set status = ${statusLiteral(to)}, stop_reason = ${reason}, ended_at = ${now}, paused_at = null, updated_at = ${now}
+    sql`update enrollment set status = ${statusLiteral(to)}, stop_reason = ${reason}, ended_at = ${now}, paused_at = null, resume_at = null, updated_at = ${now}
         where company_id = ${companyId}::uuid and ${statusIn('status', from)}
           and ${input.enrollmentIds ? sql`id = any(${input.enrollmentIds}::uuid[])` : sql`lead_id = ${input.leadId!}::uuid`}
         returning id, company_id, lead_id, sequence_id`,

@@ -47,9 +47,11 @@ export enum EmailMove {
   RETRY = 'RETRY',
   /** SES reported an email of unknown outcome delivered: it was sent. */
   CONFIRM = 'CONFIRM',
+  /** The lead answered it (a person; auto-replies do not move it). An UNKNOWN one was delivered after all. */
+  REPLY = 'REPLY',
 }
 
-const { PENDING, SENDING, SENT, OPENED, CLICKED, BOUNCED, FAILED, UNKNOWN, CANCELED } = EmailStatus;
+const { PENDING, SENDING, SENT, OPENED, CLICKED, REPLIED, BOUNCED, FAILED, UNKNOWN, CANCELED } = EmailStatus;
 
 /**
  * Where a claim's own outcome may land: SENDING, or UNKNOWN when a sweeper gave the claim up before the outcome
@@ -75,6 +77,7 @@ export const EMAIL_MOVES: Readonly<Record<EmailMove, Move<EmailStatus>>> = {
   [EmailMove.REVIVE]: { from: [CANCELED], to: PENDING },
   [EmailMove.RETRY]: { from: [FAILED, UNKNOWN], to: PENDING },
   [EmailMove.CONFIRM]: { from: [UNKNOWN], to: SENT },
+  [EmailMove.REPLY]: { from: [SENT, OPENED, CLICKED, UNKNOWN], to: REPLIED },
 };
 
 export enum EnrollmentMove {
@@ -85,6 +88,11 @@ export enum EnrollmentMove {
   COMPLETE = 'COMPLETE',
   /** A retried email of a completed enrollment makes it live again. */
   REOPEN = 'REOPEN',
+  /**
+   * An out-of-office reply pauses it until a date: an active one, or one an earlier out-of-office paused (its date
+   * moves). A pause by hand (no date) is the operator's and stays as it is.
+   */
+  PAUSE_UNTIL = 'PAUSE_UNTIL',
 }
 
 const { ACTIVE, PAUSED, COMPLETED, STOPPED } = EnrollmentStatus;
@@ -95,6 +103,7 @@ export const ENROLLMENT_MOVES: Readonly<Record<EnrollmentMove, Move<EnrollmentSt
   [EnrollmentMove.STOP]: { from: [ACTIVE, PAUSED], to: STOPPED },
   [EnrollmentMove.COMPLETE]: { from: [ACTIVE], to: COMPLETED },
   [EnrollmentMove.REOPEN]: { from: [COMPLETED], to: ACTIVE },
+  [EnrollmentMove.PAUSE_UNTIL]: { from: [ACTIVE, PAUSED], to: PAUSED },
 };
 
 /** The status a new row starts in. */
@@ -110,10 +119,10 @@ export const UNSENT_EMAIL: readonly EmailStatus[] = [PENDING, SENDING];
  * the open is its evidence, and it moves on as a sent one would. FAILED, CANCELED and PENDING are not: an open of
  * one of those is not recorded.
  */
-export const ENGAGEABLE_EMAIL: readonly EmailStatus[] = [SENDING, SENT, OPENED, CLICKED, BOUNCED, UNKNOWN];
+export const ENGAGEABLE_EMAIL: readonly EmailStatus[] = [SENDING, SENT, OPENED, CLICKED, REPLIED, BOUNCED, UNKNOWN];
 
 /** Emails SES accepted (engagement may be recorded through the API for these). */
-export const DELIVERED_EMAIL: readonly EmailStatus[] = [SENT, OPENED, CLICKED, BOUNCED];
+export const DELIVERED_EMAIL: readonly EmailStatus[] = [SENT, OPENED, CLICKED, REPLIED, BOUNCED];
 
 /** Whether `move` may start from `status`. */
 export function canMove<S extends string>(move: Move<S>, status: S): boolean {

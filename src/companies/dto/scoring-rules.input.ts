@@ -11,4 +11,7 @@ export class ScoringRulesInput {
 
   @Field(() => Int, { defaultValue: 100, description: 'Cap on the scores engagement raises leads to, 1 to 100. Lowering it does not lower existing scores.' })
   maxScore: number = 100;
+
+  @Field(() => Int, { defaultValue: 15, description: "Points for the lead's first reply to an email (not an auto-reply), 0 to 100." })
+  replyPoints: number = 15;
 }

@@ -16,6 +16,7 @@ export class EmailStatusCounts {
   @Field(() => Int, { description: 'Accepted by SES, no engagement yet.' }) SENT!: number;
   @Field(() => Int, { description: 'Opened, not clicked.' }) OPENED!: number;
   @Field(() => Int, { description: 'Clicked.' }) CLICKED!: number;
+  @Field(() => Int, { description: 'Answered by the lead (a person, not an auto-reply).' }) REPLIED!: number;
   @Field(() => Int, { description: 'Bounced.' }) BOUNCED!: number;
   @Field(() => Int, { description: 'Failed.' }) FAILED!: number;
   @Field(() => Int, { description: 'Handed to SES with an unknown outcome; never re-sent by itself (see `stuckEmails`).' }) UNKNOWN!: number;

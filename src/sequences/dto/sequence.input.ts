@@ -59,6 +59,9 @@ export class CreateSequenceInput {
 
   @Field(() => Boolean, { defaultValue: false, description: "Make it the company's default sequence (used by `startSequence` without a sequence)." })
   isDefault: boolean = false;
+
+  @Field(() => Boolean, { defaultValue: true, description: "Whether a lead's reply (not an auto-reply) stops its enrollment (reason REPLIED)." })
+  stopOnReply: boolean = true;
 }
 
 @InputType({
@@ -91,4 +94,7 @@ export class UpdateSequenceInput {
 
   @Field(() => Boolean, { nullable: true, description: "Make it the company's default sequence." })
   isDefault?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: "Whether a lead's reply (not an auto-reply) stops its enrollment (reason REPLIED)." })
+  stopOnReply?: boolean | null;
 }

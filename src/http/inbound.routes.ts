@@ -1,0 +1,106 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock } from '../core/clock.js';
+import type { Config } from '../core/config.js';
+import type { EmailProvider } from '../delivery/email-provider.js';
+import { CertificateUnavailableError, parseSnsMessage, SnsVerifier, visitSubscribeUrl, type SnsMessage } from '../delivery/ses-events/sns.js';
+import { readInboundNotification } from '../replies/inbound-notification.js';
+import { processInbound } from '../replies/replies.service.js';
+import { handleSubscription, refuse, type SesWebhookHooks } from './ses-events.routes.js';
+
+export interface InboundWebhookDeps {
+  orm: MikroORM;
+  config: Config;
+  clock: Clock;
+  /** Forwards replies to companies (SES `SendEmail`, raw content). */
+  provider: EmailProvider;
+  /** The same replaceable AWS calls as the SES events webhook (tests inject both). */
+  hooks?: SesWebhookHooks;
+}
+
+/**
+ * `POST /webhooks/inbound`: mail SES received on INBOUND_DOMAIN, from a receipt rule's SNS action. Checked exactly
+ * as `POST /webhooks/ses` checks (delivery/ses-events/sns.ts): only topics in INBOUND_SNS_TOPIC_ARNS (none listed:
+ * every message is refused, 403), only messages Amazon SNS signed. 200 means processed or deliberately ignored (the
+ * body says which and why), so SNS stops retrying what can never change; 5xx (database, SES while forwarding,
+ * certificate unreachable) makes SNS retry later.
+ */
+export function registerInboundWebhook(http: FastifyInstance, deps: InboundWebhookDeps): void {
+  const { inbound } = deps.config;
+  if (inbound.domain && inbound.snsTopicArns.length === 0)
+    http.log.warn('inbound webhook: INBOUND_SNS_TOPIC_ARNS is not set, so POST /webhooks/inbound refuses every message and replies are not seen');
+  const handle = inboundHandler(deps);
+  // The MIME message arrives inside JSON (base64, or UTF-8 with escapes): room for the largest accepted one, twice over.
+  const bodyLimit = Math.ceil((inbound.maxMessageBytes * 4) / 3) * 2 + 64 * 1024;
+  http.register((scope, _options, registered) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(['text/plain', 'application/json'], { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    scope.post('/webhooks/inbound', { bodyLimit }, handle);
+    scope.addHook('onClose', (_instance, done) => {
+      deps.provider.dispose();
+      done();
+    });
+    registered();
+  });
+}
+
+function inboundHandler(deps: InboundWebhookDeps) {
+  const verifier = new SnsVerifier({ clock: deps.clock, fetchCertificate: deps.hooks?.fetchCertificate });
+  const confirm = deps.hooks?.confirmSubscription ?? visitSubscribeUrl;
+  const topics = new Set(deps.config.inbound.snsTopicArns);
+
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (topics.size === 0) return refuse(reply, 403, 'FORBIDDEN', 'topic not accepted');
+    let decoded: unknown;
+    try {
+      decoded = JSON.parse(typeof request.body === 'string' ? request.body : '');
+    } catch {
+      return refuse(reply, 400, 'BAD_REQUEST', 'Malformed JSON body');
+    }
+    const parsed = parseSnsMessage(decoded);
+    if (!parsed.ok) {
+      request.log.warn({ reason: parsed.reason }, 'inbound webhook: refused an SNS message');
+      return parsed.status === 403
+        ? refuse(reply, 403, 'FORBIDDEN', 'invalid signature')
+        : refuse(reply, 400, 'BAD_REQUEST', `Not an SNS message: ${parsed.reason}`);
+    }
+    const message = parsed.message;
+    const log = request.log.child({ snsMessageId: message.MessageId, snsType: message.Type });
+    const typeHeader = request.headers['x-amz-sns-message-type'];
+    if (typeHeader !== undefined && typeHeader !== message.Type) return refuse(reply, 400, 'BAD_REQUEST', 'x-amz-sns-message-type does not match Type');
+    // Before the signature: an unexpected topic costs no certificate fetch, and its subscription is never confirmed.
+    if (!topics.has(message.TopicArn)) {
+      log.warn({ topicArn: message.TopicArn }, 'inbound webhook: message from a topic not in INBOUND_SNS_TOPIC_ARNS');
+      return refuse(reply, 403, 'FORBIDDEN', 'topic not accepted');
+    }
+    try {
+      if (!(await verifier.verify(message))) {
+        log.warn({ signingCertUrl: message.SigningCertURL }, 'inbound webhook: invalid SNS signature');
+        return refuse(reply, 403, 'FORBIDDEN', 'invalid signature');
+      }
+    } catch (error) {
+      if (!(error instanceof CertificateUnavailableError)) throw error;
+      log.error({ err: error }, 'inbound webhook: signing certificate unavailable');
+      return refuse(reply, 503, 'SERVICE_UNAVAILABLE', 'signing certificate unavailable');
+    }
+    if (message.Type === 'SubscriptionConfirmation') return handleSubscription(confirm, message, reply, log);
+    if (message.Type === 'UnsubscribeConfirmation') {
+      log.warn({ topicArn: message.TopicArn }, 'inbound webhook: the SNS subscription was removed');
+      return reply.send({ status: 'ignored' });
+    }
+    return handleMail(deps, message, reply, log);
+  };
+}
+
+async function handleMail(deps: InboundWebhookDeps, message: SnsMessage, reply: FastifyReply, log: FastifyBaseLogger) {
+  const read = readInboundNotification(message.Message, deps.config.inbound.maxMessageBytes);
+  if (!read.ok) {
+    log.info({ reason: read.reason }, 'inbound mail ignored');
+    return reply.send({ status: 'ignored', reason: read.reason });
+  }
+  const outcome = await processInbound({ orm: deps.orm, config: deps.config, provider: deps.provider, now: deps.clock.now() }, read.mail);
+  // Ids, kinds and reasons only: the message itself is the lead's words and addresses.
+  log.info({ sesMessageId: read.mail.sesMessageId, ...outcome }, outcome.result === 'ignored' ? 'inbound mail ignored' : 'inbound mail');
+  if (outcome.result === 'ignored') return reply.send({ status: outcome.result, reason: outcome.reason });
+  return reply.send(outcome.result === 'processed' ? { status: outcome.result, kind: outcome.kind, forwarded: outcome.forwarded } : { status: outcome.result });
+}
