@@ -71,7 +71,8 @@ describe('tokens never reach the log', () => {
     await t.app.recorder.flush();
 
     const logged = lines.join('');
-    expect(lines.length).toBeGreaterThan(10);
+    // One line per request (src/http/request-log.ts), and the engagement's own.
+    expect(lines.length).toBeGreaterThanOrEqual(requests.length);
     for (const token of tokens) expect(logged).not.toContain(token);
     expect(logged).not.toContain(emailId);
     expect(logged).not.toContain(emailId.replace(/-/g, ''));

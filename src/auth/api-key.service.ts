@@ -6,6 +6,7 @@ import { prepared, query, sql } from '../db/sql.js';
 import { ApiKey } from '../model/api-key.entity.js';
 import type { Scope } from '../model/scope.js';
 import { displayPrefix, generateSecret, hashSecret } from './api-key.secret.js';
+import { forgetApiKeyHere } from './key-cache.js';
 import type { CreateApiKeyArgs } from './dto/create-api-key.args.js';
 
 /** Creates a key for a company; its secret is returned here once and only its hash is kept. */
@@ -28,6 +29,8 @@ export async function revokeApiKey({ em, now }: Scope, id: string): Promise<ApiK
   if (!apiKey) throw new NotFoundError(AuthErrorReason.API_KEY_NOT_FOUND, id);
   apiKey.revokedAt ??= now;
   await em.flush();
+  // Committed: this process stops accepting the key before answering; the others hear the trigger's NOTIFY.
+  forgetApiKeyHere(apiKey.id);
   return apiKey;
 }
 

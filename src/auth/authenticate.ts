@@ -5,6 +5,7 @@ import { AuthErrorReason } from '../core/error-reasons.js';
 import { Company } from '../model/company.entity.js';
 import { columnsOf, prepared, query, sql } from '../db/sql.js';
 import { hashSecret, looksLikeApiKey, sameSecret } from './api-key.secret.js';
+import { REFUSAL_MESSAGES, isKnownKey, type ApiKeyCache, type KeyLookup, type KeyRefusal, type KnownKey } from './key-cache.js';
 
 /** Who is calling. Resolved once per request (or WebSocket connection) from the bearer token. */
 export type Auth =
@@ -13,34 +14,40 @@ export type Auth =
   | { readonly kind: 'operator' }
   | { readonly kind: 'company'; readonly companyId: string; readonly apiKeyId: string };
 
+/** A request's caller, and for an API key its company's row (to hydrate only when a resolver asks for the company). */
+export interface Authenticated {
+  readonly auth: Auth;
+  readonly company?: Readonly<Record<string, unknown>>;
+}
+
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
 /**
  * Turns an `Authorization` header value into an Auth. A bad credential does not fail the request here:
  * introspection and `__typename` need no key, so the error is raised by the first field that does.
+ * Always asks the database (WebSocket connections, which then re-check their key before every operation).
  */
 export async function authenticate(header: unknown, em: EntityManager, operatorToken: Secret): Promise<Auth> {
-  if (header === undefined || header === null || header === '') return { kind: 'anonymous' };
-  const match = typeof header === 'string' ? BEARER.exec(header) : null;
-  if (!match) {
-    return invalid(AuthErrorReason.MALFORMED_AUTHORIZATION, 'The Authorization header must be "Bearer <api key>"');
-  }
-  const token = match[1]!;
-  if (sameSecret(token, operatorToken.reveal())) return { kind: 'operator' };
-  if (!looksLikeApiKey(token)) return invalid(AuthErrorReason.API_KEY_UNKNOWN, 'Unknown API key');
+  const caller = callerOf(header, operatorToken);
+  if (typeof caller !== 'string') return caller;
+  const found = await loadKey(em, hashSecret(caller));
+  if (!isKnownKey(found)) return refused(found);
+  // The company comes with it: resolvers that need it then find it in the identity map.
+  em.map(Company, { ...found.company });
+  return { kind: 'company', companyId: found.companyId, apiKeyId: found.apiKeyId };
+}
 
-  // Every request asks this, so it is one prepared statement. The company comes with it: resolvers that need it
-  // then find it in the identity map.
-  const [row] = await query<Record<string, unknown> & { api_key_id: string; api_key_revoked_at: Date | null; id: string }>(
-    em,
-    prepared(sql`select k.id as api_key_id, k.revoked_at as api_key_revoked_at, ${columnsOf(em, Company, 'c')}
-                 from api_key k join company c on c.id = k.company_id where k.secret_hash = ${hashSecret(token)}`),
-  );
-  if (!row) return invalid(AuthErrorReason.API_KEY_UNKNOWN, 'Unknown API key');
-  if (row.api_key_revoked_at) return invalid(AuthErrorReason.API_KEY_REVOKED, 'This API key has been revoked');
-  const { api_key_id: apiKeyId, api_key_revoked_at: _revokedAt, ...company } = row;
-  em.map(Company, company);
-  return { kind: 'company', companyId: row.id, apiKeyId };
+/**
+ * `authenticate` for HTTP requests: a key is answered from `cache` when it holds it (no database round trip), else
+ * read with an EntityManager from `fork` and remembered. The company's row is returned to be hydrated on demand.
+ */
+export async function authenticateRequest(header: unknown, fork: () => EntityManager, operatorToken: Secret, cache: ApiKeyCache): Promise<Authenticated> {
+  const caller = callerOf(header, operatorToken);
+  if (typeof caller !== 'string') return { auth: caller };
+  const hash = hashSecret(caller);
+  const found = await cache.lookup(hash, () => loadKey(fork(), hash));
+  if (!isKnownKey(found)) return { auth: refused(found) };
+  return { auth: { kind: 'company', companyId: found.companyId, apiKeyId: found.apiKeyId }, company: found.company };
 }
 
 /** The bearer value of a graphql-ws `connectionParams`: `{ authorization: "Bearer …" }` or `{ apiKey: "…" }`. */
@@ -50,6 +57,37 @@ export function bearerFromConnectionParams(params: Readonly<Record<string, unkno
   if (header !== undefined) return header;
   if (typeof params.apiKey === 'string') return `Bearer ${params.apiKey}`;
   return undefined;
+}
+
+/** The Auth that needs no lookup (anonymous, malformed, operator, not shaped like a key), or the API key to look up. */
+function callerOf(header: unknown, operatorToken: Secret): Auth | string {
+  if (header === undefined || header === null || header === '') return { kind: 'anonymous' };
+  const match = typeof header === 'string' ? BEARER.exec(header) : null;
+  if (!match) {
+    return invalid(AuthErrorReason.MALFORMED_AUTHORIZATION, 'The Authorization header must be "Bearer <api key>"');
+  }
+  const token = match[1]!;
+  if (sameSecret(token, operatorToken.reveal())) return { kind: 'operator' };
+  if (!looksLikeApiKey(token)) return invalid(AuthErrorReason.API_KEY_UNKNOWN, 'Unknown API key');
+  return token;
+}
+
+/** One prepared statement: the key and its company's row, by the secret's hash. */
+async function loadKey(em: EntityManager, hash: string): Promise<KeyLookup> {
+  const [row] = await query<Record<string, unknown> & { api_key_id: string; api_key_revoked_at: Date | null; id: string }>(
+    em,
+    prepared(sql`select k.id as api_key_id, k.revoked_at as api_key_revoked_at, ${columnsOf(em, Company, 'c')}
+                 from api_key k join company c on c.id = k.company_id where k.secret_hash = ${hash}`),
+  );
+  if (!row) return AuthErrorReason.API_KEY_UNKNOWN;
+  if (row.api_key_revoked_at) return AuthErrorReason.API_KEY_REVOKED;
+  const { api_key_id: apiKeyId, api_key_revoked_at: _revokedAt, ...company } = row;
+  const known: KnownKey = { apiKeyId, companyId: row.id, company };
+  return known;
+}
+
+function refused(reason: KeyRefusal): Auth {
+  return invalid(reason, REFUSAL_MESSAGES[reason]);
 }
 
 function invalid(reason: AuthErrorReason, message: string): Auth {

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inboundConfig, parseTopicArns, type InboundConfig } from './config-inbound.js';
+import { deliverabilityLevels, type DeliverabilityLevels } from './config-deliverability.js';
 
 /**
  * The environment, parsed once into a typed, frozen Config.
@@ -36,6 +39,8 @@ export interface Config {
   /** Unset in development: embedded PostgreSQL under `dataDir`. */
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
+  /** The built dashboard served at /dashboard (`npm run build` writes it; DASHBOARD_DIR points elsewhere). */
+  readonly dashboardDir: string;
   readonly embeddedPostgresPort: number;
   /** Optional MongoDB job store; PostgreSQL is used for jobs when unset. */
   readonly mongodbUrl: string | undefined;
@@ -55,6 +60,8 @@ export interface Config {
      */
     readonly snsTopicArns: readonly string[];
   };
+  /** Replies by SES inbound mail (config-inbound.ts). */
+  readonly inbound: InboundConfig;
   readonly delivery: {
     /** Run Agenda jobs (dispatch, sweeper) in this process. API-only processes may turn it off. */
     readonly runJobs: boolean;
@@ -76,6 +83,8 @@ export interface Config {
   readonly sandbox: boolean;
   readonly migrateOnBoot: boolean;
   readonly logLevel: string;
+  /** `pretty` (pino-pretty, one readable line per event): development's default; `json` everywhere else. */
+  readonly logFormat: 'json' | 'pretty';
   /** Largest accepted HTTP request body, in bytes. */
   readonly maxRequestBytes: number;
   /** Deepest selection set accepted in a GraphQL operation (introspection excluded). */
@@ -84,6 +93,10 @@ export interface Config {
   readonly maxQueryTokens: number;
   /** Highest estimated cost of an operation (src/graphql/limits/operation-cost.ts), checked before any resolver runs. */
   readonly maxQueryComplexity: number;
+  /** Authenticated API keys each API process remembers (src/auth/key-cache.ts says when they are forgotten); maxKeys 0: off. */
+  readonly authCache: { readonly maxKeys: number; readonly ttlSeconds: number };
+  /** A request slower than this is logged at `warn` whatever its route (src/http/request-log.ts). */
+  readonly slowRequestMs: number;
   /** Token bucket per API key (and one for the operator) on mutations, in this process's memory. */
   readonly mutationRateLimit: {
     /** Mutations per second each key may sustain; 0 disables the limit. */
@@ -116,7 +129,11 @@ export interface Config {
     /** Operations one API key may hold open at once across all its WebSocket connections, in each process. */
     readonly maxOperationsPerKey: number;
   };
+  /** The per-company deliverability guard's levels (src/delivery/guard/); rates are fractions of the sends. */
+  readonly deliverability: DeliverabilityLevels;
 }
+
+export type { DeliverabilityLevels };
 
 /** A secret value that never prints itself: logging a Config cannot leak it. */
 export class Secret {
@@ -158,9 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = parseInteger(env.PORT, 4000, 'PORT', problems, 0, 65535);
   const publicUrl = parseUrl(env.PUBLIC_URL, `http://localhost:${port}`, 'PUBLIC_URL', problems);
   const databaseUrl = optional(env.DATABASE_URL);
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
-  }
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
 
   const trackingSecret = optional(env.TRACKING_SECRET);
   const operatorToken = optional(env.OPERATOR_TOKEN);
@@ -183,6 +198,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: publicUrl.replace(/\/+$/, ''),
     databaseUrl,
     dataDir: dataDirOf(env),
+    // Beside the compiled server (dist/core/config.js and src/core/config.ts are both two levels below the root).
+    dashboardDir: resolve(env.DASHBOARD_DIR?.trim() || fileURLToPath(new URL('../../dist/dashboard', import.meta.url))),
     embeddedPostgresPort: parseInteger(env.EMBEDDED_POSTGRES_PORT, 54329, 'EMBEDDED_POSTGRES_PORT', problems, 1, 65535),
     mongodbUrl: optional(env.MONGODB_URL),
     ses: {
@@ -194,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSendRate: env.SES_MAX_SEND_RATE?.trim() ? parseInteger(env.SES_MAX_SEND_RATE, 0, 'SES_MAX_SEND_RATE', problems, 0, 100_000) : undefined,
       snsTopicArns: parseTopicArns(env.SES_SNS_TOPIC_ARNS, problems),
     },
+    inbound: inboundConfig(env, problems, parseInteger),
     delivery: {
       runJobs: parseBoolean(env.RUN_JOBS, true, 'RUN_JOBS', problems),
       batchSize: parseInteger(env.DISPATCH_BATCH_SIZE, 100, 'DISPATCH_BATCH_SIZE', problems, 1, 1000),
@@ -206,23 +224,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandbox: parseBoolean(env.SANDBOX, !production, 'SANDBOX', problems),
     migrateOnBoot: parseBoolean(env.MIGRATE_ON_BOOT, true, 'MIGRATE_ON_BOOT', problems),
     logLevel: env.LOG_LEVEL?.trim() || (nodeEnv === 'test' ? 'silent' : 'info'),
+    logFormat: parseEnum(env.LOG_FORMAT, ['json', 'pretty'] as const, nodeEnv === 'development' ? 'pretty' : 'json', 'LOG_FORMAT', problems),
     maxRequestBytes: parseInteger(env.MAX_REQUEST_BYTES, 1_572_864, 'MAX_REQUEST_BYTES', problems, 1024),
     maxQueryDepth: parseInteger(env.MAX_QUERY_DEPTH, 10, 'MAX_QUERY_DEPTH', problems, 2, 100),
     maxQueryTokens: parseInteger(env.MAX_QUERY_TOKENS, 10_000, 'MAX_QUERY_TOKENS', problems, 500, 1_000_000),
     maxQueryComplexity: parseInteger(env.MAX_QUERY_COMPLEXITY, 20_000, 'MAX_QUERY_COMPLEXITY', problems, 100, 100_000_000),
+    authCache: {
+      maxKeys: parseInteger(env.AUTH_CACHE_MAX_KEYS, 10_000, 'AUTH_CACHE_MAX_KEYS', problems, 0, 1_000_000),
+      ttlSeconds: parseInteger(env.AUTH_CACHE_TTL_SECONDS, 30, 'AUTH_CACHE_TTL_SECONDS', problems, 1, 3_600),
+    },
+    slowRequestMs: parseInteger(env.SLOW_REQUEST_MS, 1_000, 'SLOW_REQUEST_MS', problems, 1, 3_600_000),
     mutationRateLimit: {
       perSecond: parseInteger(env.MUTATION_RATE_LIMIT, 10, 'MUTATION_RATE_LIMIT', problems, 0, 1_000_000),
       burst: parseInteger(env.MUTATION_RATE_BURST, 100, 'MUTATION_RATE_BURST', problems, 1, 1_000_000),
     },
     tracking: trackingConfig(env, port, problems),
-    realtime: {
-      keepAliveMs: parseInteger(env.WS_KEEP_ALIVE_MS, 12_000, 'WS_KEEP_ALIVE_MS', problems, 0, 600_000),
-      queueLimit: parseInteger(env.REALTIME_QUEUE_LIMIT, 1_000, 'REALTIME_QUEUE_LIMIT', problems, 1, 100_000),
-      maxOperationsPerSocket: parseInteger(env.MAX_SUBSCRIPTIONS_PER_SOCKET, 100, 'MAX_SUBSCRIPTIONS_PER_SOCKET', problems, 1, 10_000),
-      maxSocketsPerKey: parseInteger(env.MAX_SOCKETS_PER_KEY, 200, 'MAX_SOCKETS_PER_KEY', problems, 1, 100_000),
-      // ~21 KiB per open operation (its queue, context and graphql-ws state): 1,000 bound a key to ~21 MB per process.
-      maxOperationsPerKey: parseInteger(env.MAX_OPERATIONS_PER_KEY, 1_000, 'MAX_OPERATIONS_PER_KEY', problems, 1, 1_000_000),
-    },
+    realtime: realtimeConfig(env, problems),
+    deliverability: deliverabilityLevels(env, problems, parseInteger),
   };
 
   if (problems.length > 0) throw configError(problems, env);
@@ -236,6 +254,17 @@ function configError(problems: string[], env: NodeJS.ProcessEnv): ConfigError {
     ...problems,
     'NODE_ENV is not set, so production rules apply; set NODE_ENV=development for the development defaults (`npm start` does)',
   ]);
+}
+
+function realtimeConfig(env: NodeJS.ProcessEnv, problems: string[]): Config['realtime'] {
+  return {
+    keepAliveMs: parseInteger(env.WS_KEEP_ALIVE_MS, 12_000, 'WS_KEEP_ALIVE_MS', problems, 0, 600_000),
+    queueLimit: parseInteger(env.REALTIME_QUEUE_LIMIT, 1_000, 'REALTIME_QUEUE_LIMIT', problems, 1, 100_000),
+    maxOperationsPerSocket: parseInteger(env.MAX_SUBSCRIPTIONS_PER_SOCKET, 100, 'MAX_SUBSCRIPTIONS_PER_SOCKET', problems, 1, 10_000),
+    maxSocketsPerKey: parseInteger(env.MAX_SOCKETS_PER_KEY, 200, 'MAX_SOCKETS_PER_KEY', problems, 1, 100_000),
+    // ~21 KiB per open operation (its queue, context and graphql-ws state): 1,000 bound a key to ~21 MB per process.
+    maxOperationsPerKey: parseInteger(env.MAX_OPERATIONS_PER_KEY, 1_000, 'MAX_OPERATIONS_PER_KEY', problems, 1, 1_000_000),
+  };
 }
 
 function dataDirOf(env: NodeJS.ProcessEnv): string {
@@ -261,9 +290,6 @@ function optional(value: string | undefined): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
-// arn:<partition>:sns:<region>:<account>:<topic name>; no wildcards.
-const SNS_TOPIC_ARN = /^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
-
 /**
  * The SES webhook counts as enabled when SES publishes events (a configuration set is used): without a topic
  * list it would refuse them all, so production does not start that way.
@@ -271,16 +297,8 @@ const SNS_TOPIC_ARN = /^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,
 function requireWebhookTopics(env: NodeJS.ProcessEnv, problems: string[]): void {
   if (optional(env.SES_CONFIGURATION_SET) && !optional(env.SES_SNS_TOPIC_ARNS)?.replace(/[\s,]/g, ''))
     problems.push('SES_SNS_TOPIC_ARNS is required in production when SES_CONFIGURATION_SET is set (the SNS topics POST /webhooks/ses accepts)');
-}
-
-function parseTopicArns(raw: string | undefined, problems: string[]): string[] {
-  const arns = (raw ?? '')
-    .split(',')
-    .map((arn) => arn.trim())
-    .filter(Boolean);
-  const bad = arns.filter((arn) => !SNS_TOPIC_ARN.test(arn));
-  if (bad.length > 0) problems.push(`SES_SNS_TOPIC_ARNS must be comma-separated SNS topic ARNs (got "${bad.join('", "')}")`);
-  return arns;
+  if (optional(env.INBOUND_DOMAIN) && !optional(env.INBOUND_SNS_TOPIC_ARNS)?.replace(/[\s,]/g, ''))
+    problems.push('INBOUND_SNS_TOPIC_ARNS is required in production when INBOUND_DOMAIN is set (the SNS topics POST /webhooks/inbound accepts)');
 }
 
 function requireSecret(value: string | undefined, name: string, problems: string[]): void {

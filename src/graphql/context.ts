@@ -19,6 +19,11 @@ export interface Context {
   readonly config: Config;
   /** Opens and clicks go through it (group commits). */
   readonly recorder: EngagementRecorder;
+  /**
+   * The calling company's row as authentication read it (HTTP: possibly from the key cache, which forgets it when the
+   * row changes), hydrated only when a resolver asks for the company. Absent: the company is loaded.
+   */
+  readonly companyRow?: Readonly<Record<string, unknown>>;
 }
 
 /** The calling company's id. Resolvers guarded by `@Authorized()` can rely on it. */
@@ -47,11 +52,24 @@ export function companyScope(context: Context): CompanyScope {
   const { em, now } = known ?? { em: context.em, now: context.clock.now() };
   let company: Promise<Company> | undefined;
   const load = async () => {
-    const found = await em.findOne(Company, { id: companyId });
+    const row = context.companyRow;
+    const found = row ? em.map(Company, copyOfRow(row)) : await em.findOne(Company, { id: companyId });
     if (!found) throw new NotFoundError(CompanyErrorReason.COMPANY_NOT_FOUND, companyId);
     return found;
   };
   const scope: CompanyScope = { em, now, companyId, log: context.log, company: () => (company ??= load()) };
   scopes.set(context, scope);
   return scope;
+}
+
+/**
+ * A copy of a row as `pg` returns it (scalars, Dates, parsed JSON), for hydrating: the cached row is shared by every
+ * request of the key, and an entity keeps (and may change) what it is given. Cheaper than structuredClone.
+ */
+function copyOfRow(row: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) {
+    copy[column] = value instanceof Date ? new Date(value.getTime()) : typeof value === 'object' && value !== null ? JSON.parse(JSON.stringify(value)) : value;
+  }
+  return copy;
 }

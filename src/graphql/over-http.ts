@@ -4,10 +4,12 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
 import { GraphQLError, OperationTypeNode } from 'graphql';
-import { authenticate } from '../auth/authenticate.js';
+import { authenticateRequest } from '../auth/authenticate.js';
+import { ApiKeyCache } from '../auth/key-cache.js';
 import { formatGraphQLError } from './format-error.js';
 import type { Context } from './context.js';
 import { operationLimitsPlugin } from './limits/operation-limits.js';
+import type { AccessNotices } from './realtime/pubsub.js';
 import type { GraphqlTransportOptions } from './transport.js';
 
 export interface GraphqlOverHttpOptions extends GraphqlTransportOptions {
@@ -15,6 +17,8 @@ export interface GraphqlOverHttpOptions extends GraphqlTransportOptions {
   readonly http: FastifyInstance;
   /** Sandbox presets for development: the demo key's header. */
   readonly sandboxHeaders?: Record<string, string>;
+  /** Revocations and company changes from every process: what the key cache forgets. */
+  readonly notices: AccessNotices;
 }
 
 export interface GraphqlOverHttp {
@@ -53,18 +57,62 @@ export async function startGraphqlOverHttp(options: GraphqlOverHttpOptions): Pro
   });
   await apollo.start();
 
+  const keys = keyCache(options);
   const handler = fastifyApolloHandler(apollo, {
     context: async (request): Promise<Context> => {
-      const em = orm.em.fork();
-      const auth = await authenticate(request.headers.authorization, em, config.operatorToken);
-      return { em, auth, requestId: request.id, log: request.log, clock, config, recorder };
+      let em: Context['em'] | undefined;
+      const fork = () => (em ??= orm.em.fork());
+      const { auth, company } = await authenticateRequest(request.headers.authorization, fork, config.operatorToken, keys.cache);
+      return new HttpContext(fork, auth, company, request.id, request.log, clock, config, recorder);
     },
   });
   return {
     mount: (scope) => {
       scope.route({ url: '/graphql', method: ['GET', 'POST', 'OPTIONS'], handler });
     },
-    dispose: () => apollo.stop(),
+    dispose: async () => {
+      await apollo.stop();
+      keys.dispose();
+    },
+  };
+}
+
+/**
+ * A request's context whose EntityManager is forked on first use: a request answered from the key cache that touches
+ * no entity (`__typename`) never forks one. The getter is on the prototype because Apollo copies the context's own
+ * properties into a new object (`Object.assign`), which would call an own getter, and fork, for every request.
+ */
+class HttpContext implements Context {
+  constructor(
+    private readonly fork: () => Context['em'],
+    readonly auth: Context['auth'],
+    readonly companyRow: Context['companyRow'],
+    readonly requestId: string,
+    readonly log: Context['log'],
+    readonly clock: Context['clock'],
+    readonly config: Context['config'],
+    readonly recorder: Context['recorder'],
+  ) {}
+
+  get em(): Context['em'] {
+    return this.fork();
+  }
+}
+
+/** The API key cache (src/auth/key-cache.ts), told of revocations, company changes and missed notices from every process. */
+function keyCache({ config, notices }: GraphqlOverHttpOptions): { cache: ApiKeyCache; dispose(): void } {
+  const cache = new ApiKeyCache({ ...config.authCache, ttlMs: config.authCache.ttlSeconds * 1000, trusted: () => notices.listening });
+  const stops = [
+    notices.onApiKeyRevoked((event) => cache.forgetKey(event.apiKeyId)),
+    notices.onCompanyChanged((event) => cache.forgetCompany(event.companyId)),
+    notices.onNoticesMissed(() => cache.clear()),
+  ];
+  return {
+    cache,
+    dispose: () => {
+      for (const stop of stops) stop();
+      cache.dispose();
+    },
   };
 }
 

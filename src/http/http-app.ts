@@ -6,10 +6,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import { errorBody } from '../core/error-body.js';
+import { RequestLog } from './request-log.js';
 
 /**
  * The Fastify instance every route hangs on: body and URL limits, request ids (taken from `x-request-id` or made,
- * and echoed), request logging, and every refusal that happens before a route runs answered in GraphQL's error
+ * and echoed), request logging (one line per request, request-log.ts), and every refusal that happens before a route runs answered in GraphQL's error
  * shape. Nothing listens yet; `close()` disposes it.
  */
 export function createHttpApp({ config, logger }: { config: Config; logger: Logger }): FastifyInstance {
@@ -17,6 +18,8 @@ export function createHttpApp({ config, logger }: { config: Config; logger: Logg
   const loggerInstance: FastifyBaseLogger = logger;
   const http = Fastify({
     loggerInstance,
+    // One line per request, as it completes (request-log.ts), rather than Fastify's two.
+    logController: new RequestLog(config.slowRequestMs),
     bodyLimit: config.maxRequestBytes,
     requestIdHeader: 'x-request-id',
     // Tracking tokens are path parameters: a forged, overlong one must still reach the handler (which serves the pixel).

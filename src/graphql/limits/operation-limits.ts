@@ -1,15 +1,12 @@
 import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import {
   GraphQLError,
-  Kind,
   OperationTypeNode,
   getOperationAST,
   parse,
   validate,
   type DocumentNode,
   type ExecutionArgs,
-  type FragmentDefinitionNode,
-  type SelectionNode,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type ValidationRule,
@@ -22,11 +19,10 @@ import type { Config } from '../../core/config.js';
 import type { Context } from '../context.js';
 import { httpStatusFor, type ErrorCode } from '../../core/errors.js';
 import { operationRefusal } from '../format-error.js';
-import { operationEstimator, type OperationEstimate } from './operation-cost.js';
+import { OperationChecks } from './operation-checks.js';
+import type { OperationEstimate } from './operation-cost.js';
 import { TokenBuckets } from './token-buckets.js';
 
-/** The query field that renders templates; its calls count against the caller's mutation budget. */
-const PREVIEW_FIELD = 'previewEmail';
 /** `previewEmail` calls one operation may make (each may render for up to a second, within the request's budget). */
 const MAX_PREVIEWS_PER_OPERATION = 10;
 
@@ -47,7 +43,7 @@ export interface OperationRequest {
  * resolvers) take none. The buckets live in PostgreSQL, so they are one limit however many API processes serve.
  */
 export class OperationLimits {
-  readonly #estimate: ReturnType<typeof operationEstimator>;
+  readonly #checks: OperationChecks;
   readonly #buckets: TokenBuckets | undefined;
 
   constructor(
@@ -55,7 +51,7 @@ export class OperationLimits {
     private readonly config: Config,
     { orm, clock, logger }: { orm: MikroORM; clock: Clock; logger: Logger },
   ) {
-    this.#estimate = operationEstimator(schema);
+    this.#checks = new OperationChecks(schema);
     const { perSecond, burst } = config.mutationRateLimit;
     this.#buckets = perSecond > 0 ? new TokenBuckets({ perSecond, burst, orm, clock, logger }) : undefined;
   }
@@ -66,7 +62,8 @@ export class OperationLimits {
    * own writes would be, rather than run unlimited.
    */
   async check(request: OperationRequest): Promise<GraphQLError | undefined> {
-    const estimate = this.#estimate(request.document, request.operation, request.variables);
+    // Computed once per document and the variable values it depends on (operation-checks.ts).
+    const { estimate, previews } = this.#checks.factsOf(request.document, request.operation, request.variables);
     if (!estimate) return undefined; // variables that do not coerce: execution refuses them, nothing runs
     const limit = this.config.maxQueryComplexity;
     if (estimate.cost > limit) {
@@ -79,7 +76,6 @@ export class OperationLimits {
     if (request.operation.operation === OperationTypeNode.MUTATION) return this.takeMutations(request.auth, estimate);
     if (request.operation.operation !== OperationTypeNode.QUERY) return undefined;
     // A preview renders a template in the render workers: it counts as a write, and few go in one document.
-    const previews = countPreviews(request.document, request.operation);
     if (previews > MAX_PREVIEWS_PER_OPERATION) {
       return operationRefusal(
         'BAD_REQUEST',
@@ -109,32 +105,6 @@ export class OperationLimits {
       retryAfterSeconds,
     });
   }
-}
-
-/**
- * `previewEmail` fields at the root of a query, each alias and each fragment spread counted (skipped ones
- * too: counting them is cheaper than evaluating directives, and no honest document skips previews by the dozen).
- */
-function countPreviews(document: DocumentNode, operation: OperationDefinitionNode): number {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-  }
-  const seen = new Set<string>();
-  const count = (selections: readonly SelectionNode[]): number => {
-    let total = 0;
-    for (const selection of selections) {
-      if (selection.kind === Kind.FIELD) total += selection.name.value === PREVIEW_FIELD ? 1 : 0;
-      else if (selection.kind === Kind.INLINE_FRAGMENT) total += count(selection.selectionSet.selections);
-      else if (!seen.has(selection.name.value)) {
-        // A fragment spread twice runs its fields once (graphql-js merges them), so it counts once.
-        seen.add(selection.name.value);
-        total += count(fragments.get(selection.name.value)?.selectionSet.selections ?? []);
-      }
-    }
-    return total;
-  };
-  return count(operation.selectionSet.selections);
 }
 
 /** Apollo (HTTP): a refused operation answers with its status (400, 429) and, when rate limited, `Retry-After`. */
