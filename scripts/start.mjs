@@ -1,4 +1,5 @@
-// `npm start`: compile with tsc when dist/ is missing or older than the sources, then run the server.
+// `npm start`: compile with tsc when dist/ is missing or older than the sources, build the dashboard likewise, then
+// run the server.
 // Runs in this process (no child), so Ctrl-C and SIGTERM reach the server's own shutdown handling.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -31,6 +32,24 @@ if (builtAt() < sources) {
   process.stdout.write('Building (tsc)…\n');
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+// The dashboard (served at /dashboard) is built by Vite when its sources are newer than the last build.
+function dashboardBuiltAt() {
+  try {
+    return statSync(join(root, 'dist', 'dashboard', 'index.html')).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+if (dashboardBuiltAt() < newestMtime(join(root, 'dashboard'))) {
+  process.stdout.write('Building the dashboard (vite)…\n');
+  const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+  const result = spawnSync(process.execPath, [vite, 'build', '--config', join(root, 'dashboard', 'vite.config.ts'), '--logLevel', 'warn'], {
+    stdio: 'inherit',
+    cwd: root,
+  });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 

@@ -39,6 +39,7 @@ function printBanner(app: App): void {
     '',
     `  GraphQL         ${app.server.url}${app.config.sandbox ? '   (open it in a browser for Apollo Sandbox)' : ''}`,
     `  Subscriptions   ${app.server.url.replace(/^http/, 'ws')}`,
+    `  Dashboard       ${app.server.url.replace(/\/graphql$/, '/dashboard/')}${app.demo ? '   (opens with the demo key on this machine)' : '   (asks for an API key)'}`,
   ];
   if (app.demo) {
     lines.push(`  Demo company    ${app.demo.companyName}`, `  Header          Authorization: Bearer ${app.demo.apiKey}`);

@@ -98,7 +98,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       logger,
       clock,
       sesWebhook: options.sesWebhook,
-      ...(demo ? { sandboxHeaders: { Authorization: `Bearer ${demo.apiKey}` } } : {}),
+      sesEndpoint: config.ses.endpoint ?? sesEmulatorUrl,
+      ...(demo ? { sandboxHeaders: { Authorization: `Bearer ${demo.apiKey}` }, dashboardKey: demo.apiKey } : {}),
     });
     disposers.push({ name: 'server', dispose: () => server.dispose() });
 

@@ -9,10 +9,13 @@ import { startGraphqlOverHttp } from '../graphql/over-http.js';
 import { startGraphqlOverWebSocket } from '../graphql/over-websocket.js';
 import type { AccessNotices } from '../graphql/realtime/pubsub.js';
 import { operationGuards } from '../graphql/transport.js';
+import { registerDashboardRoutes } from '../http/dashboard.routes.js';
 import { registerHealthRoutes } from '../http/health.routes.js';
 import { createHttpApp, registerForBrowsers } from '../http/http-app.js';
 import { registerSesWebhook, type SesWebhookHooks } from '../http/ses-events.routes.js';
 import { registerTrackingRoutes } from '../http/tracking.routes.js';
+import { registerInboundWebhook } from '../http/inbound.routes.js';
+import { createSesProvider } from '../delivery/ses-provider.js';
 import type { EngagementRecorder } from '../tracking/tracking.service.js';
 
 export interface ServerOptions {
@@ -26,8 +29,12 @@ export interface ServerOptions {
   notices: AccessNotices;
   /** Sandbox presets for development: the demo key's header and a first query. */
   sandboxHeaders?: Record<string, string>;
+  /** Development: the demo key the dashboard opens with, for requests from this machine (src/http/dashboard.routes.ts). */
+  dashboardKey?: string;
   /** Tests replace the SES webhook's calls to AWS (certificate fetch, subscription confirmation). */
   sesWebhook?: SesWebhookHooks;
+  /** Where SES is (SES_ENDPOINT, the development emulator, or AWS when unset): replies are forwarded through it. */
+  sesEndpoint?: string | undefined;
 }
 
 export interface Server {
@@ -45,12 +52,14 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   // One set of guards: a key's mutation rate is the same whichever transport it uses.
   const graphql = { schema, orm, config, clock, recorder, logger, guards: operationGuards(schema, config, { orm, clock, logger }) };
 
-  const overHttp = await startGraphqlOverHttp({ ...graphql, http, sandboxHeaders: options.sandboxHeaders });
+  const overHttp = await startGraphqlOverHttp({ ...graphql, http, sandboxHeaders: options.sandboxHeaders, notices: options.notices });
   try {
     await registerForBrowsers(http, (scope) => overHttp.mount(scope));
     registerTrackingRoutes(http, { orm, config, clock, recorder });
     registerSesWebhook(http, { orm, config, clock, hooks: options.sesWebhook });
+    registerInboundWebhook(http, { orm, config, clock, hooks: options.sesWebhook, provider: createSesProvider(config, options.sesEndpoint) });
     registerHealthRoutes(http, { orm });
+    await registerDashboardRoutes(http, { dir: config.dashboardDir, ...(options.dashboardKey ? { devApiKey: options.dashboardKey } : {}) });
     await http.listen({ host: config.host, port: config.port });
   } catch (error) {
     await overHttp.dispose(); // a port already taken, say: Apollo and the HTTP app do not outlive the failed start

@@ -1,4 +1,5 @@
 import { pino, type BaseLogger, type DestinationStream, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import type { Config } from './config.js';
 
 /**
@@ -49,12 +50,13 @@ function serializeRequest(request: LoggedRequest) {
 }
 
 /**
- * JSON logs. Credentials are redacted wherever they could appear: by field (authorization headers, connection
+ * JSON logs (in development, the same lines made readable by pino-pretty: one line per event, local time, colours on
+ * a terminal; `LOG_FORMAT` chooses). Credentials are redacted wherever they could appear: by field (authorization headers, connection
  * params, secrets), and tracking and unsubscribe tokens in any text of the finished line (request URLs, error
  * messages and stacks that quote a URL, rendered HTML), so no log reader can act for a recipient.
  * `destination` is for tests and benchmarks that read the lines; stdout otherwise.
  */
-export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
+export function createLogger(config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'logFormat'>>, destination?: DestinationStream): Logger {
   const options = {
     level: config.logLevel,
     redact: {
@@ -64,7 +66,23 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Des
     serializers: { req: serializeRequest },
     hooks: { streamWrite: redactTokens },
   };
-  return destination ? pino(options, destination) : pino(options);
+  const stream = config.logFormat === 'pretty' ? pretty(destination) : destination;
+  return stream ? pino(options, stream) : pino(options);
+}
+
+/**
+ * pino-pretty in this process (not a transport thread), so nothing logged just before an exit is lost. It formats
+ * the finished line, after `redactTokens`: what is redacted in JSON is redacted here. Colours on a terminal only.
+ */
+function pretty(destination: DestinationStream | undefined): DestinationStream {
+  return pinoPretty({
+    destination: destination ?? 1,
+    colorize: destination === undefined && process.stdout.isTTY,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    sync: true,
+  });
 }
 
 /** What services need of a logger: pino's levels, whoever made it (the app's pino, Fastify's request logger). */
