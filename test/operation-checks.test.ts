@@ -45,14 +45,25 @@ describe('operation checks, computed once per document and the variables they re
     const [document, operation] = operationOf(
       'query($all: Boolean!, $n: Int = 5) { viewer { id } leads(first: $n) @include(if: $all) { edges { node { id } } } }',
     );
-    expect(checks.factsOf(document, operation, { all: false }).estimate).toEqual({ cost: 2, rootFields: 1 });
-    expect(checks.factsOf(document, operation, { all: true }).estimate).toEqual({ cost: 2 + 5 * 4, rootFields: 2 });
+    expect(checks.factsOf(document, operation, { all: false }).estimate).toEqual({ cost: 2, rootFields: 1, partial: false });
+    expect(checks.factsOf(document, operation, { all: true }).estimate).toEqual({ cost: 2 + 5 * 4, rootFields: 2, partial: false });
     expect(checks.factsOf(document, operation, { all: true, n: 20 }).estimate?.cost).toBe(2 + 20 * 4);
     // null for `first: Int! = 20`: the field's arguments do not coerce, so it costs nothing (execution refuses it).
     expect(checks.factsOf(document, operation, { all: true, n: null }).estimate?.cost).toBe(2);
     expect(checks.factsOf(document, operation, { all: true }).estimate?.cost).toBe(2 + 5 * 4);
     expect(checks.factsOf(document, operation, { all: 'yes' }).estimate).toBeUndefined(); // execution refuses it
-    expect(checks.factsOf(document, operation, { all: false }).estimate).toEqual({ cost: 2, rootFields: 1 });
+    expect(checks.factsOf(document, operation, { all: false }).estimate).toEqual({ cost: 2, rootFields: 1, partial: false });
+  });
+
+  it('an estimate made while another variable was missing or malformed is never kept for a valid request of the same text', () => {
+    // `$id` is read by no cost, so it is not in the key; without it `lead`'s arguments do not coerce and graphql's
+    // complexity walk costs the whole subtree 0. Kept, that 0 would let the same text with a valid id skip the limit.
+    const [document, operation] = operationOf('query($id: ID!, $n: Int!) { lead(id: $id) { activities(first: $n) { edges { node { id } } } } }');
+    const probe = checks.factsOf(document, operation, { n: 100 }).estimate;
+    expect(probe).toMatchObject({ cost: 0, partial: true });
+    const real = checks.factsOf(document, operation, { id: '0190a0e0-0000-7000-8000-000000000000', n: 100 }).estimate;
+    expect(real?.partial).toBe(false);
+    expect(real?.cost).toBeGreaterThanOrEqual(100);
   });
 
   it('previews are counted once per operation, fragments included', () => {

@@ -63,6 +63,10 @@ export class OperationChecks {
     if (key.length > MAX_KEY_LENGTH) return { estimate: this.#estimate(document, operation, variables), previews: known.previews };
     if (known.estimates.has(key)) return { estimate: known.estimates.get(key), previews: known.previews };
     const estimate = this.#estimate(document, operation, variables);
+    // A partial estimate (some field's arguments did not coerce: another variable missing, null or of the wrong
+    // shape, which the key does not hold) costed those fields 0; kept, it would let the next request of the same
+    // text with valid values skip the cost limit.
+    if (estimate?.partial) return { estimate, previews: known.previews };
     if (known.estimates.size >= VALUES_PER_OPERATION) known.estimates.delete(known.estimates.keys().next().value!);
     known.estimates.set(key, estimate);
     return { estimate, previews: known.previews };

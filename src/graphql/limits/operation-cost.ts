@@ -60,6 +60,11 @@ export interface OperationEstimate {
   readonly cost: number;
   /** Distinct root fields it runs: for a mutation, the number of writes it asks for. */
   readonly rootFields: number;
+  /**
+   * Some field's arguments did not coerce, so it and everything under it were costed 0. Execution refuses such a
+   * request, but the estimate holds only for these exact values: it must never stand for another request.
+   */
+  readonly partial: boolean;
 }
 
 type Variables = Record<string, unknown>;
@@ -76,7 +81,8 @@ export function operationEstimator(
     const variables = costVariables(schema, operation, rawVariables);
     const root = schema.getRootType(operation.operation);
     if (!variables || !root) return undefined;
-    return { cost: operationCost(schema, document, operation, root, variables), rootFields: rootFieldCount(document, operation.selectionSet, variables) };
+    const { cost, partial } = operationCost(schema, document, operation, root, variables);
+    return { cost, partial, rootFields: rootFieldCount(document, operation.selectionSet, variables) };
   };
 }
 
@@ -110,9 +116,12 @@ function operationCost(
   operation: OperationDefinitionNode,
   root: GraphQLObjectType,
   variables: Variables,
-): number {
+): { cost: number; partial: boolean } {
   // A field whose arguments do not coerce costs nothing: execution does not run it either.
-  const context = new ValidationContext(schema, document, new TypeInfo(schema), () => {});
+  let partial = false;
+  const context = new ValidationContext(schema, document, new TypeInfo(schema), () => {
+    partial = true;
+  });
   const walk = createComplexityRule({ estimators: ESTIMATORS, maximumComplexity: Infinity, maxQueryNodes: Infinity })(context);
   walk.variableValues = variables;
   const costs = new Map<ASTNode, number>(); // a node's type is fixed by where it stands in the document
@@ -125,7 +134,8 @@ function operationCost(
     }
     return cost;
   };
-  return walk.nodeComplexity(operation, root);
+  const cost = walk.nodeComplexity(operation, root);
+  return { cost, partial };
 }
 
 /** The node, without the spreads of a fragment an earlier (included) spread of its selection already runs. */
