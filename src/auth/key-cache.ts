@@ -65,7 +65,13 @@ export class ApiKeyCache {
 
   /** The key whose secret hashes to `hash`: remembered, or read by `load` (one read per hash at a time). */
   lookup(hash: string, load: () => Promise<KeyLookup>): Promise<KeyLookup> {
-    if (this.options.maxKeys === 0 || !this.options.trusted()) return load();
+    if (this.options.maxKeys === 0) return load();
+    if (!this.options.trusted()) {
+      // Notices may be missed from now on: forget now what was learned, so nothing of it is served once they
+      // are heard again (the reconnection's own clear comes too, but this one cannot be late).
+      if (this.#live.size > 0 || this.#refused.size > 0) this.clear();
+      return load();
+    }
     const now = this.#now();
     const live = this.#live.get(hash);
     if (live) {

@@ -34,7 +34,10 @@ export function getCompany(scope: CompanyScope): Promise<Company> {
  * open or click never lowers a score (`stepScore`, src/leads/score.service.ts).
  */
 export async function updateScoringRules(scope: CompanyScope, input: ScoringRulesInput): Promise<Company> {
-  const company = await scope.company();
+  // The request's company may come from the API key cache, which learns of a change only when its NOTIFY arrives:
+  // a write reads the row it writes, or a quick A→B→A would compare against a stale B, see no change and skip it.
+  await scope.company();
+  const company = await scope.em.findOneOrFail(Company, { id: scope.companyId }, { refresh: true });
   company.scoringRules = { openPoints: input.openPoints, clickPoints: input.clickPoints, maxScore: input.maxScore, replyPoints: input.replyPoints };
   await scope.em.flush();
   return company;

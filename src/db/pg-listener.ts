@@ -53,12 +53,21 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   let attempt = 0;
   let timer: NodeJS.Timeout | undefined;
 
-  const connect = async (): Promise<void> => {
+  const connect = async (reconnecting: boolean): Promise<void> => {
     const next = await openListening(options, heartbeat.timeoutMs, lost);
     if (stopped) return void (await next.end().catch(() => undefined));
     client = next;
     attempt = 0;
     stopHeartbeat = startHeartbeat(next, heartbeat, (error) => lost(next, error));
+    if (!reconnecting) return;
+    log.info({ channel }, 'LISTEN connection restored');
+    // In the same synchronous step that makes `connected` true again: a caller that trusts what it learned from
+    // notices only while connected (the API key cache) must resync before anyone can see it connected.
+    try {
+      options.onReconnect?.();
+    } catch (error) {
+      log.error({ err: error, channel }, 'resync after LISTEN reconnection failed');
+    }
   };
 
   const lost = (which: pg.Client, error?: Error) => {
@@ -77,12 +86,8 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     attempt += 1;
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     timer = setTimeout(() => {
-      connect().then(
-        () => {
-          if (stopped) return;
-          log.info({ channel }, 'LISTEN connection restored');
-          options.onReconnect?.();
-        },
+      connect(true).then(
+        () => undefined,
         (error: unknown) => {
           if (stopped) return;
           log.warn({ err: error, channel, attempt }, 'LISTEN reconnection failed');
@@ -92,7 +97,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     }, delay);
   };
 
-  await connect();
+  await connect(false);
 
   return {
     get connected() {
