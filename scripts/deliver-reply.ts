@@ -39,7 +39,16 @@ try {
   if (!email) throw new Error('No sent email found: create a lead first (its welcome email leaves at once), or pass --email <id>.');
   const to = config.inbound.domain ? replyAddress(config.trackingSecret.reveal(), config.inbound.domain, email.id) : email.reply_to;
   const raw = await message(values.kind ?? 'reply', { ...email, to }, values.text);
-  const outcome = await processInbound({ orm, config, provider, now: new Date() }, { sesMessageId: randomUUID(), recipients: [to], raw });
+  const outcome = await processInbound(
+    { orm, config, provider, now: new Date() },
+    {
+      sesMessageId: randomUUID(),
+      recipients: [to],
+      raw,
+      // What SES says of a genuine sender (DKIM / SPF passed): the script stands in for the lead's own mail server.
+      authenticated: true,
+    },
+  );
   process.stdout.write(`${values.kind} to email ${email.id} from ${email.address}: ${JSON.stringify(outcome)}\n`);
   process.stdout.write(`Sent mail: http://127.0.0.1:${config.ses.emulatorPort} (a forwarded reply is there); the lead's timeline shows the rest.\n`);
 } finally {

@@ -56,7 +56,16 @@ describe('replies by SES inbound mail', () => {
     signer = snsSigner();
     mailbox = await startMailbox();
     t = await startTestApp(
-      { SES_MAX_SEND_RATE: '0', SES_ENDPOINT: mailbox.url, INBOUND_DOMAIN, INBOUND_SNS_TOPIC_ARNS: 'arn:aws:sns:us-east-1:123456789012:ses-inbound' },
+      {
+        SES_MAX_SEND_RATE: '0',
+        SES_ENDPOINT: mailbox.url,
+        INBOUND_DOMAIN,
+        INBOUND_SNS_TOPIC_ARNS: 'arn:aws:sns:us-east-1:123456789012:ses-inbound',
+        // Low enough for a small bounce storm of one fresh tenant to pause it; the shared tenant's one bounce stays far below.
+        DELIVERABILITY_MINIMUM_SENDS: '5',
+        DELIVERABILITY_WARNING_BOUNCE_RATE: '0.3',
+        DELIVERABILITY_PAUSE_BOUNCE_RATE: '0.5',
+      },
       { sesWebhook: { fetchCertificate, confirmSubscription } },
     );
     dispatcher = sesDispatcher(t, mailbox, 'replies-test');
@@ -366,6 +375,30 @@ describe('replies by SES inbound mail', () => {
     expect(state.activities.find((a) => a.type === 'EMAIL_AUTO_REPLIED')!.reason).toContain('nothing was paused');
   });
 
+  it('pausing by hand an enrollment an out-of-office paused clears its return date: the job no longer resumes it', async () => {
+    const sent = await sentEmail();
+    const raw = await compose({ from: sent.address, to: sent.replyTo, subject: 'Out of Office', headers: { 'X-Autoreply': 'yes' }, text: 'I am away.' });
+    expect((await deliver(raw, { recipients: [sent.replyTo] })).body).toMatchObject({ kind: 'AUTO_REPLY' });
+    const paused = await stateOf(sent);
+    expect(paused.enrollment.status).toBe('PAUSED');
+    expect(paused.enrollment.resume_at).not.toBeNull();
+    const byHand = ok(
+      await t.as(tenant.apiKey)<{ pauseSequence: { status: string } }>(`mutation($l: ID!) { pauseSequence(leadId: $l) { status } }`, { l: sent.leadId }),
+    );
+    expect(byHand.pauseSequence.status).toBe('PAUSED');
+    const after = await stateOf(sent);
+    expect(after.enrollment).toMatchObject({ status: 'PAUSED', resume_at: null });
+    expect(after.activities.filter((a) => a.type === 'ENROLLMENT_PAUSED').at(-1)!.reason).toMatch(/by hand/);
+    const [email] = await rows<{ paused: boolean }>(`select paused from sequence_email where enrollment_id = ? and status = 'PENDING' limit 1`, [
+      sent.enrollmentId,
+    ]);
+    expect(email!.paused).toBe(true);
+    // Long after the out-of-office's date: not resumed.
+    const later = new Date(new Date(paused.enrollment.resume_at).getTime() + 30 * 86_400_000);
+    await resumeDueEnrollments(t.app.orm, later, t.app.logger);
+    expect((await stateOf(sent)).enrollment).toMatchObject({ status: 'PAUSED', resume_at: null });
+  });
+
   it('SES unreachable while forwarding: 5xx, nothing is kept, and SNS redelivery then succeeds', async () => {
     const sent = await sentEmail();
     // A second API process on the same database whose SES endpoint refuses connections.
@@ -416,6 +449,83 @@ describe('replies by SES inbound mail', () => {
     expect(state.lead.score).toBe(0);
     expect(state.types).toContain('EMAIL_BOUNCED');
     expect(await forwardsTo(company)).toHaveLength(before);
+  });
+
+  it('delivery reports by mail are judged by the deliverability guard: a bounce storm pauses the company', async () => {
+    const storm = await createTenant(t);
+    const sent: Sent[] = [];
+    for (let i = 0; i < 5; i++) sent.push(await sentEmail(storm));
+    for (const one of sent) {
+      const raw = await deliveryReport({
+        to: `bounces@${INBOUND_DOMAIN}`,
+        recipient: one.address,
+        status: '5.1.1',
+        returnedMessageId: `${one.messageId}@email.amazonses.com`,
+      });
+      expect((await deliver(raw, { recipients: [`bounces@${INBOUND_DOMAIN}`] })).body).toMatchObject({ status: 'processed', kind: 'DELIVERY_REPORT' });
+    }
+    const [company] = await rows<{ deliverability_state: string; deliverability_reason: string }>(
+      `select deliverability_state, deliverability_reason from company where id = ?`,
+      [storm.companyId],
+    );
+    expect(company!.deliverability_state).toBe('PAUSED');
+    expect(company!.deliverability_reason).toMatch(/bounce/i);
+  });
+
+  it('mail found by thread headers alone must pass SES sender authentication: a spoofed removal or delivery report changes nothing', async () => {
+    const sent = await sentEmail();
+    const thread = `<${sent.messageId}@email.amazonses.com>`;
+    const removal = await compose({
+      from: sent.address,
+      to: `sales@${INBOUND_DOMAIN}`,
+      subject: `Re: ${sent.stored.subject}`,
+      inReplyTo: thread,
+      references: [thread],
+      text: 'Please remove me from your mailing list.',
+    });
+    const recipients = [`sales@${INBOUND_DOMAIN}`];
+    const unauthenticated = { status: 200, body: { status: 'ignored', reason: 'SENDER_NOT_AUTHENTICATED' } };
+    // Neither SPF nor DKIM passed; DKIM passed but DMARC failed (the From domain's policy refuses it).
+    expect(await deliver(removal, { recipients, auth: { spf: 'FAIL', dkim: 'FAIL', dmarc: 'GRAY' } })).toEqual(unauthenticated);
+    expect(await deliver(removal, { recipients, auth: { spf: 'GRAY', dkim: 'PROCESSING_FAILED', dmarc: 'GRAY' } })).toEqual(unauthenticated);
+    expect(await deliver(removal, { recipients, auth: { spf: 'FAIL', dkim: 'PASS', dmarc: 'FAIL' } })).toEqual(unauthenticated);
+    // A fake 5.1.1 report naming the email by its returned Message-ID.
+    const report = await deliveryReport({
+      to: `bounces@${INBOUND_DOMAIN}`,
+      recipient: sent.address,
+      status: '5.1.1',
+      returnedMessageId: `${sent.messageId}@email.amazonses.com`,
+    });
+    expect(await deliver(report, { recipients: [`bounces@${INBOUND_DOMAIN}`], auth: { spf: 'FAIL', dkim: 'GRAY', dmarc: 'GRAY' } })).toEqual(unauthenticated);
+    const state = await stateOf(sent);
+    expect(state.email).toMatchObject({ status: 'SENT', permanent_bounce_at: null, unsubscribed_at: null });
+    expect(state.lead.unsubscribed_at).toBeNull();
+    expect(state.suppressions).toEqual([]);
+    expect(state.enrollment.status).toBe('ACTIVE');
+    expect(await rows(`select 1 from email_event where email_id = ?`, [sent.emailId])).toEqual([]);
+
+    // SPF alone passing (DMARC not failing) is enough: the genuine removal is then acted on.
+    expect((await deliver(removal, { recipients, auth: { spf: 'PASS', dkim: 'GRAY', dmarc: 'GRAY' } })).body).toMatchObject({ kind: 'REMOVAL' });
+    expect((await stateOf(sent)).lead.unsubscribed_at).not.toBeNull();
+  });
+
+  it("a delivery report to the email's own reply address is trusted by its token, whatever SES's authentication verdicts", async () => {
+    const sent = await sentEmail(await createTenant(t));
+    const raw = await deliveryReport({ to: sent.replyTo, recipient: sent.address, status: '5.1.1', returnedMessageId: 'unrelated@mx.example.net' });
+    const answer = await deliver(raw, { recipients: [sent.replyTo], auth: { spf: 'FAIL', dkim: 'FAIL', dmarc: 'FAIL' } });
+    expect(answer.body).toEqual({ status: 'processed', kind: 'DELIVERY_REPORT', forwarded: false });
+    expect((await stateOf(sent)).email.status).toBe('BOUNCED');
+  });
+
+  it('an SES message id longer than 192 characters (the dedupe key would not fit) is ignored with 200; 192 is processed', async () => {
+    const sent = await sentEmail();
+    const raw = await compose({ from: sent.address, to: sent.replyTo, subject: 'Re: x', text: 'Tell me more' });
+    const tooLong = await deliver(raw, { recipients: [sent.replyTo], sesMessageId: 'a'.repeat(193) });
+    expect(tooLong).toEqual({ status: 200, body: { status: 'ignored', reason: 'MESSAGE_ID_TOO_LONG' } });
+    expect((await stateOf(sent)).email.status).toBe('SENT');
+    const longest = await deliver(raw, { recipients: [sent.replyTo], sesMessageId: 'b'.repeat(192) });
+    expect(longest).toEqual({ status: 200, body: { status: 'processed', kind: 'HUMAN', forwarded: true } });
+    expect((await stateOf(sent)).email.status).toBe('REPLIED');
   });
 
   it('"please remove me" unsubscribes instead of counting as a reply (and is forwarded with a note)', async () => {

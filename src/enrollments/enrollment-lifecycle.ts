@@ -70,14 +70,15 @@ export async function pauseSequence({ em, companyId, now }: CompanyScope, leadId
   return em.transactional(async (tx) => {
     const enrollment = await findEnrollment(tx, companyId, leadId, sequenceId);
     const pause = ENROLLMENT_MOVES[EnrollmentMove.PAUSE];
-    if (enrollment.status === pause.to) return enrollment;
-    if (!canMove(pause, enrollment.status))
+    // Paused by hand already: nothing to do. Paused by an out-of-office: it stays paused, without its return date.
+    if (enrollment.status === pause.to && !enrollment.resumeAt) return enrollment;
+    if (enrollment.status !== pause.to && !canMove(pause, enrollment.status))
       throw new ConflictError(EnrollmentErrorReason.ENROLLMENT_FINISHED, `Only an active enrollment can be paused (it is ${enrollment.status})`);
     // Its emails leave the due indexes until it is resumed.
-    const moved = await pauseEnrollment(tx, placeOf(companyId, enrollment), now);
+    const paused = await pauseEnrollment(tx, placeOf(companyId, enrollment), now);
     await tx.refresh(enrollment);
     // A concurrent writer may have changed it first: only a transition that happened is announced.
-    if (moved) await publish(tx, eventOf(companyId, enrollment, now));
+    if (paused?.event) await publish(tx, eventOf(companyId, enrollment, now));
     return enrollment;
   });
 }

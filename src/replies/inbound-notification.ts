@@ -12,11 +12,19 @@ export interface InboundMail {
   recipients: string[];
   /** The MIME message as received. */
   raw: Buffer;
+  /**
+   * SES vouched for the sender: DKIM or SPF passed and DMARC did not fail. A message found by its thread headers
+   * alone must be (replies.service.ts); one sent to an email's own reply address is trusted by its token.
+   */
+  authenticated: boolean;
 }
 
 export type InboundRead = { ok: true; mail: InboundMail } | { ok: false; reason: InboundIgnoreReason };
 
 const MAX_RECIPIENTS = 50;
+
+/** The longest SES message id accepted: `inbound:` and it must fit `email_event.dedupe_key` (varchar 200). */
+const MAX_SES_MESSAGE_ID = 192;
 
 /** Reads an SNS notification's Message; `maxBytes` bounds the MIME message (checked before it is decoded). */
 export function readInboundNotification(message: string, maxBytes: number): InboundRead {
@@ -29,9 +37,11 @@ export function readInboundNotification(message: string, maxBytes: number): Inbo
   const body = record(parsed);
   const mail = record(body?.mail);
   const receipt = record(body?.receipt);
-  if (body?.notificationType !== 'Received' || !mail || !receipt || typeof mail.messageId !== 'string' || mail.messageId.length > 200) {
+  if (body?.notificationType !== 'Received' || !mail || !receipt || typeof mail.messageId !== 'string') {
     return { ok: false, reason: InboundIgnoreReason.NOT_RECEIVED_MAIL };
   }
+  // SES's own ids are about 40 characters; a longer one could not be stored as the dedupe key (SNS would retry forever).
+  if (mail.messageId.length > MAX_SES_MESSAGE_ID) return { ok: false, reason: InboundIgnoreReason.MESSAGE_ID_TOO_LONG };
   if (verdict(receipt.spamVerdict) === 'FAIL' || verdict(receipt.virusVerdict) === 'FAIL') return { ok: false, reason: InboundIgnoreReason.SPAM_OR_VIRUS };
   const action = record(receipt.action);
   // An S3 action (messages over the SNS action's 150 KB, or by choice) leaves the content in a bucket: not read here.
@@ -46,7 +56,8 @@ export function readInboundNotification(message: string, maxBytes: number): Inbo
   const recipients = (Array.isArray(receipt.recipients) ? receipt.recipients : Array.isArray(mail.destination) ? mail.destination : [])
     .filter((r): r is string => typeof r === 'string' && r.length <= 320)
     .slice(0, MAX_RECIPIENTS);
-  return { ok: true, mail: { sesMessageId: mail.messageId, recipients, raw } };
+  const authenticated = (verdict(receipt.dkimVerdict) === 'PASS' || verdict(receipt.spfVerdict) === 'PASS') && verdict(receipt.dmarcVerdict) !== 'FAIL';
+  return { ok: true, mail: { sesMessageId: mail.messageId, recipients, raw, authenticated } };
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {

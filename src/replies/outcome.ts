@@ -10,6 +10,8 @@ export enum InboundIgnoreReason {
   NOT_RECEIVED_MAIL = 'NOT_RECEIVED_MAIL',
   /** The receipt rule did not put the message in the notification (an S3 action, or no content): not supported. */
   CONTENT_NOT_INCLUDED = 'CONTENT_NOT_INCLUDED',
+  /** SES's message id is longer than 192 characters (it keys the dedupe row): not one SES gave. */
+  MESSAGE_ID_TOO_LONG = 'MESSAGE_ID_TOO_LONG',
   /** Larger than INBOUND_MAX_MESSAGE_BYTES. */
   TOO_LARGE = 'TOO_LARGE',
   /** Too many MIME parts or too deep a nesting to be a reply (a MIME bomb). */
@@ -24,6 +26,11 @@ export enum InboundIgnoreReason {
   NO_MATCHING_EMAIL = 'NO_MATCHING_EMAIL',
   /** Found by thread headers only, but sent by someone other than the email's recipient. */
   SENDER_MISMATCH = 'SENDER_MISMATCH',
+  /**
+   * Found by thread headers only (a reply or a delivery report), but SES did not vouch for its sender: neither DKIM
+   * nor SPF passed, or DMARC failed. Its From could be anyone's.
+   */
+  SENDER_NOT_AUTHENTICATED = 'SENDER_NOT_AUTHENTICATED',
   /** The email it answers was never sent (or failed, bounced or was canceled). */
   EMAIL_NOT_SENT = 'EMAIL_NOT_SENT',
 }

@@ -3,6 +3,7 @@ import type { Config } from '../core/config.js';
 import { uuidv7 } from '../core/ids.js';
 import { query, sql } from '../db/sql.js';
 import { SendError, type EmailProvider } from '../delivery/email-provider.js';
+import { evaluateAfterEvent } from '../delivery/guard/guard.service.js';
 import { nextWindowOpening } from '../sequences/schedule.js';
 import { scheduleTimeZone } from '../enrollments/enrollment.service.js';
 import { applyScoreSteps } from '../leads/score.service.js';
@@ -75,8 +76,10 @@ export async function processInbound(deps: InboundDeps, mail: InboundMail): Prom
   });
   if (!match.email) return ignored(match.senderMismatch ? InboundIgnoreReason.SENDER_MISMATCH : InboundIgnoreReason.NO_MATCHING_EMAIL);
   const email = match.email;
+  // A thread header's From (or a report's Final-Recipient) proves nothing unless SES authenticated the sender.
+  if (match.by === 'thread' && !mail.authenticated) return ignored(InboundIgnoreReason.SENDER_NOT_AUTHENTICATED, email.id);
   if (!ANSWERABLE.includes(email.status)) return ignored(InboundIgnoreReason.EMAIL_NOT_SENT, email.id);
-  return em.transactional(async (tx) => {
+  const outcome = await em.transactional(async (tx) => {
     const detail = classification.kind === ReplyKind.DELIVERY_REPORT ? classification.diagnostic : `${classification.kind.toLowerCase()} by ${match.by}`;
     const inserted = await query<{ id: string }>(
       tx,
@@ -89,6 +92,10 @@ export async function processInbound(deps: InboundDeps, mail: InboundMail): Prom
     const forwarded = await apply(tx, deps, { email, reply, raw: mail.raw, classification });
     return { result: 'processed', emailId: email.id, kind: classification.kind, forwarded } as const;
   });
+  // As after SES's bounce events: the guard judges the company once the bounce committed, a repeat included (a
+  // judgement that failed failed the request, so SNS's retry judges again).
+  if (report?.permanent) await evaluateAfterEvent(deps.orm.em.fork(), email.company_id, deps.now, deps.config.deliverability);
+  return outcome;
 }
 
 interface Reading {

@@ -52,28 +52,43 @@ export function enrollmentStarted(enrollment: EnrollmentPlace, at: Date): Enroll
   return enrollmentChanged(enrollment, INITIAL_ENROLLMENT_STATUS, null, at);
 }
 
-/** ACTIVE → PAUSED, its unsent emails held out of the due indexes, and the timeline row; false when it was not active. */
-export async function pauseEnrollment(em: EntityManager, enrollment: EnrollmentPlace, now: Date): Promise<boolean> {
+/**
+ * A pause by hand: ACTIVE → PAUSED, its unsent emails held out of the due indexes, and the timeline row. An
+ * enrollment an out-of-office paused (PAUSED with `resume_at`) stays PAUSED but loses its date, so the auto-resume
+ * job leaves it for a resume by hand (its own timeline row says so). Returns the event when the status moved (a
+ * cleared date is no status change), so the caller publishes exactly that; null when nothing changed (already
+ * paused by hand, or finished).
+ */
+export async function pauseEnrollment(em: EntityManager, enrollment: EnrollmentPlace, now: Date): Promise<{ event: EnrollmentChangedEvent | null } | null> {
   const { id } = enrollment;
   const { from, to } = ENROLLMENT_MOVES[EnrollmentMove.PAUSE];
-  const moved = await query<{ id: string }>(
+  const [row] = await query<{ previous: EnrollmentStatus }>(
     em,
-    sql`update enrollment set status = ${statusLiteral(to)}, paused_at = ${now}, resume_at = null, updated_at = ${now} where id = ${id}::uuid and ${statusIn('status', from)} returning id`,
+    sql`with before as (
+          select id, status from enrollment
+          where id = ${id}::uuid and (${statusIn('status', from)} or (${statusIn('status', [to])} and resume_at is not null))
+          for update)
+        update enrollment e set status = ${statusLiteral(to)}, paused_at = case when ${statusIn('before.status', from)} then ${now} else e.paused_at end,
+               resume_at = null, updated_at = ${now}
+        from before where e.id = before.id returning before.status as previous`,
   );
-  if (moved.length === 0) return false;
+  if (!row) return null;
+  const moved = row.previous !== to;
   // A SENDING one too, should SES throttling hand it back.
-  await query(em, sql`update sequence_email set paused = true where enrollment_id = ${id}::uuid and ${statusIn('status', UNSENT_EMAIL)}`);
+  await query(em, sql`update sequence_email set paused = true where enrollment_id = ${id}::uuid and ${statusIn('status', UNSENT_EMAIL)} and not paused`);
   await recordActivities(em, [
     {
       companyId: enrollment.company_id,
       leadId: enrollment.lead_id,
       type: ActivityType.ENROLLMENT_PAUSED,
-      reason: 'Enrollment paused',
+      reason: moved
+        ? 'Enrollment paused'
+        : 'Enrollment paused by hand: the return date of the out-of-office that paused it is cleared, so it is no longer resumed then',
       data: { enrollmentId: id },
       occurredAt: now,
     },
   ]);
-  return true;
+  return { event: moved ? enrollmentChanged(enrollment, to, null, now) : null };
 }
 
 /**

@@ -86,7 +86,11 @@ export interface InboundOptions {
   /** Replaces the receipt's action (an S3 action, say). */
   action?: Record<string, unknown>;
   spam?: 'PASS' | 'FAIL';
+  /** SES's sender authentication verdicts (all PASS unless given), as the receipt carries them. */
+  auth?: { spf?: AuthVerdict; dkim?: AuthVerdict; dmarc?: AuthVerdict };
 }
+
+export type AuthVerdict = 'PASS' | 'FAIL' | 'GRAY' | 'PROCESSING_FAILED';
 
 /** The SES "Received" notification of `raw`, as the receipt rule's SNS action publishes it. */
 export function sesReceived(raw: Buffer, options: InboundOptions): string {
@@ -105,6 +109,9 @@ export function sesReceived(raw: Buffer, options: InboundOptions): string {
       recipients: options.recipients,
       spamVerdict: { status: options.spam ?? 'PASS' },
       virusVerdict: { status: 'PASS' },
+      spfVerdict: { status: options.auth?.spf ?? 'PASS' },
+      dkimVerdict: { status: options.auth?.dkim ?? 'PASS' },
+      dmarcVerdict: { status: options.auth?.dmarc ?? 'PASS' },
       action: options.action ?? { type: 'SNS', topicArn: INBOUND_TOPIC, encoding },
     },
     ...(options.action ? {} : { content: encoding === 'BASE64' ? raw.toString('base64') : raw.toString('utf8') }),
