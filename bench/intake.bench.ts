@@ -3,20 +3,22 @@
  *  - `createLead` over HTTP with auto-enrollment in the default 5-email sequence, 32 concurrent clients (in a
  *    child process), vs raw `pg` doing the same inserts (lead, its timeline row, enrollment, 5 emails, the
  *    enrollment's timeline row) in one transaction per lead at the same concurrency (ratio >= 0.5);
- *  - `importLeads` of 10,000 leads per call, including their 50,000 emails (>= 10,000 leads/s).
+ *  - `importLeads` of 10,000 leads per call, including their 50,000 emails (>= 10,000 leads/s), interleaved with a
+ *    baseline writing the same rows by raw `pg` COPY in one transaction (bench/intake-copy.ts), and the ratio.
  * Afterwards the database must hold exactly the rows the answered requests promise.
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { LoadRequest, LoadSummary } from './http-load.js';
+import { copyImport, copyTarget, type ImportInput } from './intake-copy.js';
 import { type BenchResult, type BenchRow, latencySeries, percentile, startBenchApp, startBenchDatabase, gql } from './support.js';
 
 const CLIENTS = 32;
 const LEADS_PER_ROUND = 4_000;
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.INTAKE_ROUNDS ?? 3);
 const IMPORT_ROWS = 10_000;
-const IMPORTS = 3;
+const IMPORTS = Number(process.env.INTAKE_IMPORTS ?? 3);
 const EMAILS_PER_LEAD = 5;
 
 export async function run(): Promise<BenchResult> {
@@ -41,7 +43,9 @@ export async function run(): Promise<BenchResult> {
     };
     const viaApi = await company('Intake via API');
     const viaPg = await company('Intake via raw pg');
+    const viaCopy = await company('Intake via COPY');
     const sequenceId = await defaultSequence(pool, viaPg.id);
+    const copyInto = await copyTarget(pool, viaCopy.id);
 
     // Warm-up: the JIT, the connection pools and PostgreSQL's caches, for both sides.
     await createLeads(app.server.url, viaApi.key, 500);
@@ -67,16 +71,25 @@ export async function run(): Promise<BenchResult> {
       50,
     );
 
+    // Interleaved, the baseline first each round: both see the same machine and the same table sizes.
     const imports: number[] = [];
+    const copies: number[] = [];
     for (let i = 0; i < IMPORTS; i++) {
+      const copied = await copyImport(pool, copyInto, importInputs(`copy${i}-`));
+      copies.push(copied);
       const rate = await importLeads(app.server.url, viaApi.key, `import${i}-`);
       imports.push(rate);
-      step(`import ${i + 1}: ${rate.toFixed(0)} leads/s`);
+      step(`import ${i + 1}: importLeads ${rate.toFixed(0)} leads/s, COPY baseline ${copied.toFixed(0)} leads/s`);
     }
+    const importRatio = percentile(
+      copies.map((copied, i) => imports[i]! / copied),
+      50,
+    );
 
     const expectedLeads = 500 + ROUNDS * LEADS_PER_ROUND + IMPORTS * IMPORT_ROWS;
-    const missing = await missingRows(pool, viaApi.id, expectedLeads);
+    const missing = (await missingRows(pool, viaApi.id, expectedLeads)) + (await missingRows(pool, viaCopy.id, IMPORTS * IMPORT_ROWS));
     const importRate = percentile(imports, 50);
+    const differences = await shapeDifferences(pool, { id: viaApi.id, prefix: 'import' }, { id: viaCopy.id, prefix: 'copy' });
     const rows: BenchRow[] = [
       {
         bench: 'intake',
@@ -93,6 +106,21 @@ export async function run(): Promise<BenchResult> {
         unit: 'leads/s',
         target: '>= 10000',
         pass: importRate >= 10_000,
+      },
+      {
+        bench: 'intake',
+        metric: `raw pg COPY of the same rows (leads, timeline, enrollments, emails), one transaction per ${IMPORT_ROWS.toLocaleString('en')} (baseline, median)`,
+        value: percentile(copies, 50),
+        unit: 'leads/s',
+      },
+      { bench: 'intake', metric: 'importLeads / COPY baseline (median of per-round ratios)', value: importRatio, unit: 'ratio' },
+      {
+        bench: 'intake',
+        metric: 'kinds of row where the COPY baseline and importLeads differ (must be 0)',
+        value: differences,
+        unit: 'kinds',
+        target: '= 0',
+        pass: differences === 0,
       },
       { bench: 'intake', metric: 'failed createLead requests (must be 0)', value: failed, unit: 'requests', target: '= 0', pass: failed === 0 },
       {
@@ -201,13 +229,18 @@ async function rawInserts(pool: pg.Pool, companyId: string, sequenceId: string, 
   return { rate: count / ((performance.now() - started) / 1000), latencies };
 }
 
-/** One `importLeads` call of IMPORT_ROWS new leads; leads/s from request start to answer. */
-async function importLeads(url: string, key: string, prefix: string): Promise<number> {
-  const inputs = Array.from({ length: IMPORT_ROWS }, (_, i) => ({
+/** IMPORT_ROWS new leads as an import sends them. */
+function importInputs(prefix: string): ImportInput[] {
+  return Array.from({ length: IMPORT_ROWS }, (_, i) => ({
     email: `${prefix}${i}@example.com`,
     firstName: `Lead${i}`,
     attributes: { source: 'import', rank: i },
   }));
+}
+
+/** One `importLeads` call of IMPORT_ROWS new leads; leads/s from request start to answer. */
+async function importLeads(url: string, key: string, prefix: string): Promise<number> {
+  const inputs = importInputs(prefix);
   const body = JSON.stringify({ query: 'mutation($i: [LeadInput!]!) { importLeads(inputs: $i) { created duplicates invalid } }', variables: { i: inputs } });
   const started = performance.now();
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
@@ -217,7 +250,7 @@ async function importLeads(url: string, key: string, prefix: string): Promise<nu
   return IMPORT_ROWS / (elapsed / 1000);
 }
 
-/** Leads, enrollments and emails the API company should have but does not (or has too many of). */
+/** Leads, enrollments and emails a company should have but does not (or has too many of). */
 async function missingRows(pool: pg.Pool, companyId: string, leads: number): Promise<number> {
   const { rows } = await pool.query<{ leads: number; enrollments: number; emails: number }>(
     `select (select count(*)::int from lead where company_id = $1) as leads,
@@ -227,4 +260,34 @@ async function missingRows(pool: pg.Pool, companyId: string, leads: number): Pro
   );
   const { leads: l, enrollments: e, emails: m } = rows[0]!;
   return Math.abs(leads - l) + Math.abs(leads - e) + Math.abs(leads * EMAILS_PER_LEAD - m);
+}
+
+/**
+ * Whether the COPY baseline wrote the same rows as importLeads: per company, the imported leads' rows grouped by
+ * everything but ids, addresses and instants (table, type or status, reason, number, schedule offset, data keys),
+ * with their counts. Returns how many groups differ; 0 means the baseline does exactly intake's work.
+ */
+async function shapeDifferences(pool: pg.Pool, a: { id: string; prefix: string }, b: { id: string; prefix: string }): Promise<number> {
+  const shape = async ({ id, prefix }: { id: string; prefix: string }) => {
+    const { rows } = await pool.query<{ kind: string; n: string }>(
+      `with leads as (select id, created_at from lead where company_id = $1 and email like $2 || '%')
+       select kind, count(*) as n from (
+         select 'lead ' || l.score || ' ' || (l.attributes ? 'rank') || ' ' || coalesce(l.first_name like 'Lead%', false) || ' ' || (l.updated_at = l.created_at) as kind
+         from lead l join leads using (id)
+         union all
+         select 'activity ' || a.type || ' ' || a.reason || ' ' || coalesce((select string_agg(k, ',' order by k) from jsonb_object_keys(a.data) k), '-') || ' ' || (a.occurred_at = l.created_at)
+         from activity a join leads l on l.id = a.lead_id where a.company_id = $1
+         union all
+         select 'enrollment ' || e.status || ' ' || (e.started_at = l.created_at)
+         from enrollment e join leads l on l.id = e.lead_id where e.company_id = $1
+         union all
+         select 'email ' || m.email_number || ' ' || m.status || ' ' || (m.scheduled_send_date - l.created_at)
+         from sequence_email m join leads l on l.id = m.lead_id where m.company_id = $1
+       ) t group by kind`,
+      [id, prefix],
+    );
+    return new Map(rows.map((r) => [r.kind, Number(r.n)]));
+  };
+  const [left, right] = await Promise.all([shape(a), shape(b)]);
+  return [...new Set([...left.keys(), ...right.keys()])].filter((kind) => left.get(kind) !== right.get(kind)).length;
 }

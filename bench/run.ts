@@ -16,11 +16,17 @@ const MINUTE = 60_000;
 /** `named`: runs only when named (`npm run bench -- faults`), not in a run of all. */
 const benches: Array<{ name: string; limitMs: number; named?: true; load: () => Promise<{ run: () => Promise<BenchResult> }> }> = [
   { name: 'intake', limitMs: 5 * MINUTE, load: () => import('./intake.bench.js') },
+  { name: 'api', limitMs: 10 * MINUTE, load: () => import('./api.bench.js') },
   { name: 'delivery', limitMs: 5 * MINUTE, load: () => import('./delivery.bench.js') },
   { name: 'realtime', limitMs: 3 * MINUTE, load: () => import('./realtime.bench.js') },
   { name: 'tracking', limitMs: 3 * MINUTE, load: () => import('./tracking.bench.js') },
-  { name: 'scale', limitMs: 25 * MINUTE, load: () => import('./scale.bench.js') },
+  { name: 'replies', limitMs: 5 * MINUTE, load: () => import('./replies.bench.js') },
+  // The seed alone (10 million events, the rollups rebuilt) takes a quarter of an hour on 2 cores.
+  { name: 'scale', limitMs: 45 * MINUTE, load: () => import('./scale.bench.js') },
+  { name: 'counting', limitMs: 10 * MINUTE, load: () => import('./counting.bench.js') },
   { name: 'soak', limitMs: 20 * MINUTE, load: () => import('./soak.bench.js') },
+  // 10,000 events into the page in headless Chromium (at 10× the issue's 1,000/min by default; see the file).
+  { name: 'dashboard', limitMs: 15 * MINUTE, load: () => import('./dashboard.bench.js') },
   // FAULTS_SECONDS (600) of load under faults, then up to SETTLE_SECONDS (240) for the last emails to leave.
   { name: 'faults', limitMs: 30 * MINUTE, named: true, load: () => import('./faults.bench.js') },
 ];
