@@ -104,7 +104,7 @@ describe('the address an email went to', () => {
       }),
     )!;
     const outcome = await applySesEvent(t.app.orm.em.fork(), { dedupeKey: randomUUID(), event, now: t.clock.now() });
-    expect(outcome).toEqual({ result: 'processed', emailId: sent.emailId });
+    expect(outcome).toEqual({ result: 'processed', emailId: sent.emailId, companyId: tenant.companyId });
     expect(await suppressed()).toEqual({ 'old-bounce@example.com': 'HARD_BOUNCE' });
 
     const complaint = readSesEvent(

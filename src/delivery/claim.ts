@@ -25,7 +25,7 @@ const PAUSED_ENROLLMENT = statusIn('en.status', [EnrollmentStatus.PAUSED]);
  *
  * Fair between companies: a first pass gives every company at most `share` of its oldest due emails (so one
  * company's 100,000-lead import cannot starve another's welcome email), a second pass fills the rest of the
- * batch in due order from the companies that got their whole share (no other company has more due emails).
+ * batch in due order from the companies the first pass served.
  *
  * A company the deliverability guard paused is skipped by both (src/delivery/guard/): its due emails stay PENDING,
  * untouched, until the operator resumes it, while every other company goes on.
@@ -49,10 +49,11 @@ export async function claimDueEmails(em: EntityManager, input: { now: Date; limi
         ${markClaimed(input)}`,
   );
   const rest = input.limit - fair.length;
-  // Only a company that got its whole share can have more due emails, so the fill reads those companies' due
-  // emails alone, each from its own due index: walking the global due index instead would pass every email that
-  // waits first (a paused company's backlog: 50 ms per claim for 20,000 of them).
-  const full = companiesAtShare(fair, input.share);
+  // The fill reads the due emails of the companies the fair pass served, each from its own due index: walking the
+  // global due index instead would pass every email that waits first (a paused company's backlog: 50 ms per claim
+  // for 20,000 of them). Not only those that got a whole share: another claimer holding some of a company's rows
+  // makes its share come back short though more are due, and a batch left short ends a dispatch run early.
+  const full = [...new Set(fair.map((email) => email.company_id))];
   if (rest <= 0 || full.length === 0) return fair;
   // The fair part is claimed (committed) already: should the fill fail, the batch goes on with it rather than
   // leaving it SENDING, unowned, until its lease runs out.
@@ -79,13 +80,6 @@ export async function claimDueEmails(em: EntityManager, input: { now: Date; limi
     return [];
   });
   return [...fair, ...filled];
-}
-
-/** The companies of which the fair pass claimed a whole share: the only ones that may have more due emails. */
-function companiesAtShare(claimed: ClaimedEmail[], share: number): string[] {
-  const perCompany = new Map<string, number>();
-  for (const email of claimed) perCompany.set(email.company_id, (perCompany.get(email.company_id) ?? 0) + 1);
-  return [...perCompany].filter(([, count]) => count >= share).map(([companyId]) => companyId);
 }
 
 /** Due emails the claim reads whole to learn which companies have some; a larger due set is a backlog. */
