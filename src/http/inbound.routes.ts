@@ -3,10 +3,10 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest }
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../core/config.js';
 import type { EmailProvider } from '../delivery/email-provider.js';
-import { CertificateUnavailableError, parseSnsMessage, SnsVerifier, visitSubscribeUrl, type SnsMessage } from '../delivery/ses-events/sns.js';
+import type { SnsMessage } from '../delivery/ses-events/sns.js';
 import { readInboundNotification } from '../replies/inbound-notification.js';
 import { processInbound } from '../replies/replies.service.js';
-import { handleSubscription, refuse, type SesWebhookHooks } from './ses-events.routes.js';
+import { snsGate, type SnsWebhookHooks } from './sns-webhook.js';
 
 export interface InboundWebhookDeps {
   orm: MikroORM;
@@ -15,7 +15,7 @@ export interface InboundWebhookDeps {
   /** Forwards replies to companies (SES `SendEmail`, raw content). */
   provider: EmailProvider;
   /** The same replaceable AWS calls as the SES events webhook (tests inject both). */
-  hooks?: SesWebhookHooks;
+  hooks?: SnsWebhookHooks;
 }
 
 /**
@@ -45,50 +45,16 @@ export function registerInboundWebhook(http: FastifyInstance, deps: InboundWebho
 }
 
 function inboundHandler(deps: InboundWebhookDeps) {
-  const verifier = new SnsVerifier({ clock: deps.clock, fetchCertificate: deps.hooks?.fetchCertificate });
-  const confirm = deps.hooks?.confirmSubscription ?? visitSubscribeUrl;
-  const topics = new Set(deps.config.inbound.snsTopicArns);
-
+  const gate = snsGate({
+    topics: deps.config.inbound.snsTopicArns,
+    topicSetting: 'INBOUND_SNS_TOPIC_ARNS',
+    label: 'inbound webhook',
+    clock: deps.clock,
+    hooks: deps.hooks,
+  });
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (topics.size === 0) return refuse(reply, 403, 'FORBIDDEN', 'topic not accepted');
-    let decoded: unknown;
-    try {
-      decoded = JSON.parse(typeof request.body === 'string' ? request.body : '');
-    } catch {
-      return refuse(reply, 400, 'BAD_REQUEST', 'Malformed JSON body');
-    }
-    const parsed = parseSnsMessage(decoded);
-    if (!parsed.ok) {
-      request.log.warn({ reason: parsed.reason }, 'inbound webhook: refused an SNS message');
-      return parsed.status === 403
-        ? refuse(reply, 403, 'FORBIDDEN', 'invalid signature')
-        : refuse(reply, 400, 'BAD_REQUEST', `Not an SNS message: ${parsed.reason}`);
-    }
-    const message = parsed.message;
-    const log = request.log.child({ snsMessageId: message.MessageId, snsType: message.Type });
-    const typeHeader = request.headers['x-amz-sns-message-type'];
-    if (typeHeader !== undefined && typeHeader !== message.Type) return refuse(reply, 400, 'BAD_REQUEST', 'x-amz-sns-message-type does not match Type');
-    // Before the signature: an unexpected topic costs no certificate fetch, and its subscription is never confirmed.
-    if (!topics.has(message.TopicArn)) {
-      log.warn({ topicArn: message.TopicArn }, 'inbound webhook: message from a topic not in INBOUND_SNS_TOPIC_ARNS');
-      return refuse(reply, 403, 'FORBIDDEN', 'topic not accepted');
-    }
-    try {
-      if (!(await verifier.verify(message))) {
-        log.warn({ signingCertUrl: message.SigningCertURL }, 'inbound webhook: invalid SNS signature');
-        return refuse(reply, 403, 'FORBIDDEN', 'invalid signature');
-      }
-    } catch (error) {
-      if (!(error instanceof CertificateUnavailableError)) throw error;
-      log.error({ err: error }, 'inbound webhook: signing certificate unavailable');
-      return refuse(reply, 503, 'SERVICE_UNAVAILABLE', 'signing certificate unavailable');
-    }
-    if (message.Type === 'SubscriptionConfirmation') return handleSubscription(confirm, message, reply, log);
-    if (message.Type === 'UnsubscribeConfirmation') {
-      log.warn({ topicArn: message.TopicArn }, 'inbound webhook: the SNS subscription was removed');
-      return reply.send({ status: 'ignored' });
-    }
-    return handleMail(deps, message, reply, log);
+    const accepted = await gate(request, reply);
+    return accepted ? handleMail(deps, accepted.message, reply, accepted.log) : reply;
   };
 }
 

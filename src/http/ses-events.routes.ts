@@ -2,27 +2,13 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../core/config.js';
-import { errorBody } from '../core/error-body.js';
 import { readSesEvent } from '../delivery/ses-events/ses-event.js';
 import { applySesEvent } from '../delivery/ses-events/ses-events.service.js';
-import {
-  CertificateUnavailableError,
-  isSnsUrl,
-  isSubscribeUrlFor,
-  parseSnsMessage,
-  SnsVerifier,
-  visitSubscribeUrl,
-  type CertificateFetcher,
-  type SnsMessage,
-} from '../delivery/ses-events/sns.js';
+import type { SnsMessage } from '../delivery/ses-events/sns.js';
+import { snsGate, type SnsWebhookHooks } from './sns-webhook.js';
 
-/** Replaceable network calls of the SES webhook; tests inject both (nothing here may reach AWS). */
-export interface SesWebhookHooks {
-  /** Fetches a signing certificate's PEM; called only for https URLs on Amazon SNS hosts. Default: HTTPS GET with a timeout. */
-  fetchCertificate?: CertificateFetcher;
-  /** Confirms a subscription by visiting its SubscribeURL; called only for Amazon SNS hosts. Default: HTTPS GET with a timeout. */
-  confirmSubscription?: (subscribeUrl: string) => Promise<void>;
-}
+/** The SES events webhook's replaceable AWS calls (tests inject both; the inbound webhook takes the same). */
+export type SesWebhookHooks = SnsWebhookHooks;
 
 const BODY_LIMIT = 256 * 1024;
 
@@ -52,56 +38,18 @@ export interface SesWebhookDeps {
   hooks?: SesWebhookHooks;
 }
 
-/** Reads, checks (type, topic, signature) and dispatches one SNS message. */
+/** Checks one SNS message (sns-webhook.ts) and applies it when it is a notification. */
 function sesWebhookHandler(deps: SesWebhookDeps) {
-  const verifier = new SnsVerifier({ clock: deps.clock, fetchCertificate: deps.hooks?.fetchCertificate });
-  const confirm = deps.hooks?.confirmSubscription ?? visitSubscribeUrl;
-  const topics = new Set(deps.config.ses.snsTopicArns);
-
+  const gate = snsGate({
+    topics: deps.config.ses.snsTopicArns,
+    topicSetting: 'SES_SNS_TOPIC_ARNS',
+    label: 'SES webhook',
+    clock: deps.clock,
+    hooks: deps.hooks,
+  });
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    // No list, no webhook: nothing is read, fetched, confirmed or changed.
-    if (topics.size === 0) return refuse(reply, 403, 'FORBIDDEN', 'topic not accepted');
-    let decoded: unknown;
-    try {
-      decoded = JSON.parse(typeof request.body === 'string' ? request.body : '');
-    } catch {
-      return refuse(reply, 400, 'BAD_REQUEST', 'Malformed JSON body');
-    }
-    const parsed = parseSnsMessage(decoded);
-    if (!parsed.ok) {
-      request.log.warn({ reason: parsed.reason }, 'SES webhook: refused an SNS message');
-      return parsed.status === 403
-        ? refuse(reply, 403, 'FORBIDDEN', 'invalid signature')
-        : refuse(reply, 400, 'BAD_REQUEST', `Not an SNS message: ${parsed.reason}`);
-    }
-    const message = parsed.message;
-    const log = request.log.child({ snsMessageId: message.MessageId, snsType: message.Type });
-    const typeHeader = request.headers['x-amz-sns-message-type'];
-    if (typeHeader !== undefined && typeHeader !== message.Type) return refuse(reply, 400, 'BAD_REQUEST', 'x-amz-sns-message-type does not match Type');
-    // Checked before the signature: an unexpected topic costs no certificate fetch, and its subscription is never confirmed.
-    if (!topics.has(message.TopicArn)) {
-      log.warn({ topicArn: message.TopicArn }, 'SES webhook: message from a topic not in SES_SNS_TOPIC_ARNS');
-      return refuse(reply, 403, 'FORBIDDEN', 'topic not accepted');
-    }
-    try {
-      if (!(await verifier.verify(message))) {
-        log.warn({ signingCertUrl: message.SigningCertURL }, 'SES webhook: invalid SNS signature');
-        return refuse(reply, 403, 'FORBIDDEN', 'invalid signature');
-      }
-    } catch (error) {
-      if (!(error instanceof CertificateUnavailableError)) throw error;
-      log.error({ err: error }, 'SES webhook: signing certificate unavailable');
-      return refuse(reply, 503, 'SERVICE_UNAVAILABLE', 'signing certificate unavailable');
-    }
-    switch (message.Type) {
-      case 'Notification':
-        return handleNotification(deps, message, reply, log);
-      case 'SubscriptionConfirmation':
-        return handleSubscription(confirm, message, reply, log);
-      case 'UnsubscribeConfirmation':
-        log.warn({ topicArn: message.TopicArn }, 'SES webhook: the SNS subscription was removed');
-        return reply.send({ status: 'ignored' });
-    }
+    const accepted = await gate(request, reply);
+    return accepted ? handleNotification(deps, accepted.message, reply, accepted.log) : reply;
   };
 }
 
@@ -119,30 +67,4 @@ async function handleNotification(deps: SesWebhookDeps, message: SnsMessage, rep
     'SES event',
   );
   return reply.send({ status: outcome.result });
-}
-
-/** Confirms a listed, signed topic's subscription (shared with the inbound webhook). */
-export async function handleSubscription(confirm: (subscribeUrl: string) => Promise<void>, message: SnsMessage, reply: FastifyReply, log: FastifyBaseLogger) {
-  const url = message.SubscribeURL!;
-  if (!isSnsUrl(url)) {
-    log.warn('SES webhook: SubscribeURL is not an Amazon SNS URL; not confirmed');
-    return refuse(reply, 400, 'BAD_REQUEST', 'SubscribeURL is not an Amazon SNS URL');
-  }
-  if (!isSubscribeUrlFor(url, message.TopicArn)) {
-    log.warn({ topicArn: message.TopicArn }, 'SES webhook: SubscribeURL does not confirm this topic; not confirmed');
-    return refuse(reply, 400, 'BAD_REQUEST', 'SubscribeURL does not confirm this topic');
-  }
-  try {
-    await confirm(url);
-  } catch (error) {
-    log.error({ err: error, topicArn: message.TopicArn }, 'SES webhook: could not confirm the SNS subscription');
-    return refuse(reply, 502, 'BAD_GATEWAY', 'could not confirm the subscription');
-  }
-  log.info({ topicArn: message.TopicArn }, 'SES webhook: SNS subscription confirmed');
-  return reply.send({ status: 'confirmed' });
-}
-
-/** The app's error shape, with nothing more than `message`. */
-export function refuse(reply: FastifyReply, status: number, code: string, message: string) {
-  return reply.status(status).send(errorBody(message, code));
 }
