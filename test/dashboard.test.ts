@@ -42,8 +42,6 @@ describe.skipIf(chromiumMissing)('the dashboard in headless Chromium', () => {
   let gql: GraphQLClient;
   let demoKey: string;
   let dispatcher: Dispatcher;
-  let hasAnalytics = false;
-  let hasDeliverability = false;
   const contexts: BrowserContext[] = [];
   /** Console lines about the CSP or Trusted Types: the page must never break its own policy. */
   const policyViolations: string[] = [];
@@ -68,9 +66,6 @@ describe.skipIf(chromiumMissing)('the dashboard in headless Chromium', () => {
     demoKey = t.app.demo!.apiKey;
     gql = t.as(demoKey);
     dispatcher = sesDispatcher(t, mailbox, 'dashboard-test');
-    const types = ok(await gql(`{ a: __type(name: "SequenceAnalytics") { name } d: __type(name: "Deliverability") { name } }`));
-    hasAnalytics = types.a !== null;
-    hasDeliverability = types.d !== null;
     browser = await launchChromium([`--host-resolver-rules=MAP ${OTHER_HOST} 127.0.0.1`]);
     await mkdir(SHOTS, { recursive: true });
   }, 180_000);
@@ -373,8 +368,7 @@ describe.skipIf(chromiumMissing)('the dashboard in headless Chromium', () => {
     ).toMatchObject({ status: 'PAUSED' });
   });
 
-  it("shows the funnel with the analytics API's numbers", async (context) => {
-    if (!hasAnalytics) return context.skip('the analytics API (sequenceAnalytics) is not in this schema yet');
+  it("shows the funnel with the analytics API's numbers", async () => {
     const page = await signedIn('sequences');
     const funnel = page.getByTestId('funnel');
     await funnel.waitFor();
@@ -400,8 +394,7 @@ describe.skipIf(chromiumMissing)('the dashboard in headless Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'sequences.png'), fullPage: true });
   });
 
-  it('shows deliverability against its levels', async (context) => {
-    if (!hasDeliverability) return context.skip('the deliverability API is not in this schema yet');
+  it('shows deliverability against its levels', async () => {
     const page = await signedIn('deliverability');
     await page.getByTestId('deliverability-state').waitFor();
     expect(await page.getByTestId('deliverability-state').textContent()).toContain('healthy');
@@ -411,7 +404,7 @@ describe.skipIf(chromiumMissing)('the dashboard in headless Chromium', () => {
   it('has no serious accessibility violations in any view (axe-core)', async () => {
     const leadId = await createLead('axe@example.com');
     const page = await signedIn('feed');
-    const views = ['feed', 'leads', `leads/${leadId}`, ...(hasAnalytics ? ['sequences'] : []), ...(hasDeliverability ? ['deliverability'] : [])];
+    const views = ['feed', 'leads', `leads/${leadId}`, 'sequences', 'deliverability'];
     for (const view of views) {
       await page.goto(`http://127.0.0.1:${t.app.server.port}/dashboard/#${view}`);
       await page.locator('main h2').first().waitFor();
