@@ -122,3 +122,32 @@ describe('tokens never reach the log', () => {
     expect(redactTokens('/graphql?query=x')).toBe('/graphql?query=x');
   });
 });
+
+/** Credentials logged by field never reach the line, in the objects a line carries or in a child logger's bindings. */
+describe('credentials never reach the log', () => {
+  const lines: string[] = [];
+  const capture: DestinationStream = { write: (line: string) => void lines.push(line) };
+  const log = createLogger({ logLevel: 'info' }, capture);
+  const SECRET = 'lnk_s3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS';
+
+  it('censors connectionParams whole and each credential field one level down, and leaves the caller its objects', () => {
+    const created = { id: 'k1', secret: SECRET, name: 'bench' };
+    const headers = { authorization: `Bearer ${SECRET}`, accept: '*/*' };
+    log.info({ created, headers, connectionParams: { apiKey: SECRET }, user: { password: SECRET, apiKey: SECRET } }, 'made a key');
+    log.child({ reqId: 'r1', connectionParams: { authorization: `Bearer ${SECRET}` } }).warn({ socket: { apiKey: SECRET } }, 'child');
+    log.info({ connectionParams: `Bearer ${SECRET}` }, 'a string');
+    const text = lines.join('');
+    expect(text).not.toContain(SECRET);
+    const [first, second] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(first).toMatchObject({
+      created: { id: 'k1', secret: '[redacted]', name: 'bench' },
+      headers: { authorization: '[redacted]', accept: '*/*' },
+      connectionParams: '[redacted]',
+      user: { password: '[redacted]', apiKey: '[redacted]' },
+    });
+    expect(second).toMatchObject({ reqId: 'r1', connectionParams: '[redacted]', socket: { apiKey: '[redacted]' } });
+    // What was logged is the caller's, unchanged.
+    expect(created.secret).toBe(SECRET);
+    expect(headers.authorization).toBe(`Bearer ${SECRET}`);
+  });
+});

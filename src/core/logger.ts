@@ -49,6 +49,27 @@ function serializeRequest(request: LoggedRequest) {
   };
 }
 
+const CENSORED = '[redacted]';
+/** Fields that hold a credential in any object a line carries (`{ created: { secret } }`, `{ headers: { authorization } }`). */
+const CREDENTIAL_FIELDS = ['secret', 'apiKey', 'password', 'authorization'] as const;
+
+/**
+ * A logged object with each CREDENTIAL_FIELDS of the objects it carries censored. Copies only what it censors. `req`
+ * and `connectionParams` are left to their serializers; errors to pino's.
+ */
+function censorCredentials(object: Record<string, unknown>): Record<string, unknown> {
+  let censored: Record<string, unknown> | undefined;
+  for (const key of Object.keys(object)) {
+    const value = object[key];
+    if (typeof value !== 'object' || value === null || key === 'req' || Array.isArray(value) || value instanceof Error) continue;
+    const inner = value as Record<string, unknown>;
+    let copy: Record<string, unknown> | undefined;
+    for (const field of CREDENTIAL_FIELDS) if (inner[field] !== undefined) (copy ??= { ...inner })[field] = CENSORED;
+    if (copy) (censored ??= { ...object })[key] = copy;
+  }
+  return censored ?? object;
+}
+
 /**
  * JSON logs (in development, the same lines made readable by pino-pretty: one line per event, local time, colours on
  * a terminal; `LOG_FORMAT` chooses). Credentials are redacted wherever they could appear: by field (authorization headers, connection
@@ -59,11 +80,12 @@ function serializeRequest(request: LoggedRequest) {
 export function createLogger(config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'logFormat'>>, destination?: DestinationStream): Logger {
   const options = {
     level: config.logLevel,
-    redact: {
-      paths: ['req.headers.authorization', 'headers.authorization', 'connectionParams', '*.secret', '*.apiKey', '*.password'],
-      censor: '[redacted]',
-    },
-    serializers: { req: serializeRequest },
+    // Credentials by field, as a formatter rather than pino's `redact` paths: those cost ~8 µs a line (a wildcard path
+    // runs its redactor on every key of every line, and on every child logger's bindings, one per request), which was
+    // a third of what Fastify itself spends on a request (issue #19).
+    formatters: { log: censorCredentials },
+    // Serializers apply to child loggers' bindings too: a WebSocket's `connectionParams` may carry its API key.
+    serializers: { req: serializeRequest, connectionParams: () => CENSORED },
     hooks: { streamWrite: redactTokens },
   };
   const stream = config.logFormat === 'pretty' ? pretty(destination) : destination;
