@@ -192,7 +192,10 @@ function within<T>(ms: number, promise: Promise<T>): Promise<T> {
 }
 
 describe('the key cache itself (src/auth/key-cache.ts)', () => {
-  const key = (n: number): KnownKey => ({ apiKeyId: `key-${n}`, companyId: `company-${n % 2}`, company: { id: `company-${n % 2}` } });
+  const key = (n: number): KnownKey => {
+    const company = { id: `company-${n % 2}` };
+    return { apiKeyId: `key-${n}`, companyId: company.id, company, view: Object.freeze(company) as unknown as KnownKey['view'] };
+  };
   /** A cache whose reads are counted, on a clock the test moves. */
   const setup = (options: { maxKeys?: number; trusted?: () => boolean } = {}) => {
     let now = 0;

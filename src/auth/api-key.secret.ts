@@ -12,7 +12,12 @@ export function generateSecret(): string {
 }
 
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return digestOf(secret).toString('hex');
+}
+
+/** SHA-256 of a presented credential: `hashSecret` is its hex, and `sameDigest` compares it. */
+export function digestOf(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
 }
 
 export function looksLikeApiKey(token: string): boolean {
@@ -24,9 +29,10 @@ export function displayPrefix(secret: string): string {
   return secret.slice(0, PREFIX.length + 8);
 }
 
-/** Constant-time comparison for the operator token. */
-export function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+/**
+ * Constant-time comparison of two digests (`digestOf`): for the operator token, whose digest is computed once, against
+ * the digest of what a request presents, which is also its API key hash (one SHA-256 per request).
+ */
+export function sameDigest(given: Buffer, expected: Buffer): boolean {
+  return timingSafeEqual(given, expected);
 }

@@ -3,8 +3,9 @@ import type { Secret } from '../core/config.js';
 import { UnauthenticatedError } from '../core/errors.js';
 import { AuthErrorReason } from '../core/error-reasons.js';
 import { Company } from '../model/company.entity.js';
+import { detachedReader } from '../db/rows.js';
 import { columnsOf, prepared, query, sql } from '../db/sql.js';
-import { hashSecret, looksLikeApiKey, sameSecret } from './api-key.secret.js';
+import { digestOf, looksLikeApiKey, sameDigest } from './api-key.secret.js';
 import { REFUSAL_MESSAGES, isKnownKey, type ApiKeyCache, type KeyLookup, type KeyRefusal, type KnownKey } from './key-cache.js';
 
 /** Who is calling. Resolved once per request (or WebSocket connection) from the bearer token. */
@@ -14,10 +15,13 @@ export type Auth =
   | { readonly kind: 'operator' }
   | { readonly kind: 'company'; readonly companyId: string; readonly apiKeyId: string };
 
-/** A request's caller, and for an API key its company's row (to hydrate only when a resolver asks for the company). */
+/**
+ * A request's caller, and for an API key its company's row (to hydrate only when a resolver asks for the company) and
+ * the same as a read-only entity (for answers that only read it).
+ */
 export interface Authenticated {
   readonly auth: Auth;
-  readonly company?: Readonly<Record<string, unknown>>;
+  readonly company?: Pick<KnownKey, 'company' | 'view'>;
 }
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
@@ -29,8 +33,8 @@ const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
  */
 export async function authenticate(header: unknown, em: EntityManager, operatorToken: Secret): Promise<Auth> {
   const caller = callerOf(header, operatorToken);
-  if (typeof caller !== 'string') return caller;
-  const found = await loadKey(em, hashSecret(caller));
+  if (!('hash' in caller)) return caller;
+  const found = await loadKey(em, caller.hash);
   if (!isKnownKey(found)) return refused(found);
   // The company comes with it: resolvers that need it then find it in the identity map.
   em.map(Company, { ...found.company });
@@ -43,11 +47,11 @@ export async function authenticate(header: unknown, em: EntityManager, operatorT
  */
 export async function authenticateRequest(header: unknown, fork: () => EntityManager, operatorToken: Secret, cache: ApiKeyCache): Promise<Authenticated> {
   const caller = callerOf(header, operatorToken);
-  if (typeof caller !== 'string') return { auth: caller };
-  const hash = hashSecret(caller);
+  if (!('hash' in caller)) return { auth: caller };
+  const { hash } = caller;
   const found = await cache.lookup(hash, () => loadKey(fork(), hash));
   if (!isKnownKey(found)) return { auth: refused(found) };
-  return { auth: { kind: 'company', companyId: found.companyId, apiKeyId: found.apiKeyId }, company: found.company };
+  return { auth: { kind: 'company', companyId: found.companyId, apiKeyId: found.apiKeyId }, company: found };
 }
 
 /** The bearer value of a graphql-ws `connectionParams`: `{ authorization: "Bearer …" }` or `{ apiKey: "…" }`. */
@@ -59,17 +63,30 @@ export function bearerFromConnectionParams(params: Readonly<Record<string, unkno
   return undefined;
 }
 
-/** The Auth that needs no lookup (anonymous, malformed, operator, not shaped like a key), or the API key to look up. */
-function callerOf(header: unknown, operatorToken: Secret): Auth | string {
+// The operator token's digest, computed once per configured token.
+const operatorDigests = new WeakMap<Secret, Buffer>();
+
+function operatorDigest(token: Secret): Buffer {
+  let digest = operatorDigests.get(token);
+  if (!digest) operatorDigests.set(token, (digest = digestOf(token.reveal())));
+  return digest;
+}
+
+/**
+ * The Auth that needs no lookup (anonymous, malformed, operator, not shaped like a key), or the hash of the API key to
+ * look up. The token is hashed once: that digest is compared with the operator's and is the key's stored hash.
+ */
+function callerOf(header: unknown, operatorToken: Secret): Auth | { hash: string } {
   if (header === undefined || header === null || header === '') return { kind: 'anonymous' };
   const match = typeof header === 'string' ? BEARER.exec(header) : null;
   if (!match) {
     return invalid(AuthErrorReason.MALFORMED_AUTHORIZATION, 'The Authorization header must be "Bearer <api key>"');
   }
   const token = match[1]!;
-  if (sameSecret(token, operatorToken.reveal())) return { kind: 'operator' };
+  const digest = digestOf(token);
+  if (sameDigest(digest, operatorDigest(operatorToken))) return { kind: 'operator' };
   if (!looksLikeApiKey(token)) return invalid(AuthErrorReason.API_KEY_UNKNOWN, 'Unknown API key');
-  return token;
+  return { hash: digest.toString('hex') };
 }
 
 /** One prepared statement: the key and its company's row, by the secret's hash. */
@@ -82,7 +99,7 @@ async function loadKey(em: EntityManager, hash: string): Promise<KeyLookup> {
   if (!row) return AuthErrorReason.API_KEY_UNKNOWN;
   if (row.api_key_revoked_at) return AuthErrorReason.API_KEY_REVOKED;
   const { api_key_id: apiKeyId, api_key_revoked_at: _revokedAt, ...company } = row;
-  const known: KnownKey = { apiKeyId, companyId: row.id, company };
+  const known: KnownKey = { apiKeyId, companyId: row.id, company, view: detachedReader(em, Company)(company) };
   return known;
 }
 

@@ -1,4 +1,5 @@
 import { AuthErrorReason } from '../core/error-reasons.js';
+import type { Company } from '../model/company.entity.js';
 
 /** What a request needs of its API key: whose it is, and its company's row as the database had it. */
 export interface KnownKey {
@@ -6,6 +7,8 @@ export interface KnownKey {
   readonly companyId: string;
   /** The company's columns by name (as `columnsOf` selects them); copied before anything hydrates it. */
   readonly company: Readonly<Record<string, unknown>>;
+  /** The same row as a read-only entity (src/db/rows.ts), made once per read: what `viewer` answers. */
+  readonly view: Readonly<Company>;
 }
 
 /** Why a bearer token that looks like a key authenticates nothing. */

@@ -24,8 +24,8 @@ export async function createCompany({ em }: Scope, input: CreateCompanyInput): P
 }
 
 /** The calling company (`viewer`). */
-export function getCompany(scope: CompanyScope): Promise<Company> {
-  return scope.company();
+export function getCompany(scope: CompanyScope): Promise<Readonly<Company>> {
+  return scope.companyView();
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Auth } from '../auth/authenticate.js';
+import type { Auth, Authenticated } from '../auth/authenticate.js';
 import type { Clock } from '../core/clock.js';
 import { Company } from '../model/company.entity.js';
 import type { Config } from '../core/config.js';
@@ -20,10 +20,11 @@ export interface Context {
   /** Opens and clicks go through it (group commits). */
   readonly recorder: EngagementRecorder;
   /**
-   * The calling company's row as authentication read it (HTTP: possibly from the key cache, which forgets it when the
-   * row changes), hydrated only when a resolver asks for the company. Absent: the company is loaded.
+   * The calling company as authentication read it (HTTP: possibly from the key cache, which forgets it when the row
+   * changes): its row, hydrated only when a service asks for the company, and a read-only entity of it for answers
+   * that only read it. Absent: the company is loaded.
    */
-  readonly companyRow?: Readonly<Record<string, unknown>>;
+  readonly company?: Authenticated['company'];
 }
 
 /** The calling company's id. Resolvers guarded by `@Authorized()` can rely on it. */
@@ -49,15 +50,27 @@ export function companyScope(context: Context): CompanyScope {
   const companyId = companyIdOf(context);
   const known = scopes.get(context);
   if (known && 'companyId' in known) return known;
-  const { em, now } = known ?? { em: context.em, now: context.clock.now() };
+  const now = known?.now ?? context.clock.now();
   let company: Promise<Company> | undefined;
   const load = async () => {
-    const row = context.companyRow;
+    const { em } = context;
+    const row = context.company?.company;
     const found = row ? em.map(Company, copyOfRow(row)) : await em.findOne(Company, { id: companyId });
     if (!found) throw new NotFoundError(CompanyErrorReason.COMPANY_NOT_FOUND, companyId);
     return found;
   };
-  const scope: CompanyScope = { em, now, companyId, log: context.log, company: () => (company ??= load()) };
+  const view = context.company?.view;
+  const scope: CompanyScope = {
+    // Read when a service first uses it: over HTTP that is when the request's EntityManager is forked (over-http.ts).
+    get em() {
+      return context.em;
+    },
+    now,
+    companyId,
+    log: context.log,
+    company: () => (company ??= load()),
+    companyView: () => (view ? Promise.resolve(view) : (company ??= load())),
+  };
   scopes.set(context, scope);
   return scope;
 }

@@ -19,4 +19,9 @@ export interface CompanyScope extends Scope {
   readonly log: Log;
   /** The company, loaded on first use and then kept for the request (createLead's hot path loads it once). */
   company(): Promise<Company>;
+  /**
+   * The company for answers that only read it: as authentication read it when it did (read-only, not managed: no
+   * hydration), else `company()`.
+   */
+  companyView(): Promise<Readonly<Company>>;
 }

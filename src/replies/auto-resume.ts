@@ -28,7 +28,8 @@ export async function resumeDueEnrollments(orm: MikroORM, now: Date, log: Log): 
   for (const row of due) {
     const em = orm.em.fork();
     let company: Promise<Company> | undefined;
-    const scope: CompanyScope = { em, now, companyId: row.company_id, log, company: () => (company ??= em.findOneOrFail(Company, { id: row.company_id })) };
+    const load = () => (company ??= em.findOneOrFail(Company, { id: row.company_id }));
+    const scope: CompanyScope = { em, now, companyId: row.company_id, log, company: load, companyView: load };
     try {
       await resumeSequence(scope, row.lead_id, row.sequence_id);
       resumed++;
