@@ -27,12 +27,22 @@ export function prepared<T>(statement: RawBuilder<T>): RawBuilder<T> {
   return sql<T>`${sql.raw(PREPARED_MARK)} ${statement}`;
 }
 
+// Column lists by entity and alias, made once: hot statements build their text on every call.
+const columnLists = new Map<EntityName, Map<string, RawBuilder<unknown>>>();
+
 /**
  * The columns of `entity`'s table by name (`alias.col, …`), for prepared statements that load entities: a `*` is
  * expanded when the statement is prepared, so a migration adding a column would change its result type and
  * break it on every connection that prepared it. Derived from the entity, so the list cannot fall behind it.
  */
 export function columnsOf(em: EntityManager, entity: EntityName, alias?: string): RawBuilder<unknown> {
-  const columns = em.getMetadata(entity).comparableProps.flatMap((prop) => prop.fieldNames);
-  return sql.join(columns.map((column) => sql.ref(alias === undefined ? column : `${alias}.${column}`)));
+  const key = alias ?? '';
+  let byAlias = columnLists.get(entity);
+  if (!byAlias) columnLists.set(entity, (byAlias = new Map<string, RawBuilder<unknown>>()));
+  let columns = byAlias.get(key);
+  if (!columns) {
+    const names = em.getMetadata(entity).comparableProps.flatMap((prop) => prop.fieldNames);
+    byAlias.set(key, (columns = sql.join(names.map((column) => sql.ref(alias === undefined ? column : `${alias}.${column}`)))));
+  }
+  return columns;
 }

@@ -1,3 +1,4 @@
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import type { ComplexityEstimator } from 'graphql-query-complexity';
 import { MAX_PAGE_SIZE, type PageRequest } from '../db/pagination.js';
@@ -63,4 +64,18 @@ export function Connection<T extends object>(node: ClassType<T>, name: string, d
     totalCount!: number;
   }
   return ConnectionType;
+}
+
+/**
+ * Whether the connection field being resolved selects `totalCount` (directly, or in a fragment): a page then counts in
+ * the same statement (`pageOfRows`). A `@skip`/`@include` is not evaluated: a skipped count is only counted for nothing.
+ */
+export function selectsTotalCount(info: GraphQLResolveInfo): boolean {
+  const selects = (set: SelectionSetNode | undefined): boolean =>
+    set?.selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === 'totalCount';
+      if (selection.kind === Kind.INLINE_FRAGMENT) return selects(selection.selectionSet);
+      return selects(info.fragments[selection.name.value]?.selectionSet);
+    }) ?? false;
+  return info.fieldNodes.some((node) => selects(node.selectionSet));
 }

@@ -1,7 +1,8 @@
-import { UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { ConflictError, InvalidInputError, type FieldProblem } from '../core/errors.js';
 import { LeadErrorReason } from '../core/error-reasons.js';
-import { pageOf, type ConnectionResult, type KeysetOrder, type PageRequest } from '../db/pagination.js';
+import { pageOf, pageOfRows, type ConnectionResult, type KeysetOrder, type PageRequest } from '../db/pagination.js';
+import { sql } from '../db/sql.js';
 import { stopEnrollments } from '../state/enrollment-state.js';
 import { findLead } from '../model/lookups.js';
 import { StopReason } from '../model/sequence.enums.js';
@@ -113,23 +114,20 @@ const ORDERS: Record<LeadOrder, KeysetOrder<Lead>> = {
 /** A page of the company's live leads; keyset pagination on (order field, id), served by the partial indexes. */
 export function listLeads(
   { em, companyId }: CompanyScope,
-  args: PageRequest,
+  args: PageRequest & { countWithPage: boolean },
   filter: LeadFilter | null | undefined,
   orderBy: LeadOrder,
-): Promise<ConnectionResult<Lead>> {
-  const where: FilterQuery<Lead> = { company: companyId, deletedAt: null };
-  const and: FilterQuery<Lead>[] = [];
-  if (filter?.minScore !== null && filter?.minScore !== undefined) and.push({ score: { $gte: filter.minScore } });
-  if (filter?.maxScore !== null && filter?.maxScore !== undefined) and.push({ score: { $lte: filter.maxScore } });
+): Promise<ConnectionResult<Readonly<Lead>>> {
+  // `deleted_at is null` as text: the partial indexes' condition, which a generic plan only uses when it is spelled.
+  const conditions = [sql`company_id = ${companyId} and deleted_at is null`];
+  if (filter?.minScore !== null && filter?.minScore !== undefined) conditions.push(sql`score >= ${filter.minScore}`);
+  if (filter?.maxScore !== null && filter?.maxScore !== undefined) conditions.push(sql`score <= ${filter.maxScore}`);
   const search = filter?.search?.trim();
   if (search) {
     const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    and.push({
-      $or: [{ email: { $ilike: pattern } }, { firstName: { $ilike: pattern } }, { lastName: { $ilike: pattern } }, { companyName: { $ilike: pattern } }],
-    });
+    conditions.push(sql`(email ilike ${pattern} or first_name ilike ${pattern} or last_name ilike ${pattern} or company_name ilike ${pattern})`);
   }
-  const base: FilterQuery<Lead> = and.length > 0 ? { ...where, $and: and } : where;
-  return pageOf(em, Lead, base, ORDERS[orderBy], args);
+  return pageOfRows(em, Lead, sql.join(conditions, sql` and `), ORDERS[orderBy], args);
 }
 
 /** The lead's timeline, newest first. */

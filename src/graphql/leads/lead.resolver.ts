@@ -1,6 +1,7 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { companyScope, type Context } from '../context.js';
-import { PageArgs, pageCost } from '../connection.js';
+import { PageArgs, pageCost, selectsTotalCount } from '../connection.js';
 import { AdjustLeadScoreArgs, ImportLeadsArgs, LeadFilter, LeadInput, LeadOrder, UpdateLeadInput } from '../../leads/dto/lead.input.js';
 import { ActivityConnection, DeleteLeadResult, ImportLeadsResult, LeadConnection, ScoreChangeResult } from './lead.output.js';
 import { Lead } from '../../model/lead.entity.js';
@@ -16,8 +17,9 @@ export class LeadResolver {
     @Arg('filter', () => LeadFilter, { nullable: true }) filter: LeadFilter | null,
     @Arg('orderBy', () => LeadOrder, { defaultValue: LeadOrder.CREATED_AT_DESC }) orderBy: LeadOrder,
     @Ctx() context: Context,
+    @Info() info: GraphQLResolveInfo,
   ) {
-    return listLeads(companyScope(context), page, filter, orderBy);
+    return listLeads(companyScope(context), { ...page, countWithPage: selectsTotalCount(info) }, filter, orderBy);
   }
 
   @Authorized()
