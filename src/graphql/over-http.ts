@@ -1,5 +1,5 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
@@ -53,7 +53,14 @@ export async function startGraphqlOverHttp(options: GraphqlOverHttpOptions): Pro
         exposeInternals: config.env === 'development',
         onInternalError: (err) => logger.error({ err }, 'internal error in GraphQL operation'),
       }),
-    plugins: [fastifyApolloDrainPlugin(options.http), subscriptionsOverWebSocketOnly(), operationLimitsPlugin(guards.limits), landingPage(options)],
+    plugins: [
+      fastifyApolloDrainPlugin(options.http),
+      subscriptionsOverWebSocketOnly(),
+      operationLimitsPlugin(guards.limits),
+      landingPage(options),
+      // No cache hints are set or read here; Apollo's default cache-control plugin would wrap every field's resolver.
+      ApolloServerPluginCacheControlDisabled(),
+    ],
   });
   await apollo.start();
 
@@ -86,7 +93,7 @@ class HttpContext implements Context {
   constructor(
     private readonly fork: () => Context['em'],
     readonly auth: Context['auth'],
-    readonly companyRow: Context['companyRow'],
+    readonly company: Context['company'],
     readonly requestId: string,
     readonly log: Context['log'],
     readonly clock: Context['clock'],

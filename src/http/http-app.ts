@@ -34,8 +34,10 @@ export function createHttpApp({ config, logger }: { config: Config; logger: Logg
     },
     clientErrorHandler: answerClientError,
   });
-  http.addHook('onSend', async (request, reply) => {
+  // Set as the request arrives (a header stays on the reply whatever answers it); a callback hook, not an async one.
+  http.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   http.setErrorHandler(refusalHandler(config.maxRequestBytes));
   http.setNotFoundHandler((request, reply) => {
