@@ -8,7 +8,8 @@
  * Afterwards the log must hold one line per request.
  */
 import { fork } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -21,7 +22,7 @@ const CONNECTIONS = 32;
 const SECONDS = Number(process.env.API_BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.API_BENCH_ROUNDS ?? 3);
 const LEADS = 1_000;
-/** For profiling one scenario: `API_BENCH_ONLY=3` runs the baseline and scenario 3 (leads) only. */
+/** For profiling one scenario: `API_BENCH_ONLY=3` runs the baseline and scenario 3 (leads) only (4 is its floor). */
 const ONLY = process.env.API_BENCH_ONLY?.split(',').map(Number);
 
 interface Scenario {
@@ -29,8 +30,15 @@ interface Scenario {
   /** Targets on its ratio to the baseline and on its p99. */
   ratioTarget?: number;
   p99Target?: number;
-  /** `keys.reader` reads a company of LEADS leads; `keys.writer` creates leads in another, so the page stays the same. */
-  request: (urls: { baseline: string; api: string }, keys: { reader: string; writer: string }) => LoadRequest;
+  /** Another scenario (by name) this one is also a ratio to: the floor of what its work costs here. */
+  floor?: string;
+  /** Served by the baseline server (bench/api-baseline.ts), not the app: its requests are not in the app's log. */
+  bare?: true;
+  /**
+   * `keys.reader` reads a company of LEADS leads (`readerCompanyId`); `keys.writer` creates leads in another, so the
+   * page stays the same.
+   */
+  request: (urls: { baseline: string; api: string }, keys: { reader: string; writer: string; readerCompanyId: string }) => LoadRequest;
 }
 
 const post = (url: string, query: string, variables?: unknown, authorization?: string): LoadRequest => ({
@@ -42,8 +50,11 @@ const post = (url: string, query: string, variables?: unknown, authorization?: s
   body: JSON.stringify({ query, ...(variables ? { variables } : {}) }),
 });
 
+const FLOOR = 'floor: bare Apollo + Fastify + pg, the same lead page';
+const LEADS_PAGE = 'query($first: Int!) { leads(first: $first) { totalCount edges { node { id email score } } } }';
+
 const ALL_SCENARIOS: Scenario[] = [
-  { name: 'baseline: bare Apollo + Fastify { hello }', request: ({ baseline }) => post(baseline, '{ hello }') },
+  { name: 'baseline: bare Apollo + Fastify { hello }', bare: true, request: ({ baseline }) => post(baseline, '{ hello }') },
   { name: '{ __typename }', request: ({ api }, { reader }) => post(api, '{ __typename }', undefined, `Bearer ${reader}`) },
   {
     name: '{ viewer { id } }',
@@ -55,8 +66,17 @@ const ALL_SCENARIOS: Scenario[] = [
     name: 'leads(first: 20)',
     ratioTarget: 0.35,
     p99Target: 25,
-    request: ({ api }, { reader }) =>
-      post(api, 'query($first: Int!) { leads(first: $first) { totalCount edges { node { id email score } } } }', { first: 20 }, `Bearer ${reader}`),
+    floor: FLOOR,
+    request: ({ api }, { reader }) => post(api, LEADS_PAGE, { first: 20 }, `Bearer ${reader}`),
+  },
+  {
+    name: FLOOR,
+    bare: true,
+    request: ({ baseline }, { readerCompanyId }) =>
+      post(baseline, 'query($c: ID!, $first: Int!) { leads(companyId: $c, first: $first) { totalCount edges { node { id email score } } } }', {
+        c: readerCompanyId,
+        first: 20,
+      }),
   },
   {
     name: 'createLead',
@@ -82,14 +102,13 @@ export async function run(): Promise<BenchResult> {
     env: { LOG_LEVEL: 'info', MUTATION_RATE_LIMIT: '0' },
     logger: (config) => createLogger(config, pino.destination({ dest: logFile, sync: true })),
   });
-  const baseline = await startBaseline();
+  const baseline = await startBaseline(db.urlFor('api'));
   const step = (what: string) => process.stdout.write(`  api: ${what}\n`);
   try {
     const operator = app.config.operatorToken.reveal();
-    const keys = {
-      reader: await seedCompany(app.server.url, operator, 'API bench reader', LEADS),
-      writer: await seedCompany(app.server.url, operator, 'API bench writer', 0),
-    };
+    const reader = await seedCompany(app.server.url, operator, 'API bench reader', LEADS);
+    const writer = await seedCompany(app.server.url, operator, 'API bench writer', 0);
+    const keys = { reader: reader.key, writer: writer.key, readerCompanyId: reader.companyId };
     const urls = { baseline: baseline.url, api: app.server.url };
     for (const scenario of SCENARIOS) await load(scenario.request(urls, keys), 2); // warm-up: JIT, pools, caches
     const linesBefore = (await readLines(logFile)).length;
@@ -98,10 +117,12 @@ export async function run(): Promise<BenchResult> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, scenario] of SCENARIOS.entries()) {
         const cpuBefore = process.cpuUsage();
+        const stopProfile = await profile(`${round}-${i}`);
         const summary = await load(scenario.request(urls, keys), SECONDS);
+        await stopProfile();
         const cpu = process.cpuUsage(cpuBefore);
         measured[i]!.push({ ...summary, cpuPerRequest: (cpu.user + cpu.system) / summary.total });
-        if (i > 0) apiRequests += summary.total;
+        if (!scenario.bare) apiRequests += summary.total;
         step(`round ${round + 1} ${scenario.name}: ${summary.rate.toFixed(0)} req/s, p99 ${p(summary, 99)} ms, failed ${summary.failed}`);
       }
     }
@@ -150,6 +171,11 @@ function rowsOf(measured: Measured[][], apiRequests: number, logLines: string[])
     });
     const cpuRatio = median(runs.map((r, round) => measured[0]![round]!.cpuPerRequest / r.cpuPerRequest));
     rows.push({ bench: 'api', metric: `${name} / baseline, by CPU per request`, value: cpuRatio, unit: 'ratio' });
+    const floor = SCENARIOS.findIndex((other) => other.name === scenario.floor);
+    if (floor < 0) continue;
+    rows.push({ bench: 'api', metric: `${name} / floor`, value: median(runs.map((r, round) => r.rate / measured[floor]![round]!.rate)), unit: 'ratio' });
+    const floorCpu = median(runs.map((r, round) => measured[floor]![round]!.cpuPerRequest / r.cpuPerRequest));
+    rows.push({ bench: 'api', metric: `${name} / floor, by CPU per request`, value: floorCpu, unit: 'ratio' });
   }
   const failed = measured
     .slice(1)
@@ -162,6 +188,27 @@ function rowsOf(measured: Measured[][], apiRequests: number, logLines: string[])
   rows.push({ bench: 'api', metric: 'log lines per request at info', value: perRequest, unit: 'lines', target: '= 1', pass: perRequest === 1 });
   rows.push({ bench: 'api', metric: 'requests logged / requests counted by the load generator', value: requestIds.size / apiRequests, unit: 'ratio' });
   return rows;
+}
+
+/**
+ * With `API_BENCH_PROFILE=<dir>`, a CPU profile of this process (the servers, not the load generator) while one
+ * scenario runs, written to `<dir>/<round>-<scenario>.cpuprofile`: open it in Chrome DevTools or speedscope.
+ */
+async function profile(name: string): Promise<() => Promise<void>> {
+  const dir = process.env.API_BENCH_PROFILE;
+  if (!dir) return () => Promise.resolve();
+  const session = new Session();
+  session.connect();
+  const post = <T>(method: string) =>
+    new Promise<T>((resolve, reject) => session.post(method, (error, result) => (error ? reject(error) : resolve(result as T))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile: taken } = await post<{ profile: object }>('Profiler.stop');
+    session.disconnect();
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, `${name}.cpuprofile`), JSON.stringify(taken));
+  };
 }
 
 /** One scenario for `seconds` from a child process (autocannon), so the clients' CPU is not the server's event loop. */
@@ -182,8 +229,8 @@ function seriesOf(name: string, summary: LoadSummary): LatencySeries {
   return { bench: 'api', name: `${name}, ${CONNECTIONS} connections`, count: summary.total, points: summary.latency };
 }
 
-/** A company with an API key and `leads` leads (one import). Returns the key. */
-async function seedCompany(url: string, operatorToken: string, name: string, leads: number): Promise<string> {
+/** A company with an API key and `leads` leads (one import). */
+async function seedCompany(url: string, operatorToken: string, name: string, leads: number): Promise<{ key: string; companyId: string }> {
   const operator = `Bearer ${operatorToken}`;
   const { createCompany } = await gql<{ createCompany: { id: string } }>(
     url,
@@ -201,7 +248,7 @@ async function seedCompany(url: string, operatorToken: string, name: string, lea
   );
   const rows = Array.from({ length: leads }, (_, i) => ({ email: `seed-${i}@example.com`, firstName: 'Seed' }));
   if (leads > 0) await gql(url, `Bearer ${createApiKey.secret}`, `mutation($rows: [LeadInput!]!) { importLeads(inputs: $rows) { created } }`, { rows });
-  return createApiKey.secret;
+  return { key: createApiKey.secret, companyId: createCompany.id };
 }
 
 async function readLines(file: string): Promise<string[]> {
