@@ -109,6 +109,17 @@ describe('lead pages', () => {
     }
   });
 
+  it("serves a lead's timeline from a page as from lead(id)", async () => {
+    const [{ id }] = await queryRows<{ id: string }>(t, `select id from lead where company_id = ? and email = 'lead-3@example.com'`, [tenant.companyId]);
+    ok(await gql(`mutation($id: ID!) { adjustLeadScore(leadId: $id, delta: 5, reason: "call") { lead { id } } }`, { id }));
+    const timeline = 'activities(first: 10) { totalCount edges { node { type reason occurredAt } } }';
+    const page = ok(await gql(`{ leads(first: 44) { edges { node { id ${timeline} } } } }`));
+    const fromPage = (page.leads.edges as { node: { id: string; activities: unknown } }[]).find((e) => e.node.id === id)!.node.activities;
+    const single = ok(await gql(`query($id: ID!) { lead(id: $id) { ${timeline} } }`, { id }));
+    expect(fromPage).toEqual(single.lead.activities);
+    expect((fromPage as { totalCount: number }).totalCount).toBeGreaterThan(1);
+  });
+
   it.each([
     ['a fraction', [1.5, '00000000-0000-4000-8000-000000000000']],
     ['a number past the integers', [2 ** 40, '00000000-0000-4000-8000-000000000000']],
