@@ -110,7 +110,8 @@ describe('lead pages', () => {
   });
 
   it("serves a lead's timeline from a page as from lead(id)", async () => {
-    const [{ id }] = await queryRows<{ id: string }>(t, `select id from lead where company_id = ? and email = 'lead-3@example.com'`, [tenant.companyId]);
+    const [row] = await queryRows<{ id: string }>(t, `select id from lead where company_id = ? and email = 'lead-3@example.com'`, [tenant.companyId]);
+    const id = row!.id;
     ok(await gql(`mutation($id: ID!) { adjustLeadScore(leadId: $id, delta: 5, reason: "call") { lead { id } } }`, { id }));
     const timeline = 'activities(first: 10) { totalCount edges { node { type reason occurredAt } } }';
     const page = ok(await gql(`{ leads(first: 44) { edges { node { id ${timeline} } } } }`));

@@ -21,7 +21,7 @@ export type Auth =
  */
 export interface Authenticated {
   readonly auth: Auth;
-  readonly company?: Pick<KnownKey, 'company' | 'view'>;
+  readonly company?: { readonly row: KnownKey['company']; readonly view: KnownKey['view'] };
 }
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
@@ -51,7 +51,7 @@ export async function authenticateRequest(header: unknown, fork: () => EntityMan
   const { hash } = caller;
   const found = await cache.lookup(hash, () => loadKey(fork(), hash));
   if (!isKnownKey(found)) return { auth: refused(found) };
-  return { auth: { kind: 'company', companyId: found.companyId, apiKeyId: found.apiKeyId }, company: found };
+  return { auth: { kind: 'company', companyId: found.companyId, apiKeyId: found.apiKeyId }, company: { row: found.company, view: found.view } };
 }
 
 /** The bearer value of a graphql-ws `connectionParams`: `{ authorization: "Bearer …" }` or `{ apiKey: "…" }`. */

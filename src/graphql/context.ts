@@ -54,7 +54,7 @@ export function companyScope(context: Context): CompanyScope {
   let company: Promise<Company> | undefined;
   const load = async () => {
     const { em } = context;
-    const row = context.company?.company;
+    const row = context.company?.row;
     const found = row ? em.map(Company, copyOfRow(row)) : await em.findOne(Company, { id: companyId });
     if (!found) throw new NotFoundError(CompanyErrorReason.COMPANY_NOT_FOUND, companyId);
     return found;
