@@ -36,19 +36,19 @@ export function companyIdOf(context: Context): string {
 }
 
 // One scope per context: every resolver of a request hands its services the same unit of work, "now" and company.
-const scopes = new WeakMap<Context, Scope | CompanyScope>();
+// Kept on the context itself: a WeakMap entry per request cost more than the rest of building the scope.
+const SCOPE = Symbol('scope');
+type Scoped = Context & { [SCOPE]?: Scope | CompanyScope };
 
 /** The request's scope, for services that act for no company (operator mutations). */
 export function requestScope(context: Context): Scope {
-  let scope = scopes.get(context);
-  if (!scope) scopes.set(context, (scope = { em: context.em, now: context.clock.now() }));
-  return scope;
+  return ((context as Scoped)[SCOPE] ??= { em: context.em, now: context.clock.now() });
 }
 
 /** The request's scope for the calling company; FORBIDDEN without a company API key. */
 export function companyScope(context: Context): CompanyScope {
   const companyId = companyIdOf(context);
-  const known = scopes.get(context);
+  const known = (context as Scoped)[SCOPE];
   if (known && 'companyId' in known) return known;
   const now = known?.now ?? context.clock.now();
   let company: Promise<Company> | undefined;
@@ -71,7 +71,7 @@ export function companyScope(context: Context): CompanyScope {
     company: () => (company ??= load()),
     companyView: () => (view ? Promise.resolve(view) : (company ??= load())),
   };
-  scopes.set(context, scope);
+  (context as Scoped)[SCOPE] = scope;
   return scope;
 }
 
