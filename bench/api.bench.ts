@@ -8,15 +8,14 @@
  * Afterwards the log must hold one line per request.
  */
 import { fork } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createLogger } from '../src/core/logger.js';
 import { startBaseline } from './api-baseline.js';
 import type { LoadRequest, LoadSummary } from './http-load.js';
-import { type BenchResult, type BenchRow, type LatencySeries, gql, percentile, startBenchApp, startBenchDatabase } from './support.js';
+import { type BenchResult, type BenchRow, type LatencySeries, cpuProfile, gql, percentile, startBenchApp, startBenchDatabase } from './support.js';
 
 const CONNECTIONS = 32;
 const SECONDS = Number(process.env.API_BENCH_SECONDS ?? 5);
@@ -117,7 +116,8 @@ export async function run(): Promise<BenchResult> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, scenario] of SCENARIOS.entries()) {
         const cpuBefore = process.cpuUsage();
-        const stopProfile = await profile(`${round}-${i}`);
+        // API_BENCH_PROFILE=<dir>: a CPU profile of the servers (not the load generator) per scenario and round.
+        const stopProfile = await cpuProfile(process.env.API_BENCH_PROFILE, `${round}-${i}`);
         const summary = await load(scenario.request(urls, keys), SECONDS);
         await stopProfile();
         const cpu = process.cpuUsage(cpuBefore);
@@ -188,27 +188,6 @@ function rowsOf(measured: Measured[][], apiRequests: number, logLines: string[])
   rows.push({ bench: 'api', metric: 'log lines per request at info', value: perRequest, unit: 'lines', target: '= 1', pass: perRequest === 1 });
   rows.push({ bench: 'api', metric: 'requests logged / requests counted by the load generator', value: requestIds.size / apiRequests, unit: 'ratio' });
   return rows;
-}
-
-/**
- * With `API_BENCH_PROFILE=<dir>`, a CPU profile of this process (the servers, not the load generator) while one
- * scenario runs, written to `<dir>/<round>-<scenario>.cpuprofile`: open it in Chrome DevTools or speedscope.
- */
-async function profile(name: string): Promise<() => Promise<void>> {
-  const dir = process.env.API_BENCH_PROFILE;
-  if (!dir) return () => Promise.resolve();
-  const session = new Session();
-  session.connect();
-  const post = <T>(method: string) =>
-    new Promise<T>((resolve, reject) => session.post(method, (error, result) => (error ? reject(error) : resolve(result as T))));
-  await post('Profiler.enable');
-  await post('Profiler.start');
-  return async () => {
-    const { profile: taken } = await post<{ profile: object }>('Profiler.stop');
-    session.disconnect();
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, `${name}.cpuprofile`), JSON.stringify(taken));
-  };
 }
 
 /** One scenario for `seconds` from a child process (autocannon), so the clients' CPU is not the server's event loop. */

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -194,4 +195,24 @@ export async function gql<T = unknown>(url: string, authorization: string, query
   const body = (await response.json()) as { data?: T; errors?: unknown[] };
   if (body.errors?.length || !body.data || !response.ok) throw new Error(`GraphQL ${response.status}: ${JSON.stringify(body.errors)}`);
   return body.data;
+}
+
+/**
+ * A CPU profile of this process from now until the returned function is called, written to `<dir>/<name>.cpuprofile`
+ * (open it in Chrome DevTools or speedscope); nothing when `dir` is unset. For the benches' `*_BENCH_PROFILE` settings.
+ */
+export async function cpuProfile(dir: string | undefined, name: string): Promise<() => Promise<void>> {
+  if (!dir) return () => Promise.resolve();
+  const session = new Session();
+  session.connect();
+  const post = <T>(method: string) =>
+    new Promise<T>((resolve, reject) => session.post(method, (error, result) => (error ? reject(error) : resolve(result as T))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = await post<{ profile: object }>('Profiler.stop');
+    session.disconnect();
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+  };
 }
