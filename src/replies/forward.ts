@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { sesAddress } from '../core/mailbox.js';
-import type { EmailProvider } from '../delivery/email-provider.js';
+import { SendError, type EmailProvider } from '../delivery/email-provider.js';
 import type { MatchedEmail } from './match.js';
 
 /*
@@ -36,8 +37,9 @@ export async function composeForward(input: ForwardInput): Promise<{ to: string;
     'Reply to this message to answer them directly. Their message is attached as sent.',
     ...(input.note ? ['', input.note] : []),
   ].join('\n');
+  const fromAddress = sesAddress(email.company_from_address);
   const composer = new MailComposer({
-    from: { name: `${leadName} (reply)`, address: sesAddress(email.company_from_address) },
+    from: { name: `${leadName} (reply)`, address: fromAddress },
     to,
     replyTo: { name: leadName, address: from.address },
     subject: oneLine(input.subject) || `Reply from ${leadName}`,
@@ -50,6 +52,10 @@ export async function composeForward(input: ForwardInput): Promise<{ to: string;
     attachments: [{ filename: 'reply.eml', content: input.raw, contentType: 'message/rfc822' }],
     disableFileAccess: true,
     disableUrlAccess: true,
+    // Both random, as MailComposer would make them, from one pooled UUID each rather than five reads of the system's
+    // random source per message.
+    messageId: `<${randomUUID()}@${fromAddress.slice(fromAddress.lastIndexOf('@') + 1)}>`,
+    baseBoundary: randomUUID().replace(/-/g, ''),
   });
   const raw = await new Promise<Buffer>((resolve, reject) => composer.compile().build((error, message) => (error ? reject(error) : resolve(message))));
   return { to, raw };
@@ -60,6 +66,32 @@ export async function forwardReply(provider: EmailProvider, input: ForwardInput)
   const { to, raw } = await composeForward(input);
   const { messageId } = await provider.sendRaw(raw, to);
   return { to, messageId };
+}
+
+/** How a forward went: SES's answer, or the error (settled by forwardOutcome, inside the transaction). */
+export type Forwarded = { sent: { to: string; messageId: string } } | { error: unknown };
+
+/** forwardReply, settled: never rejects. */
+export function startForward(provider: EmailProvider, input: ForwardInput): Promise<Forwarded> {
+  return forwardReply(provider, input).then(
+    (sent) => ({ sent }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+/**
+ * What the timeline says of a forward, and whether it went: a refusal SES will repeat (an unverified From) is noted
+ * and the reply still counts; anything transient throws, so the transaction rolls back and SNS delivers the message
+ * again later.
+ */
+export function forwardOutcome(forwarded: Forwarded): { forwarded: boolean; reason: string; data: Record<string, unknown> } {
+  if ('sent' in forwarded) {
+    const { to, messageId } = forwarded.sent;
+    return { forwarded: true, reason: `Reply forwarded to ${to}`, data: { forwardMessageId: messageId } };
+  }
+  const { error } = forwarded;
+  if (!(error instanceof SendError) || error.failure.kind !== 'permanent') throw error;
+  return { forwarded: false, reason: `Reply could not be forwarded: ${error.message.slice(0, 300)}`, data: { forwarded: false } };
 }
 
 /** A header-safe, bounded line: no line breaks or control characters, at most 200 characters. */

@@ -2,27 +2,24 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../core/config.js';
 import { uuidv7 } from '../core/ids.js';
 import { query, sql } from '../db/sql.js';
-import { SendError, type EmailProvider } from '../delivery/email-provider.js';
+import type { EmailProvider } from '../delivery/email-provider.js';
 import { evaluateAfterEvent } from '../delivery/guard/guard.service.js';
 import { nextWindowOpening } from '../sequences/schedule.js';
 import { scheduleTimeZone } from '../enrollments/enrollment.service.js';
-import { applyScoreSteps } from '../leads/score.service.js';
 import { suppressAddress } from '../suppression/suppression.service.js';
 import { ActivityType } from '../model/activity.entity.js';
-import { Company } from '../model/company.entity.js';
 import { EmailEventKind } from '../model/email-event.entity.js';
-import { DEFAULT_SCORING_RULES } from '../model/scoring-rules.js';
-import { EmailStatus, StopReason } from '../model/sequence.enums.js';
+import { EmailStatus } from '../model/sequence.enums.js';
 import { SuppressionReason } from '../model/suppression.entity.js';
 import { EmailFact, recordEmailFact } from '../state/email-facts.js';
 import { moveEmail } from '../state/email-state.js';
-import { pauseEnrollmentUntil, stopEnrollments } from '../state/enrollment-state.js';
+import { pauseEnrollmentUntil } from '../state/enrollment-state.js';
 import { publish } from '../state/events.js';
-import { markReplied } from '../state/reply-state.js';
 import { recordActivities } from '../state/timeline.js';
 import { EMAIL_MOVES, EmailMove } from '../state/transitions.js';
 import { classify, type Classification } from './classify.js';
-import { forwardReply } from './forward.js';
+import { forwardOutcome, startForward, type ForwardInput } from './forward.js';
+import { recordHumanReply, type HumanReplyInput } from './human-reply.js';
 import type { InboundMail } from './inbound-notification.js';
 import { matchEmail, type MatchedEmail } from './match.js';
 import { parseReply, type ParsedReply } from './mime.js';
@@ -79,18 +76,23 @@ export async function processInbound(deps: InboundDeps, mail: InboundMail): Prom
   // A thread header's From (or a report's Final-Recipient) proves nothing unless SES authenticated the sender.
   if (match.by === 'thread' && !mail.authenticated) return ignored(InboundIgnoreReason.SENDER_NOT_AUTHENTICATED, email.id);
   if (!ANSWERABLE.includes(email.status)) return ignored(InboundIgnoreReason.EMAIL_NOT_SENT, email.id);
-  const outcome = await em.transactional(async (tx) => {
-    const detail = classification.kind === ReplyKind.DELIVERY_REPORT ? classification.diagnostic : `${classification.kind.toLowerCase()} by ${match.by}`;
+  const detail = classification.kind === ReplyKind.DELIVERY_REPORT ? classification.diagnostic : `${classification.kind.toLowerCase()} by ${match.by}`;
+  const event = { kind: EVENT_KIND[classification.kind], detail, dedupeKey: `inbound:${mail.sesMessageId}` };
+  const reading: Reading = { email, reply, raw: mail.raw };
+  const outcome = await em.transactional(async (tx): Promise<InboundOutcome> => {
+    if (classification.kind === ReplyKind.HUMAN) {
+      const forwarded = await humanReply(tx, deps, reading, event, classification.text);
+      return forwarded === null ? { result: 'duplicate', emailId: email.id } : { result: 'processed', emailId: email.id, kind: classification.kind, forwarded };
+    }
     const inserted = await query<{ id: string }>(
       tx,
       sql`insert into email_event (id, company_id, email_id, kind, detail, dedupe_key, occurred_at)
-          values (${uuidv7()}::uuid, ${email.company_id}::uuid, ${email.id}::uuid, ${EVENT_KIND[classification.kind]}, ${detail},
-                  ${`inbound:${mail.sesMessageId}`}, ${deps.now})
+          values (${uuidv7()}::uuid, ${email.company_id}::uuid, ${email.id}::uuid, ${event.kind}, ${event.detail}, ${event.dedupeKey}, ${deps.now})
           on conflict (dedupe_key) do nothing returning id`,
     );
-    if (inserted.length === 0) return { result: 'duplicate', emailId: email.id } as const;
-    const forwarded = await apply(tx, deps, { email, reply, raw: mail.raw, classification });
-    return { result: 'processed', emailId: email.id, kind: classification.kind, forwarded } as const;
+    if (inserted.length === 0) return { result: 'duplicate', emailId: email.id };
+    const forwarded = await apply(tx, deps, reading, classification);
+    return { result: 'processed', emailId: email.id, kind: classification.kind, forwarded };
   });
   // As after SES's bounce events: the guard judges the company once the bounce committed, a repeat included (a
   // judgement that failed failed the request, so SNS's retry judges again).
@@ -102,23 +104,21 @@ interface Reading {
   email: MatchedEmail;
   reply: ParsedReply;
   raw: Buffer;
-  classification: Classification;
 }
 
-/** Applies the classification's effect; true when the message was forwarded. */
-async function apply(tx: EntityManager, deps: InboundDeps, reading: Reading): Promise<boolean> {
-  const { classification: c } = reading;
+/** Applies the effect of a classification other than a person's reply (see humanReply); true when the message was forwarded. */
+async function apply(tx: EntityManager, deps: InboundDeps, reading: Reading, c: Exclude<Classification, { kind: ReplyKind.HUMAN }>): Promise<boolean> {
   switch (c.kind) {
-    case ReplyKind.HUMAN: {
-      // The forward runs while the database work does (SES and PostgreSQL are two other machines); both before commit.
-      const forwarding = startForward(deps, reading, c.text, null);
-      await humanReply(tx, deps, reading, c.text);
-      return recordForward(tx, deps, reading.email, await forwarding);
-    }
     case ReplyKind.REMOVAL: {
-      const forwarding = startForward(deps, reading, c.text, `They asked to be removed ("${c.phrase}"): they were unsubscribed and their sequences stopped.`);
+      // The forward runs while the database work does (SES and PostgreSQL are two other machines); both before commit.
+      const forwarding = startForward(
+        deps.provider,
+        forwardInput(reading, c.text, `They asked to be removed ("${c.phrase}"): they were unsubscribed and their sequences stopped.`),
+      );
       await removal(tx, deps, reading.email, c.phrase);
-      return recordForward(tx, deps, reading.email, await forwarding);
+      const outcome = forwardOutcome(await forwarding);
+      await note(tx, reading.email, ActivityType.REPLY_FORWARDED, outcome.reason, deps.now, outcome.data);
+      return outcome.forwarded;
     }
     case ReplyKind.AUTO_REPLY:
       await autoReply(tx, deps, reading.email, c, reading.reply.subject);
@@ -129,30 +129,14 @@ async function apply(tx: EntityManager, deps: InboundDeps, reading: Reading): Pr
   }
 }
 
-/** REPLIED (replied_at with it), the score, the stop (if the sequence says so), the timeline, the events. */
-async function humanReply(tx: EntityManager, { now }: InboundDeps, { email, reply }: Reading, text: string): Promise<void> {
-  const mark = await markReplied(tx, email, now, now);
-  await note(tx, email, ActivityType.EMAIL_REPLIED, `Email ${email.email_number} of "${email.sequence_name}" replied: ${snippet(text || reply.subject)}`, now);
-  if (mark?.event) await publish(tx, mark.event);
-  if (!mark?.firstReply) return;
-  // What scoring reads of the company, from the row the match already read (no second load per reply).
-  const company = Object.assign(new Company(), {
-    id: email.company_id,
-    name: email.company_name,
-    fromAddress: email.company_from_address,
-    timezone: email.company_timezone,
-    scoringRules: email.company_scoring_rules,
-  });
-  const points = company.scoringRules.replyPoints ?? DEFAULT_SCORING_RULES.replyPoints;
-  const reason = `Replied to email ${email.email_number} of "${email.sequence_name}"`;
-  if (points > 0)
-    await applyScoreSteps(
-      tx,
-      [{ leadId: email.lead_id, companyId: email.company_id, delta: points, reason, data: dataOf(email) }],
-      new Map([[company.id, company]]),
-      now,
-    );
-  if (email.stop_on_reply) await stopEnrollments(tx, { companyId: email.company_id, enrollmentIds: [email.enrollment_id], reason: StopReason.REPLIED, now });
+/**
+ * REPLIED (replied_at with it), the score, the stop (if the sequence says so), the timeline, the events, and the
+ * forward, sent once the message is known to be new (human-reply.ts). Null for a message already processed.
+ */
+function humanReply(tx: EntityManager, deps: InboundDeps, reading: Reading, event: HumanReplyInput['event'], text: string): Promise<boolean | null> {
+  const { email, reply } = reading;
+  const reason = `Email ${email.email_number} of "${email.sequence_name}" replied: ${snippet(text || reply.subject)}`;
+  return recordHumanReply(tx, { email, event, reason, now: deps.now }, () => startForward(deps.provider, forwardInput(reading, text, null)));
 }
 
 /** A person asked to be removed: the address the email went to is suppressed (an unsubscribe), its sequences stop. */
@@ -211,32 +195,10 @@ async function deliveryReport(tx: EntityManager, { now }: InboundDeps, email: Ma
   if (!result?.newlySuppressed || !result.leadIds.includes(email.lead_id)) await note(tx, email, ActivityType.EMAIL_BOUNCED, reason, now);
 }
 
-/** Forwards to the company; a refusal SES will repeat (a bad address) is noted, anything transient rolls back. */
-type Forwarded = { sent: { to: string; messageId: string } } | { error: unknown };
-
-/** Starts the forward to the company; never rejects (the outcome is settled by recordForward, inside the transaction). */
-function startForward(deps: InboundDeps, { email, reply, raw }: Reading, text: string, extra: string | null): Promise<Forwarded> {
+/** What the forward to the company says: the reply's words, its sender, the original attached, and `extra`. */
+function forwardInput({ email, reply, raw }: Reading, text: string, extra: string | null): ForwardInput {
   const from = reply.from ?? { address: email.to_address ?? email.lead_email ?? '', name: '' };
-  return forwardReply(deps.provider, { email, from, subject: reply.subject, text, raw, note: extra }).then(
-    (sent) => ({ sent }),
-    (error: unknown) => ({ error }),
-  );
-}
-
-/**
- * Notes the forward; a refusal SES will repeat (an unverified From) is noted and the reply still counts, anything
- * transient throws, so the transaction rolls back and SNS delivers the message again later.
- */
-async function recordForward(tx: EntityManager, deps: InboundDeps, email: MatchedEmail, forwarded: Forwarded): Promise<boolean> {
-  if ('sent' in forwarded) {
-    const { to, messageId } = forwarded.sent;
-    await note(tx, email, ActivityType.REPLY_FORWARDED, `Reply forwarded to ${to}`, deps.now, { forwardMessageId: messageId });
-    return true;
-  }
-  const { error } = forwarded;
-  if (!(error instanceof SendError) || error.failure.kind !== 'permanent') throw error;
-  await note(tx, email, ActivityType.REPLY_FORWARDED, `Reply could not be forwarded: ${error.message.slice(0, 300)}`, deps.now, { forwarded: false });
-  return false;
+  return { email, from, subject: reply.subject, text, raw, note: extra };
 }
 
 function note(tx: EntityManager, email: MatchedEmail, type: ActivityType, reason: string, now: Date, extra: Record<string, unknown> = {}): Promise<void> {

@@ -3,8 +3,8 @@ import type { RawBuilder } from 'kysely';
 import { query, sql } from '../db/sql.js';
 import { ActivityType } from '../model/activity.entity.js';
 import type { EnrollmentStatus, StopReason } from '../model/sequence.enums.js';
-import { cancelEmails, emailChanged } from './email-state.js';
-import { publish, Topic, type EnrollmentChangedEvent } from './events.js';
+import { cancelEmails, emailChanged, type EmailPlace } from './email-state.js';
+import { publish, Topic, type EnrollmentChangedEvent, type RealtimeEvent } from './events.js';
 import { recordActivities, type ActivityRecord } from './timeline.js';
 import { EMAIL_MOVES, EmailMove, ENROLLMENT_MOVES, EnrollmentMove, INITIAL_ENROLLMENT_STATUS, statusIn, statusLiteral, UNSENT_EMAIL } from './transitions.js';
 
@@ -205,31 +205,61 @@ export async function stopEnrollments(
   input: { companyId: string; enrollmentIds?: string[]; leadId?: string; reason: StopReason; now: Date },
 ): Promise<{ enrollmentIds: string[]; canceledEmails: number }> {
   const { companyId, reason, now } = input;
-  const { from, to } = ENROLLMENT_MOVES[EnrollmentMove.STOP];
   const stopped = await query<EnrollmentPlace>(
     em,
-    sql`update enrollment set status = ${statusLiteral(to)}, stop_reason = ${reason}, ended_at = ${now}, paused_at = null, resume_at = null, updated_at = ${now}
-        where company_id = ${companyId}::uuid and ${statusIn('status', from)}
-          and ${input.enrollmentIds ? sql`id = any(${input.enrollmentIds}::uuid[])` : sql`lead_id = ${input.leadId!}::uuid`}
-        returning id, company_id, lead_id, sequence_id`,
+    sql`${stopUpdate({ companyId, reason, now }, input.enrollmentIds ? sql`id = any(${input.enrollmentIds}::uuid[])` : sql`lead_id = ${input.leadId!}::uuid`)}`,
   );
   if (stopped.length === 0) return { enrollmentIds: [], canceledEmails: 0 };
   const ids = stopped.map((row) => row.id);
   const canceled = await cancelEmails(em, { enrollmentIds: ids }, now);
-  await recordActivities(
-    em,
-    stopped.map((row) => ({
-      companyId,
-      leadId: row.lead_id,
-      type: ActivityType.ENROLLMENT_STOPPED,
-      reason: `Enrollment stopped (${reason.toLowerCase().replace(/_/g, ' ')}); pending emails canceled`,
-      data: { enrollmentId: row.id },
-      occurredAt: now,
-    })),
-  );
-  await publish(em, [
-    ...stopped.map((row) => enrollmentChanged(row, to, reason, now)),
-    ...canceled.map((row) => emailChanged(row, EMAIL_MOVES[EmailMove.CANCEL].to, now)),
-  ]);
+  await recordActivities(em, stoppedActivities(stopped, reason, now));
+  await publish(em, stoppedEvents(stopped, canceled, reason, now));
   return { enrollmentIds: ids, canceledEmails: canceled.length };
+}
+
+/** The STOP update of the enrollments of `companyId` that `which` (a condition on enrollment) selects; yields their places. */
+function stopUpdate(input: { companyId: string; reason: StopReason; now: Date }, which: RawBuilder<unknown>): RawBuilder<unknown> {
+  const { companyId, reason, now } = input;
+  const { from, to } = ENROLLMENT_MOVES[EnrollmentMove.STOP];
+  return sql`update enrollment set status = ${statusLiteral(to)}, stop_reason = ${reason}, ended_at = ${now}, paused_at = null, resume_at = null, updated_at = ${now}
+        where company_id = ${companyId}::uuid and ${statusIn('status', from)} and ${which}
+        returning id, company_id, lead_id, sequence_id`;
+}
+
+/**
+ * stopEnrollments for one enrollment as two CTEs of a larger statement, acting only when `guard` (a condition of
+ * that statement) holds: `stopped` (the enrollment, if it was stopped: id, company_id, lead_id, sequence_id) and
+ * `canceled` (its pending emails: id, company_id, enrollment_id, lead_id, sequence_id). The caller writes
+ * stoppedActivities and publishes stoppedEvents of what they yield.
+ */
+export function stopEnrollmentCtes(
+  input: { companyId: string; enrollmentId: string; reason: StopReason; now: Date },
+  guard: RawBuilder<unknown>,
+): RawBuilder<unknown> {
+  const { from, to } = EMAIL_MOVES[EmailMove.CANCEL];
+  return sql`stopped as (${stopUpdate(input, sql`id = ${input.enrollmentId}::uuid and ${guard}`)}),
+        canceled as (
+          update sequence_email set status = ${statusLiteral(to)}, updated_at = ${input.now}
+          where enrollment_id in (select id from stopped) and ${statusIn('status', from)}
+          returning id, company_id, enrollment_id, lead_id, sequence_id)`;
+}
+
+/** The timeline rows of stopped enrollments. */
+export function stoppedActivities(stopped: EnrollmentPlace[], reason: StopReason, now: Date): ActivityRecord[] {
+  return stopped.map((row) => ({
+    companyId: row.company_id,
+    leadId: row.lead_id,
+    type: ActivityType.ENROLLMENT_STOPPED,
+    reason: `Enrollment stopped (${reason.toLowerCase().replace(/_/g, ' ')}); pending emails canceled`,
+    data: { enrollmentId: row.id },
+    occurredAt: now,
+  }));
+}
+
+/** The events of stopped enrollments and of their emails canceled with them. */
+export function stoppedEvents(stopped: EnrollmentPlace[], canceled: EmailPlace[], reason: StopReason, now: Date): RealtimeEvent[] {
+  return [
+    ...stopped.map((row) => enrollmentChanged(row, ENROLLMENT_MOVES[EnrollmentMove.STOP].to, reason, now)),
+    ...canceled.map((row) => emailChanged(row, EMAIL_MOVES[EmailMove.CANCEL].to, now)),
+  ];
 }

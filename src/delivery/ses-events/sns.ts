@@ -1,4 +1,4 @@
-import { X509Certificate, createVerify } from 'node:crypto';
+import { X509Certificate, createVerify, type KeyObject } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 
 /**
@@ -119,7 +119,9 @@ export class SnsVerifier {
   readonly #clock: Clock;
   readonly #cacheSize: number;
   // Promises, so concurrent messages signed with a new certificate fetch it once. Map order = insertion order (LRU-ish).
-  readonly #cache = new Map<string, Promise<X509Certificate>>();
+  // What verifying reads of a certificate is kept read: X509Certificate builds a new key object and parses its dates on
+  // every access, which showed at hundreds of messages a second.
+  readonly #cache = new Map<string, Promise<SigningCertificate>>();
 
   constructor(options: { fetchCertificate?: CertificateFetcher; clock: Clock; cacheSize?: number }) {
     this.#fetch = options.fetchCertificate ?? fetchSnsCertificate;
@@ -133,7 +135,7 @@ export class SnsVerifier {
     const certificate = await this.#certificate(message.SigningCertURL);
     if (!certificate) return false;
     const now = this.#clock.now().getTime();
-    if (now < certificate.validFromDate.getTime() || now > certificate.validToDate.getTime()) return false;
+    if (now < certificate.validFrom || now > certificate.validTo) return false;
     try {
       return createVerify(message.SignatureVersion === '1' ? 'RSA-SHA1' : 'RSA-SHA256')
         .update(canonicalString(message), 'utf8')
@@ -143,14 +145,14 @@ export class SnsVerifier {
     }
   }
 
-  async #certificate(url: string): Promise<X509Certificate | undefined> {
+  async #certificate(url: string): Promise<SigningCertificate | undefined> {
     let pending = this.#cache.get(url);
     if (pending) {
       this.#cache.delete(url);
       this.#cache.set(url, pending); // most recently used last
     } else {
       pending = this.#fetch(url).then(
-        (pem) => new X509Certificate(pem),
+        (pem) => signingCertificate(new X509Certificate(pem)),
         (error: unknown) => {
           throw new CertificateUnavailableError(`could not fetch the SNS signing certificate: ${(error as Error).message}`);
         },
@@ -166,6 +168,17 @@ export class SnsVerifier {
       return undefined; // fetched, but not a certificate
     }
   }
+}
+
+/** A signing certificate as verifying reads it: its public key and its validity (ms since the epoch). */
+interface SigningCertificate {
+  publicKey: KeyObject;
+  validFrom: number;
+  validTo: number;
+}
+
+function signingCertificate(certificate: X509Certificate): SigningCertificate {
+  return { publicKey: certificate.publicKey, validFrom: certificate.validFromDate.getTime(), validTo: certificate.validToDate.getTime() };
 }
 
 /** The default fetcher: HTTPS GET, no redirects (they could leave Amazon), a timeout and a size limit. */
