@@ -78,10 +78,14 @@ module.exports = {
     {
       name: 'no-unreachable',
       comment:
-        'No entry point reaches this module (the server, the worker, the npm scripts, the render workers that render-pool.ts starts by file name): it is dead code, or only a test uses it.',
+        'No entry point reaches this module (the server, the worker, the npm scripts, the render workers that render-pool.ts and the SES thread that ses-thread.ts start by file name): it is dead code, or only a test uses it.',
       severity: 'error',
-      from: { path: '^src/main\\.ts$|^src/worker\\.ts$|^src/templates/render-worker\\.ts$|^scripts/' },
-      to: { path: '^src/', pathNot: '\\.d\\.ts$|^src/main\\.ts$|^src/worker\\.ts$|^src/templates/render-worker\\.ts$', reachable: false },
+      from: { path: '^src/main\\.ts$|^src/worker\\.ts$|^src/templates/render-worker\\.ts$|^src/delivery/ses-thread-worker\\.ts$|^scripts/' },
+      to: {
+        path: '^src/',
+        pathNot: '\\.d\\.ts$|^src/main\\.ts$|^src/worker\\.ts$|^src/templates/render-worker\\.ts$|^src/delivery/ses-thread-worker\\.ts$',
+        reachable: false,
+      },
     },
     {
       name: 'not-to-unresolvable',

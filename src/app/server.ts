@@ -15,7 +15,7 @@ import { createHttpApp, registerForBrowsers } from '../http/http-app.js';
 import { registerSesWebhook, type SesWebhookHooks } from '../http/ses-events.routes.js';
 import { registerTrackingRoutes } from '../http/tracking.routes.js';
 import { registerInboundWebhook } from '../http/inbound.routes.js';
-import { createSesProvider } from '../delivery/ses-provider.js';
+import { createThreadedSesProvider } from '../delivery/ses-thread.js';
 import type { EngagementRecorder } from '../tracking/tracking.service.js';
 
 export interface ServerOptions {
@@ -57,7 +57,13 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     await registerForBrowsers(http, (scope) => overHttp.mount(scope));
     registerTrackingRoutes(http, { orm, config, clock, recorder });
     registerSesWebhook(http, { orm, config, clock, hooks: options.sesWebhook });
-    registerInboundWebhook(http, { orm, config, clock, hooks: options.sesWebhook, provider: createSesProvider(config, options.sesEndpoint) });
+    registerInboundWebhook(http, {
+      orm,
+      config,
+      clock,
+      hooks: options.sesWebhook,
+      provider: createThreadedSesProvider(config, options.sesEndpoint, { eager: config.inbound.snsTopicArns.length > 0 }),
+    });
     registerHealthRoutes(http, { orm });
     await registerDashboardRoutes(http, { dir: config.dashboardDir, ...(options.dashboardKey ? { devApiKey: options.dashboardKey } : {}) });
     await http.listen({ host: config.host, port: config.port });

@@ -21,7 +21,13 @@ const SES_TIMEOUTS: SesTimeouts = { connectionMs: SES_CONNECTION_TIMEOUT_MS, req
  * call ends within `totalMs`: the SDK's requestTimeout alone only logs a warning, and a call that outlived the claim
  * lease could be swept, retried by an operator and delivered twice.
  */
-export function createSesProvider(config: Config, endpoint: string | undefined, timeouts: SesTimeouts = SES_TIMEOUTS): EmailProvider {
+/** What the SES client reads of the config (plain data: it also crosses to the thread of ses-thread.ts). */
+export interface SesClientSettings {
+  ses: Pick<Config['ses'], 'region' | 'configurationSet'>;
+  delivery: Pick<Config['delivery'], 'concurrency'>;
+}
+
+export function createSesProvider(config: SesClientSettings, endpoint: string | undefined, timeouts: SesTimeouts = SES_TIMEOUTS): EmailProvider {
   const local = endpoint !== undefined && /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(endpoint);
   const client = new SESv2Client({
     region: config.ses.region,
