@@ -19,7 +19,7 @@ import { systemClock } from '../src/core/clock.js';
 import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/logger.js';
 import { replyAddress } from '../src/delivery/reply-address.js';
-import { type BenchResult, type BenchRow, latencySeries, percentile, startBenchDatabase, startEmulatorProcess } from './support.js';
+import { type BenchResult, type BenchRow, latencySeries, percentile, startBenchDatabase, startEmulatorProcess, cpuProfile } from './support.js';
 
 const RATE = 200;
 const SECONDS = 20;
@@ -67,8 +67,18 @@ export async function run(): Promise<BenchResult> {
 
     const low = await openLoop(url, bodies.splice(0, LOW_RATE * LOW_SECONDS), LOW_RATE);
     step(`at ${LOW_RATE}/s: p50 ${percentile(low.latencies, 50).toFixed(1)} ms, p99 ${percentile(low.latencies, 99).toFixed(1)} ms`);
+    // REPLIES_BENCH_PROFILE=<dir>: a CPU profile of this process (the app and the load, which runs here) in the open loop.
+    const stopProfile = await cpuProfile(process.env.REPLIES_BENCH_PROFILE, 'replies');
+    const cpuBefore = process.cpuUsage();
+    const loopBefore = process.threadCpuUsage();
     const open = await openLoop(url, bodies.slice(0, RATE * SECONDS), RATE);
-    step(`open loop: ${open.rate.toFixed(0)} messages/s, p99 ${percentile(open.latencies, 99).toFixed(1)} ms, ${open.failed} failed`);
+    const openCpu = cpuMs(process.cpuUsage(cpuBefore)) / (RATE * SECONDS);
+    const loopCpu = cpuMs(process.threadCpuUsage(loopBefore)) / (RATE * SECONDS);
+    await stopProfile();
+    step(
+      `open loop: ${open.rate.toFixed(0)} messages/s, p99 ${percentile(open.latencies, 99).toFixed(1)} ms, ${open.failed} failed, ${openCpu.toFixed(2)} ms CPU/message (${loopCpu.toFixed(2)} on the event loop)`,
+    );
+    step(`open loop, slowest seconds: ${slowestSeconds(open.series)}`);
     const ceiling = await closedLoop(url, bodies.slice(RATE * SECONDS));
     step(`closed loop: ${ceiling.rate.toFixed(0)} messages/s`);
     const replied = await countReplied(app.orm.em.fork());
@@ -88,6 +98,9 @@ export async function run(): Promise<BenchResult> {
       { bench: 'replies', metric: 'inbound reply latency p50', value: percentile(open.latencies, 50), unit: 'ms' },
       { bench: 'replies', metric: 'inbound reply latency p99', value: p99, unit: 'ms', target: '< 100', pass: p99 < 100 },
       { bench: 'replies', metric: `ceiling, ${CEILING_CONCURRENCY} in flight`, value: ceiling.rate, unit: 'msg/s' },
+      // The app's CPU time per message (with the load generator, which shares its process), steadier than rates on a busy machine.
+      { bench: 'replies', metric: `CPU of this process per message at ${RATE}/s (app and load)`, value: openCpu, unit: 'ms' },
+      { bench: 'replies', metric: 'of which on the event loop (the rest: the SES thread, GC helpers)', value: loopCpu, unit: 'ms' },
       { bench: 'replies', metric: `latency p50 at ${LOW_RATE}/s (nothing queued)`, value: percentile(low.latencies, 50), unit: 'ms' },
       { bench: 'replies', metric: `latency p99 at ${LOW_RATE}/s (nothing queued)`, value: percentile(low.latencies, 99), unit: 'ms' },
       {
@@ -109,8 +122,10 @@ export async function run(): Promise<BenchResult> {
 }
 
 /** One message every 1/RATE s, not waiting for answers; each latency from its own send to its answer. */
-async function openLoop(url: string, bodies: string[], rate: number): Promise<{ rate: number; latencies: number[]; failed: number }> {
+async function openLoop(url: string, bodies: string[], rate: number): Promise<{ rate: number; latencies: number[]; failed: number; series: number[][] }> {
   const latencies: number[] = [];
+  /** Latencies by the second (of the schedule) their message was sent in, to tell a spike from a queue. */
+  const series: number[][] = [];
   let failed = 0;
   const started = performance.now();
   let last = started;
@@ -122,6 +137,7 @@ async function openLoop(url: string, bodies: string[], rate: number): Promise<{ 
     pending.push(
       post(url, bodies[i]!).then(({ ok, ms }) => {
         latencies.push(ms);
+        (series[Math.floor(i / rate)] ??= []).push(ms);
         if (!ok) failed++;
         last = performance.now();
       }),
@@ -129,7 +145,23 @@ async function openLoop(url: string, bodies: string[], rate: number): Promise<{ 
   }
   await Promise.all(pending);
   // Messages handled (answered processed) per second, from the first send to the last answer.
-  return { rate: (bodies.length - failed) / ((last - started) / 1000), latencies, failed };
+  return { rate: (bodies.length - failed) / ((last - started) / 1000), latencies, failed, series };
+}
+
+/** The three seconds with the highest p99, as "second: p50/p99 ms". */
+function slowestSeconds(series: number[][]): string {
+  const seconds = [...series.entries()].flatMap(([second, latencies]) =>
+    latencies ? [{ second, p50: percentile(latencies, 50), p99: percentile(latencies, 99) }] : [],
+  );
+  return seconds
+    .toSorted((a, b) => b.p99 - a.p99)
+    .slice(0, 3)
+    .map((s) => `${s.second} s: ${s.p50.toFixed(0)}/${s.p99.toFixed(0)} ms`)
+    .join(', ');
+}
+
+function cpuMs(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1000;
 }
 
 async function closedLoop(url: string, bodies: string[]): Promise<{ rate: number; failed: number }> {
