@@ -14,6 +14,12 @@ export interface InboundConfig {
   readonly snsTopicArns: readonly string[];
   /** Largest MIME message accepted, in bytes (SES's SNS action delivers up to 150 KB); a larger one is ignored. */
   readonly maxMessageBytes: number;
+  /**
+   * Messages one process works on at once; more wait their turn. A flood of replies (out-of-office answers to a
+   * large send) then holds at most this many database connections, and each new connection costs PostgreSQL a
+   * backend warming up its plans and triggers, so a few warm ones serve a burst sooner than many cold ones.
+   */
+  readonly concurrency: number;
 }
 
 type IntegerParser = (raw: string | undefined, fallback: number, name: string, problems: string[], min: number, max?: number) => number;
@@ -28,6 +34,7 @@ export function inboundConfig(env: NodeJS.ProcessEnv, problems: string[], parseI
     domain,
     snsTopicArns: parseTopicArns(env.INBOUND_SNS_TOPIC_ARNS, problems, 'INBOUND_SNS_TOPIC_ARNS'),
     maxMessageBytes: parseInteger(env.INBOUND_MAX_MESSAGE_BYTES, 153_600, 'INBOUND_MAX_MESSAGE_BYTES', problems, 1024, 10_485_760),
+    concurrency: parseInteger(env.INBOUND_CONCURRENCY, 8, 'INBOUND_CONCURRENCY', problems, 1, 64),
   };
 }
 

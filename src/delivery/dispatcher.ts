@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { LEASE_MARGIN_MS, SEND_BUDGET_MAX_WAIT_MS, SES_SEND_TIMEOUT_MS, type Config } from '../core/config.js';
+import { Semaphore } from '../core/semaphore.js';
 import { EmailStatus } from '../model/sequence.enums.js';
 import { claimDueEmails, interleaveByCompany, type ClaimedEmail } from './claim.js';
 import { SendError, type EmailProvider, type SendFailure } from './email-provider.js';
@@ -190,25 +191,5 @@ export class Dispatcher {
   private outcomeOfFailure(claim: ClaimedEmail, failure: SendFailure): Outcome {
     if (failure.kind === 'account') this.#account = { ...this.#account!, pausedReason: failure.message };
     return { id: claim.id, ...failureOutcome(failure, claim.attempts, this.deps.clock.now(), sendBackoff(this.deps)) };
-  }
-}
-
-/** Counts permits; `acquire` resolves with the function that gives its permit back. */
-class Semaphore {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(permits: number) {
-    this.#free = permits;
-  }
-
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    return () => {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    };
   }
 }

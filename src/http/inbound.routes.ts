@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../core/config.js';
+import { Semaphore } from '../core/semaphore.js';
 import type { EmailProvider } from '../delivery/email-provider.js';
 import type { SnsMessage } from '../delivery/ses-events/sns.js';
 import { readInboundNotification } from '../replies/inbound-notification.js';
@@ -52,9 +53,16 @@ function inboundHandler(deps: InboundWebhookDeps) {
     clock: deps.clock,
     hooks: deps.hooks,
   });
+  const permits = new Semaphore(deps.config.inbound.concurrency);
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const accepted = await gate(request, reply);
-    return accepted ? handleMail(deps, accepted.message, reply, accepted.log) : reply;
+    if (!accepted) return reply;
+    const release = await permits.acquire();
+    try {
+      return await handleMail(deps, accepted.message, reply, accepted.log);
+    } finally {
+      release();
+    }
   };
 }
 
