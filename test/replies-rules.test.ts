@@ -213,19 +213,28 @@ describe('configuration', () => {
     TRACKING_SECRET: 'x'.repeat(40),
     OPERATOR_TOKEN: 'y'.repeat(40),
   };
-  it('reads the inbound domain, its topics and the size limit; refuses bad values', () => {
+  it('reads the inbound domain, its topics, the size limit and the concurrency; refuses bad values', () => {
     const config = loadConfig({
       NODE_ENV: 'test',
       INBOUND_DOMAIN: 'Replies.Example.com',
       INBOUND_SNS_TOPIC_ARNS: 'arn:aws:sns:eu-west-1:123456789012:inbound',
     });
-    expect(config.inbound).toEqual({ domain: 'replies.example.com', snsTopicArns: ['arn:aws:sns:eu-west-1:123456789012:inbound'], maxMessageBytes: 153_600 });
+    expect(config.inbound).toEqual({
+      domain: 'replies.example.com',
+      snsTopicArns: ['arn:aws:sns:eu-west-1:123456789012:inbound'],
+      maxMessageBytes: 153_600,
+      concurrency: 8,
+    });
     expect(loadConfig({ NODE_ENV: 'test' }).inbound.domain).toBeUndefined();
+    expect(loadConfig({ NODE_ENV: 'test', INBOUND_CONCURRENCY: '1' }).inbound.concurrency).toBe(1);
     for (const env of [
       { INBOUND_DOMAIN: 'not a domain' },
       { INBOUND_DOMAIN: '*.example.com' },
       { INBOUND_SNS_TOPIC_ARNS: 'arn:aws:sns:*' },
       { INBOUND_MAX_MESSAGE_BYTES: '10' },
+      { INBOUND_CONCURRENCY: '0' },
+      { INBOUND_CONCURRENCY: '65' },
+      { INBOUND_CONCURRENCY: 'many' },
     ]) {
       expect(() => loadConfig({ NODE_ENV: 'test', ...env })).toThrow(ConfigError);
     }
