@@ -27,7 +27,7 @@ export interface Context {
   readonly company?: Authenticated['company'];
 }
 
-/** The calling company's id. Resolvers guarded by `@Authorized()` can rely on it. */
+/** The calling company's id. Resolvers guarded by `@Authorized()` (authorization.ts) can rely on it. */
 export function companyIdOf(context: Context): string {
   if (context.auth.kind !== 'company') {
     throw new ForbiddenError(AuthErrorReason.API_KEY_REQUIRED, 'This operation needs a company API key');

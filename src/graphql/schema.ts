@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type PubSub } from 'type-graphql';
 import { ApiKeyResolver } from './auth/api-key.resolver.js';
-import { authChecker } from './auth-checker.js';
+import { authorizeFields } from './authorization.js';
 import { assertEveryInputChecked, validateInput } from './input/validate-input.js';
 import { CompanyResolver } from './companies/company.resolver.js';
 import { DeliveryResolver } from './delivery/delivery.resolver.js';
@@ -37,12 +37,12 @@ export const resolvers = [
 export async function createSchema(pubSub: PubSub = new RealtimePubSub()): Promise<GraphQLSchema> {
   const schema = await buildSchema({
     resolvers,
-    authChecker,
     pubSub,
     // The one validation of arguments, before any resolver runs: failures are BAD_USER_INPUT naming the field.
     validateFn: validateInput,
   });
   assertEveryInputChecked(schema);
+  authorizeFields(schema);
   return schema;
 }
 

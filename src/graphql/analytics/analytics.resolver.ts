@@ -1,4 +1,5 @@
-import { Args, Authorized, Ctx, Query, Resolver } from 'type-graphql';
+import { Args, Ctx, Query, Resolver } from 'type-graphql';
+import { Authorized } from '../authorization.js';
 import { companyScope, type Context } from '../context.js';
 import { listCost } from '../../model/query-cost.js';
 import { companyAnalytics, sequenceAnalytics, sequenceTimeSeries } from '../../analytics/analytics.service.js';

@@ -1,9 +1,9 @@
-import { Arg, Args, Authorized, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+import { Arg, Args, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { requestScope, type Context } from '../context.js';
 import { ApiKey } from '../../model/api-key.entity.js';
 import { createApiKey, revokeApiKey } from '../../auth/api-key.service.js';
 import { CreateApiKeyArgs } from '../../auth/dto/create-api-key.args.js';
-import { Role } from '../auth-checker.js';
+import { Authorized, Role } from '../authorization.js';
 import { CreatedApiKey } from './created-api-key.output.js';
 
 @Resolver(() => ApiKey)

@@ -1,5 +1,5 @@
-import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
-import { Role } from '../auth-checker.js';
+import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Authorized, Role } from '../authorization.js';
 import { companyScope, requestScope, type Context } from '../context.js';
 import { Company } from '../../model/company.entity.js';
 import { createCompany, getCompany } from '../../companies/company.service.js';

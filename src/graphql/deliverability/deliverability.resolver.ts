@@ -1,5 +1,5 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { Role } from '../auth-checker.js';
+import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Authorized, Role } from '../authorization.js';
 import { companyScope, requestScope, type Context } from '../context.js';
 import { getDeliverability, resumeCompanySending, type DeliverabilityView } from '../../delivery/guard/guard.service.js';
 import { Deliverability } from './deliverability.output.js';

@@ -1,4 +1,5 @@
-import { Arg, Args, Authorized, Ctx, Field, Float, ID, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Ctx, Field, Float, ID, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import { Authorized } from '../authorization.js';
 import { DateTimeResolver } from 'graphql-scalars';
 import { companyScope, type Context } from '../context.js';
 import { Connection, PageArgs, pageCost } from '../connection.js';

@@ -1,4 +1,5 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Authorized } from '../authorization.js';
 import { DateTimeResolver } from 'graphql-scalars';
 import { companyScope, requestScope, type Context } from '../context.js';
 import { PageArgs, pageCost } from '../connection.js';

@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Authorized } from '../authorization.js';
 import { companyScope, type Context } from '../context.js';
 import { PageArgs, pageCost, selectsTotalCount } from '../connection.js';
 import { AdjustLeadScoreArgs, ImportLeadsArgs, LeadFilter, LeadInput, LeadOrder, UpdateLeadInput } from '../../leads/dto/lead.input.js';

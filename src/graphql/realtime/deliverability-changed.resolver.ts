@@ -1,4 +1,5 @@
-import { Authorized, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { Authorized } from '../authorization.js';
 import { companyIdOf, type Context } from '../context.js';
 import { Topic, type DeliverabilityChangedEvent } from '../../state/events.js';
 import { DeliverabilityChange } from '../deliverability/deliverability.output.js';

@@ -1,4 +1,5 @@
-import { Args, Authorized, Ctx, FieldResolver, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { Args, Ctx, FieldResolver, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { Authorized } from '../authorization.js';
 import { companyIdOf, type Context } from '../context.js';
 import { NotFoundError } from '../../core/errors.js';
 import { LeadErrorReason } from '../../core/error-reasons.js';

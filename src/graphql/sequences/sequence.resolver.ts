@@ -1,4 +1,5 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Authorized } from '../authorization.js';
 import { companyScope, requestScope, type Context } from '../context.js';
 import { PageArgs, pageCost } from '../connection.js';
 import { listCost } from '../../model/query-cost.js';

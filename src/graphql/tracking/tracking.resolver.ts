@@ -1,4 +1,5 @@
-import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Authorized } from '../authorization.js';
 import { Company } from '../../model/company.entity.js';
 import { companyScope, type Context } from '../context.js';
 import type { ConnectionResult } from '../../db/pagination.js';
