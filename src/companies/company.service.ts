@@ -24,7 +24,7 @@ export async function createCompany({ em }: Scope, input: CreateCompanyInput): P
 }
 
 /** The calling company (`viewer`). */
-export function getCompany(scope: CompanyScope): Promise<Readonly<Company>> {
+export function getCompany(scope: CompanyScope): Readonly<Company> | Promise<Readonly<Company>> {
   return scope.companyView();
 }
 

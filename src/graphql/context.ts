@@ -69,7 +69,7 @@ export function companyScope(context: Context): CompanyScope {
     companyId,
     log: context.log,
     company: () => (company ??= load()),
-    companyView: () => (view ? Promise.resolve(view) : (company ??= load())),
+    companyView: () => view ?? (company ??= load()),
   };
   (context as Scoped)[SCOPE] = scope;
   return scope;

@@ -21,7 +21,8 @@ export interface CompanyScope extends Scope {
   company(): Promise<Company>;
   /**
    * The company for answers that only read it: as authentication read it when it did (read-only, not managed: no
-   * hydration), else `company()`.
+   * hydration), else `company()`. The view is returned as it is, not in a promise: a GraphQL field answered
+   * synchronously skips graphql-js's promise path, a tenth of a `viewer` request's CPU.
    */
-  companyView(): Promise<Readonly<Company>>;
+  companyView(): Readonly<Company> | Promise<Readonly<Company>>;
 }

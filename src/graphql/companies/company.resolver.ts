@@ -9,7 +9,7 @@ import { CreateCompanyInput } from '../../companies/dto/create-company.input.js'
 export class CompanyResolver {
   @Authorized()
   @Query(() => Company, { description: 'The company that owns the calling API key.' })
-  viewer(@Ctx() context: Context): Promise<Readonly<Company>> {
+  viewer(@Ctx() context: Context): Readonly<Company> | Promise<Readonly<Company>> {
     return getCompany(companyScope(context));
   }
 
