@@ -96,10 +96,10 @@ export async function run(): Promise<BenchResult> {
   await db.prepare('api');
   const logDir = await mkdtemp(join(tmpdir(), 'lead-nurture-api-bench-'));
   const logFile = join(logDir, 'app.log');
-  // The default level, written as production writes stdout (pino's synchronous destination), into a file we count.
+  // The default level, written as production writes stdout (pino's destination, LOG_SYNC deciding), into a file we count.
   const app = await startBenchApp(db.urlFor('api'), {
     env: { LOG_LEVEL: 'info', MUTATION_RATE_LIMIT: '0' },
-    logger: (config) => createLogger(config, pino.destination({ dest: logFile, sync: true })),
+    logger: (config) => createLogger(config, pino.destination({ dest: logFile, sync: config.logSync })),
   });
   const baseline = await startBaseline(db.urlFor('api'));
   const step = (what: string) => process.stdout.write(`  api: ${what}\n`);
@@ -110,6 +110,8 @@ export async function run(): Promise<BenchResult> {
     const keys = { reader: reader.key, writer: writer.key, readerCompanyId: reader.companyId };
     const urls = { baseline: baseline.url, api: app.server.url };
     for (const scenario of SCENARIOS) await load(scenario.request(urls, keys), 2); // warm-up: JIT, pools, caches
+    const flushed = () => new Promise<void>((resolve, reject) => app.logger.flush((error) => (error ? reject(error) : resolve())));
+    await flushed();
     const linesBefore = (await readLines(logFile)).length;
     const measured = SCENARIOS.map(() => [] as Measured[]);
     let apiRequests = 0;
@@ -126,6 +128,7 @@ export async function run(): Promise<BenchResult> {
         step(`round ${round + 1} ${scenario.name}: ${summary.rate.toFixed(0)} req/s, p99 ${p(summary, 99)} ms, failed ${summary.failed}`);
       }
     }
+    await flushed();
     const logLines = (await readLines(logFile)).slice(linesBefore);
     return { rows: rowsOf(measured, apiRequests, logLines), latencies: measured.map((runs, i) => seriesOf(SCENARIOS[i]!.name, runs.at(-1)!)) };
   } finally {

@@ -101,9 +101,9 @@ describe('configuration', () => {
 
   it('every malformed value is reported at once', () => {
     // An unknown NODE_ENV is refused, and meanwhile production's rules apply (its requirements are met here).
-    const problems = problemsOf({ ...PRODUCTION, PORT: 'eighty', DATABASE_URL: 'mysql://x', SANDBOX: 'maybe', NODE_ENV: 'staging' });
-    expect(problems).toHaveLength(4);
-    for (const name of ['PORT', 'DATABASE_URL', 'SANDBOX', 'NODE_ENV']) expect(problems.join('\n')).toContain(name);
+    const problems = problemsOf({ ...PRODUCTION, PORT: 'eighty', DATABASE_URL: 'mysql://x', SANDBOX: 'maybe', LOG_SYNC: 'always', NODE_ENV: 'staging' });
+    expect(problems).toHaveLength(5);
+    for (const name of ['PORT', 'DATABASE_URL', 'SANDBOX', 'LOG_SYNC', 'NODE_ENV']) expect(problems.join('\n')).toContain(name);
   });
 
   it('secrets never print, whether logged, stringified or interpolated', () => {

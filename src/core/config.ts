@@ -85,6 +85,12 @@ export interface Config {
   readonly logLevel: string;
   /** `pretty` (pino-pretty, one readable line per event): development's default; `json` everywhere else. */
   readonly logFormat: 'json' | 'pretty';
+  /**
+   * Whether each JSON line is written before the call that logs it returns. Off by default: lines are written in the
+   * background, several per system call under load, and flushed when the process exits in any way but a hard kill
+   * (SIGKILL, the OOM killer, a power cut), which may lose the last milliseconds' lines.
+   */
+  readonly logSync: boolean;
   /** Largest accepted HTTP request body, in bytes. */
   readonly maxRequestBytes: number;
   /** Deepest selection set accepted in a GraphQL operation (introspection excluded). */
@@ -179,7 +185,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const trackingSecret = optional(env.TRACKING_SECRET);
   const operatorToken = optional(env.OPERATOR_TOKEN);
-  const sesEndpoint = optional(env.SES_ENDPOINT);
   const fromAddress = optional(env.SES_FROM_ADDRESS);
 
   if (production) {
@@ -202,15 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dashboardDir: resolve(env.DASHBOARD_DIR?.trim() || fileURLToPath(new URL('../../dist/dashboard', import.meta.url))),
     embeddedPostgresPort: parseInteger(env.EMBEDDED_POSTGRES_PORT, 54329, 'EMBEDDED_POSTGRES_PORT', problems, 1, 65535),
     mongodbUrl: optional(env.MONGODB_URL),
-    ses: {
-      region: env.SES_REGION?.trim() || env.AWS_REGION?.trim() || 'us-east-1',
-      endpoint: sesEndpoint,
-      emulatorPort: parseInteger(env.SES_EMULATOR_PORT, 8005, 'SES_EMULATOR_PORT', problems, 0, 65535),
-      fromAddress: fromAddress ?? 'hello@example.com',
-      configurationSet: optional(env.SES_CONFIGURATION_SET),
-      maxSendRate: env.SES_MAX_SEND_RATE?.trim() ? parseInteger(env.SES_MAX_SEND_RATE, 0, 'SES_MAX_SEND_RATE', problems, 0, 100_000) : undefined,
-      snsTopicArns: parseTopicArns(env.SES_SNS_TOPIC_ARNS, problems),
-    },
+    ses: sesConfig(env, fromAddress, problems),
     inbound: inboundConfig(env, problems, parseInteger),
     delivery: {
       runJobs: parseBoolean(env.RUN_JOBS, true, 'RUN_JOBS', problems),
@@ -225,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     migrateOnBoot: parseBoolean(env.MIGRATE_ON_BOOT, true, 'MIGRATE_ON_BOOT', problems),
     logLevel: env.LOG_LEVEL?.trim() || (nodeEnv === 'test' ? 'silent' : 'info'),
     logFormat: parseEnum(env.LOG_FORMAT, ['json', 'pretty'] as const, nodeEnv === 'development' ? 'pretty' : 'json', 'LOG_FORMAT', problems),
+    logSync: parseBoolean(env.LOG_SYNC, false, 'LOG_SYNC', problems),
     maxRequestBytes: parseInteger(env.MAX_REQUEST_BYTES, 1_572_864, 'MAX_REQUEST_BYTES', problems, 1024),
     maxQueryDepth: parseInteger(env.MAX_QUERY_DEPTH, 10, 'MAX_QUERY_DEPTH', problems, 2, 100),
     maxQueryTokens: parseInteger(env.MAX_QUERY_TOKENS, 10_000, 'MAX_QUERY_TOKENS', problems, 500, 1_000_000),
@@ -245,6 +243,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   if (problems.length > 0) throw configError(problems, env);
   return Object.freeze(config);
+}
+
+function sesConfig(env: NodeJS.ProcessEnv, fromAddress: string | undefined, problems: string[]): Config['ses'] {
+  return {
+    region: env.SES_REGION?.trim() || env.AWS_REGION?.trim() || 'us-east-1',
+    endpoint: optional(env.SES_ENDPOINT),
+    emulatorPort: parseInteger(env.SES_EMULATOR_PORT, 8005, 'SES_EMULATOR_PORT', problems, 0, 65535),
+    fromAddress: fromAddress ?? 'hello@example.com',
+    configurationSet: optional(env.SES_CONFIGURATION_SET),
+    maxSendRate: env.SES_MAX_SEND_RATE?.trim() ? parseInteger(env.SES_MAX_SEND_RATE, 0, 'SES_MAX_SEND_RATE', problems, 0, 100_000) : undefined,
+    snsTopicArns: parseTopicArns(env.SES_SNS_TOPIC_ARNS, problems),
+  };
 }
 
 /** The problems, and when NODE_ENV is unset, why production's rules applied: the usual cause is a forgotten NODE_ENV. */
