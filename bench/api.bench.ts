@@ -11,8 +11,7 @@ import { fork } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { createLogger } from '../src/core/logger.js';
+import { createLogger, logDestination } from '../src/core/logger.js';
 import { startBaseline } from './api-baseline.js';
 import type { LoadRequest, LoadSummary } from './http-load.js';
 import { type BenchResult, type BenchRow, type LatencySeries, cpuProfile, gql, percentile, startBenchApp, startBenchDatabase } from './support.js';
@@ -96,10 +95,10 @@ export async function run(): Promise<BenchResult> {
   await db.prepare('api');
   const logDir = await mkdtemp(join(tmpdir(), 'lead-nurture-api-bench-'));
   const logFile = join(logDir, 'app.log');
-  // The default level, written as production writes stdout (pino's destination, LOG_SYNC deciding), into a file we count.
+  // The default level, written as production writes stdout (logDestination, LOG_SYNC deciding), into a file we count.
   const app = await startBenchApp(db.urlFor('api'), {
     env: { LOG_LEVEL: 'info', MUTATION_RATE_LIMIT: '0' },
-    logger: (config) => createLogger(config, pino.destination({ dest: logFile, sync: config.logSync })),
+    logger: (config) => createLogger(config, logDestination(logFile, config.logSync)),
   });
   const baseline = await startBaseline(db.urlFor('api'));
   const step = (what: string) => process.stdout.write(`  api: ${what}\n`);

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';
 
 /*
- * Logs are written in the background by default (LOG_SYNC off, src/core/logger.ts): a process that ends right after
- * logging must still leave every line, whether it exits by `process.exit` (main.ts does on SIGINT and SIGTERM) or
- * dies of an uncaught exception. Enough lines that some are surely still unwritten when the process ends.
+ * By default (LOG_SYNC off) the lines of an event-loop turn are written at its end (src/core/logger.ts, LineBatch): a
+ * process that ends in the same turn as it logged must still leave every line, in order, whether it exits by
+ * `process.exit` (main.ts does on SIGINT and SIGTERM) or dies of an uncaught exception.
  */
 const LINES = 5_000;
 

@@ -86,9 +86,9 @@ export interface Config {
   /** `pretty` (pino-pretty, one readable line per event): development's default; `json` everywhere else. */
   readonly logFormat: 'json' | 'pretty';
   /**
-   * Whether each JSON line is written before the call that logs it returns. Off by default: lines are written in the
-   * background, several per system call under load, and flushed when the process exits in any way but a hard kill
-   * (SIGKILL, the OOM killer, a power cut), which may lose the last milliseconds' lines.
+   * Whether each JSON line is written before the call that logs it returns. Off by default: the lines of one turn of
+   * the event loop are written together at its end, and on exit; a hard kill (SIGKILL, the OOM killer, a power cut)
+   * may lose the current turn's lines (src/core/logger.ts, LineBatch).
    */
   readonly logSync: boolean;
   /** Largest accepted HTTP request body, in bytes. */

@@ -88,17 +88,58 @@ export function createLogger(config: Pick<Config, 'logLevel'> & Partial<Pick<Con
     serializers: { req: serializeRequest, connectionParams: () => CENSORED },
     hooks: { streamWrite: redactTokens },
   };
-  return pino(options, config.logFormat === 'pretty' ? pretty(destination) : (destination ?? stdout(config.logSync ?? false)));
+  return pino(options, config.logFormat === 'pretty' ? pretty(destination) : (destination ?? logDestination(1, config.logSync ?? false)));
 }
 
 /**
- * stdout through pino's own destination. Asynchronous unless `sync` (LOG_SYNC): a synchronous write is one system
- * call per line, about 13 µs, a tenth of an authenticated request's CPU (issue #19). pino flushes an asynchronous
- * destination when the process exits: normally, by `process.exit` (how main.ts ends on SIGINT and SIGTERM), or on an
- * uncaught exception (test/log-exit.test.ts).
+ * Where JSON lines go: stdout (1), or a file for the API bench, which logs as production does. With `sync`
+ * (LOG_SYNC) each line is written before the call that logs it returns; otherwise the lines logged in one turn of
+ * the event loop are written together at its end (`LineBatch`).
  */
-export function stdout(sync: boolean): DestinationStream {
-  return pino.destination({ dest: 1, sync });
+export function logDestination(target: 1 | string, sync: boolean): DestinationStream {
+  const out = pino.destination({ dest: target, sync: true });
+  return sync ? out : new LineBatch(out);
+}
+
+/**
+ * Lines gathered and written with one synchronous write when the event loop's turn ends (or once 64 KiB are
+ * waiting), by this thread: in order, and what was logged before `process.exit` or an uncaught exception is written
+ * by the `exit` listener. A synchronous write per line is a system call each, about 13 µs, a tenth of an
+ * authenticated request's CPU (issue #19); under load many requests end in one turn. Only a hard kill (SIGKILL, the
+ * OOM killer) loses what the current turn logged.
+ */
+export class LineBatch implements DestinationStream {
+  static readonly MAX_BYTES = 65_536;
+  #lines: string[] = [];
+  #bytes = 0;
+  #scheduled = false;
+  readonly #flush = () => this.flush();
+
+  constructor(private readonly out: DestinationStream) {
+    process.on('exit', this.#flush);
+  }
+
+  write(line: string): void {
+    this.#lines.push(line);
+    this.#bytes += line.length;
+    if (this.#bytes >= LineBatch.MAX_BYTES) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  /** Writes what is waiting now; `done` is for pino's `logger.flush(done)`. */
+  flush(done?: (error?: Error) => void): void {
+    this.#scheduled = false;
+    if (this.#lines.length > 0) {
+      const text = this.#lines.join('');
+      this.#lines = [];
+      this.#bytes = 0;
+      this.out.write(text);
+    }
+    done?.();
+  }
 }
 
 /**
