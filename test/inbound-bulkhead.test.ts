@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { replyAddress } from '../src/delivery/reply-address.js';
+import { WAITING_PER_PERMIT } from '../src/http/inbound.routes.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTenant } from './helpers/factories.js';
 import { ok } from './helpers/graphql.js';
@@ -39,34 +40,39 @@ afterAll(async () => {
   signer?.dispose();
 });
 
-it(`${MESSAGES} replies at once are worked ${CONCURRENCY} at a time, and every one is processed`, async () => {
+/** A new company whose `count` leads each got their first email (through the real SES client, the gate open). */
+async function sentEmails(count: number): Promise<{ companyId: string; emails: { id: string; to_address: string }[] }> {
   const tenant = await createTenant(t);
-  for (let i = 0; i < MESSAGES; i++) {
+  for (let i = 0; i < count; i++) {
     await t
       .as(tenant.apiKey)(`mutation($i: LeadInput!) { createLead(input: $i) { id } }`, { i: { email: `flood${i}-${randomUUID().slice(0, 8)}@example.org` } })
       .then(ok);
   }
-  // The first emails go out through the real SES client (the gate lets sends through while it is open).
   await sesDispatcher(t, { ...mailbox, url: gate.url }, 'bulkhead-test').dispatchDue();
-  const sent = await t.app.orm.em
+  const emails = await t.app.orm.em
     .fork()
     .getConnection()
     .execute<{ id: string; to_address: string }[]>(`select id, to_address from sequence_email where company_id = ? and status = 'SENT'`, [tenant.companyId]);
-  expect(sent).toHaveLength(MESSAGES);
+  expect(emails).toHaveLength(count);
+  return { companyId: tenant.companyId, emails };
+}
 
+/** The lead's reply to `email`, by its reply address, as SNS posts it. */
+async function replyTo(email: { id: string; to_address: string }): Promise<Record<string, string>> {
+  const to = replyAddress(t.app.config.trackingSecret.reveal(), INBOUND_DOMAIN, email.id);
+  const raw = await compose({ from: email.to_address, to, subject: 'Re: Welcome', text: 'Happy to talk next week.' });
+  return snsNotification(signer, sesReceived(raw, { recipients: [to] }));
+}
+
+it(`${MESSAGES} replies at once are worked ${CONCURRENCY} at a time, and every one is processed`, async () => {
+  const { companyId, emails: sent } = await sentEmails(MESSAGES);
   gate.hold();
-  const answers = Promise.all(
-    sent.map(async (email) => {
-      const to = replyAddress(t.app.config.trackingSecret.reveal(), INBOUND_DOMAIN, email.id);
-      const raw = await compose({ from: email.to_address, to, subject: 'Re: Welcome', text: 'Happy to talk next week.' });
-      return postInbound(t.baseUrl, snsNotification(signer, sesReceived(raw, { recipients: [to] })));
-    }),
-  );
+  const answers = Promise.all(sent.map(async (email) => postInbound(t.baseUrl, await replyTo(email))));
   await waitFor(`${CONCURRENCY} forwards held`, () => Promise.resolve(gate.held() === CONCURRENCY));
   // The others wait for a permit: none reaches SES, however long the first ones take.
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect(gate.held()).toBe(CONCURRENCY);
-  expect(await replied(tenant.companyId)).toBe(0);
+  expect(await replied(companyId)).toBe(0);
 
   // One forward ends: exactly one waiting message takes its place.
   gate.releaseOne();
@@ -78,7 +84,35 @@ it(`${MESSAGES} replies at once are worked ${CONCURRENCY} at a time, and every o
   const results = await answers;
   expect(results.map((r) => r.body)).toEqual(Array(MESSAGES).fill({ status: 'processed', kind: 'HUMAN', forwarded: true }));
   expect(gate.maxHeld()).toBe(CONCURRENCY);
-  expect(await replied(tenant.companyId)).toBe(MESSAGES);
+  expect(await replied(companyId)).toBe(MESSAGES);
+});
+
+it(`at most ${WAITING_PER_PERMIT} messages per permit wait; the rest get 503 at once, for SNS to retry`, async () => {
+  const { companyId, emails } = await sentEmails(1);
+  const admitted = CONCURRENCY * (1 + WAITING_PER_PERMIT);
+  const over = 5;
+  // The same notification, as SNS redelivers it: the first holds its forward at the gate, the others queue behind it.
+  const body = await replyTo(emails[0]!);
+  gate.hold();
+  const answers = Array.from({ length: admitted + over }, () => postInbound(t.baseUrl, body));
+  await waitFor('the first forward held', () => Promise.resolve(gate.held() >= 1));
+  const refused = await waitFor(`${over} refusals`, async () => {
+    const settled = await Promise.all(answers.map((answer) => Promise.race([answer, Promise.resolve(undefined)])));
+    const busy = settled.filter((answer) => answer?.status === 503);
+    return busy.length >= over && busy;
+  });
+  expect(refused).toHaveLength(over);
+  expect(refused[0]!.body).toEqual({ errors: [{ message: 'too many messages waiting: retry later', extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
+
+  gate.open();
+  const results = await Promise.all(answers);
+  expect(results.filter((r) => r.status === 503)).toHaveLength(over);
+  const statuses = results.filter((r) => r.status === 200).map((r) => r.body.status);
+  expect(statuses.filter((s) => s === 'processed')).toHaveLength(1);
+  expect(statuses.filter((s) => s === 'duplicate')).toHaveLength(admitted - 1);
+  // SNS's retry of a refused copy: nothing is processed twice.
+  expect((await postInbound(t.baseUrl, body)).body).toEqual({ status: 'duplicate' });
+  expect(await replied(companyId)).toBe(1);
 });
 
 async function replied(companyId: string): Promise<number> {

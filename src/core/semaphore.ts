@@ -7,6 +7,11 @@ export class Semaphore {
     this.#free = permits;
   }
 
+  /** Callers waiting for a permit now. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
   async acquire(): Promise<() => void> {
     if (this.#free > 0) this.#free--;
     else await new Promise<void>((resolve) => this.#waiting.push(resolve));

@@ -7,7 +7,13 @@ import type { EmailProvider } from '../delivery/email-provider.js';
 import type { SnsMessage } from '../delivery/ses-events/sns.js';
 import { readInboundNotification } from '../replies/inbound-notification.js';
 import { processInbound } from '../replies/replies.service.js';
-import { snsGate, type SnsWebhookHooks } from './sns-webhook.js';
+import { refuse, snsGate, type SnsWebhookHooks } from './sns-webhook.js';
+
+/**
+ * Messages that may wait for each of INBOUND_CONCURRENCY's permits (256 for the default 8): at the ceiling measured
+ * on a 2-core machine (330-410 replies/s), under a second of waiting.
+ */
+export const WAITING_PER_PERMIT = 32;
 
 export interface InboundWebhookDeps {
   orm: MikroORM;
@@ -24,7 +30,7 @@ export interface InboundWebhookDeps {
  * as `POST /webhooks/ses` checks (delivery/ses-events/sns.ts): only topics in INBOUND_SNS_TOPIC_ARNS (none listed:
  * every message is refused, 403), only messages Amazon SNS signed. 200 means processed or deliberately ignored (the
  * body says which and why), so SNS stops retrying what can never change; 5xx (database, SES while forwarding,
- * certificate unreachable) makes SNS retry later.
+ * certificate unreachable, too many messages already waiting) makes SNS retry later.
  */
 export function registerInboundWebhook(http: FastifyInstance, deps: InboundWebhookDeps): void {
   const { inbound } = deps.config;
@@ -54,9 +60,16 @@ function inboundHandler(deps: InboundWebhookDeps) {
     hooks: deps.hooks,
   });
   const permits = new Semaphore(deps.config.inbound.concurrency);
+  const maxWaiting = deps.config.inbound.concurrency * WAITING_PER_PERMIT;
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const accepted = await gate(request, reply);
     if (!accepted) return reply;
+    // A queue with a bound: each waiting message holds its body, and one waiting longer than SNS's own timeout
+    // would be sent again and queue twice. SNS retries a 503 later, when the flood may have passed.
+    if (permits.waiting >= maxWaiting) {
+      accepted.log.warn({ waiting: permits.waiting }, 'inbound webhook: too many messages waiting; answered 503 for SNS to retry');
+      return refuse(reply, 503, 'SERVICE_UNAVAILABLE', 'too many messages waiting: retry later');
+    }
     const release = await permits.acquire();
     try {
       return await handleMail(deps, accepted.message, reply, accepted.log);
