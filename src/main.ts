@@ -8,6 +8,7 @@ async function main(): Promise<void> {
 
   const app = await startApp(config);
   app.logger.info({ url: app.server.url, env: config.env }, 'server listening');
+  app.logger.flush(); // the log line first, then the banner (lines are otherwise written at the end of the turn)
   printBanner(app);
 
   let stoppingSince: number | undefined;
