@@ -115,6 +115,21 @@ it(`at most ${WAITING_PER_PERMIT} messages per permit wait; the rest get 503 at 
   expect(await replied(companyId)).toBe(1);
 });
 
+it('forwards SES refuses give their permits back: every message is answered 5xx, and SNS redelivery then succeeds', async () => {
+  const { companyId, emails } = await sentEmails(MESSAGES);
+  const bodies = await Promise.all(emails.map(replyTo));
+  gate.refuse();
+  // Two at a time: had a failure kept its permit, the third message would wait for ever.
+  const failed = await Promise.all(bodies.map((body) => postInbound(t.baseUrl, body)));
+  expect(failed.map((r) => r.status >= 500)).toEqual(Array(MESSAGES).fill(true));
+  expect(await replied(companyId)).toBe(0);
+
+  gate.open();
+  const retried = await Promise.all(bodies.map((body) => postInbound(t.baseUrl, body)));
+  expect(retried.map((r) => r.body.status)).toEqual(Array(MESSAGES).fill('processed'));
+  expect(await replied(companyId)).toBe(MESSAGES);
+});
+
 async function replied(companyId: string): Promise<number> {
   const [row] = await t.app.orm.em
     .fork()
@@ -131,6 +146,8 @@ interface SesGate {
   releaseOne(): void;
   /** Lets every waiting and later call through. */
   open(): void;
+  /** From now on, answers every call 500 as SES does when it fails (until `open`). */
+  refuse(): void;
   /** Calls waiting at the gate now. */
   held(): number;
   /** The most calls that ever waited at the gate at once. */
@@ -143,6 +160,7 @@ interface SesGate {
 /** An HTTP proxy in front of the SES emulator that can hold calls: the test decides when each one goes on. */
 async function startSesGate(upstream: string): Promise<SesGate> {
   let holding = false;
+  let refusing = false;
   let seen = 0;
   let maxHeld = 0;
   const waiting: (() => void)[] = [];
@@ -162,6 +180,10 @@ async function startSesGate(upstream: string): Promise<SesGate> {
     response.end(Buffer.from(await answer.arrayBuffer()));
   };
   const server: Server = createServer((request, response) => {
+    if (refusing)
+      return void response
+        .writeHead(500, { 'content-type': 'application/json', 'x-amzn-errortype': 'InternalFailure' })
+        .end('{"message":"refused by the test"}');
     if (!holding) return void pass(request, response);
     seen++;
     waiting.push(() => void pass(request, response));
@@ -172,8 +194,10 @@ async function startSesGate(upstream: string): Promise<SesGate> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     hold: () => void (holding = true),
     releaseOne: () => waiting.shift()?.(),
+    refuse: () => void (refusing = true),
     open() {
       holding = false;
+      refusing = false;
       for (const go of waiting.splice(0)) go();
     },
     held: () => waiting.length,
