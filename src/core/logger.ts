@@ -102,16 +102,16 @@ export function logDestination(target: 1 | string, sync: boolean): DestinationSt
 }
 
 /**
- * Lines gathered and written with one synchronous write when the event loop's turn ends (or once 64 KiB are
- * waiting), by this thread: in order, and what was logged before `process.exit` or an uncaught exception is written
+ * Lines gathered and written with one synchronous write when the event loop's turn ends (or once 64 Ki characters
+ * are waiting), by this thread: in order, and what was logged before `process.exit` or an uncaught exception is written
  * by the `exit` listener. A synchronous write per line is a system call each, about 13 µs, a tenth of an
  * authenticated request's CPU (issue #19); under load many requests end in one turn. Only a hard kill (SIGKILL, the
  * OOM killer) loses what the current turn logged.
  */
 export class LineBatch implements DestinationStream {
-  static readonly MAX_BYTES = 65_536;
+  static readonly MAX_CHARS = 65_536;
   #lines: string[] = [];
-  #bytes = 0;
+  #chars = 0;
   #scheduled = false;
   readonly #flush = () => this.flush();
 
@@ -121,8 +121,8 @@ export class LineBatch implements DestinationStream {
 
   write(line: string): void {
     this.#lines.push(line);
-    this.#bytes += line.length;
-    if (this.#bytes >= LineBatch.MAX_BYTES) this.flush();
+    this.#chars += line.length;
+    if (this.#chars >= LineBatch.MAX_CHARS) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flush);
@@ -135,7 +135,7 @@ export class LineBatch implements DestinationStream {
     if (this.#lines.length > 0) {
       const text = this.#lines.join('');
       this.#lines = [];
-      this.#bytes = 0;
+      this.#chars = 0;
       this.out.write(text);
     }
     done?.();

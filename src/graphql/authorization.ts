@@ -14,8 +14,9 @@ const ROLES = 'authorizedRoles';
 
 /**
  * Marks a query, mutation, subscription or field as needing credentials (see `Role`). type-graphql's own
- * `@Authorized` ran an async middleware chain around every such field, about 25 µs of CPU per field: a fifth of a
- * whole `viewer` request. This one only records the roles; `authorizeFields` checks them synchronously.
+ * `@Authorized` ran an async middleware chain around every such field (1.2 µs of the 7 µs graphql-js spent executing
+ * `{ viewer { id } }`, and a promise for every guarded field). This one only records the roles; `authorizeFields`
+ * checks them synchronously.
  */
 export function Authorized(...roles: Role[]): MethodDecorator & PropertyDecorator {
   return Extensions({ [ROLES]: roles });
